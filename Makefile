@@ -1,0 +1,38 @@
+# Two commands do everything on a fresh machine:
+#   make demo   set up .venv and walk through the server with a real MCP client
+#   make test   set up .venv and run the whole test suite
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+# The install stamp is keyed on pyproject.toml's content: edit it and the next
+# make re-installs.
+STAMP := $(VENV)/.installed-$(shell $(PYTHON) -c "import hashlib,pathlib;print(hashlib.sha256(pathlib.Path('pyproject.toml').read_bytes()).hexdigest()[:16])")
+
+.PHONY: setup demo test lint bench clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@rm -f $(VENV)/.installed-*
+	@touch $@
+
+demo: setup
+	HF_HUB_OFFLINE=1 $(PY) demo/demo.py
+
+test: setup
+	$(PY) -m ruff check src tests bench demo
+	HF_HUB_OFFLINE=1 $(PY) -m pytest
+
+lint: setup
+	$(PY) -m ruff check src tests bench demo
+	$(PY) -m ruff format --check src tests bench demo
+	$(PY) -m mypy src
+
+bench: setup
+	$(PY) bench/startup.py
+
+clean:
+	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .ruff_cache .mypy_cache

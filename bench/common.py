@@ -1,0 +1,60 @@
+"""Shared helpers for the benchmarks: timing, medians, competitor venv."""
+
+from __future__ import annotations
+
+import statistics
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+
+BENCH_DIR = Path(__file__).resolve().parent
+COMPETITOR_VENV = BENCH_DIR / ".venv-oumi-mcp"
+COMPETITOR_SCRIPT = COMPETITOR_VENV / "bin" / "oumi-mcp"
+
+
+@dataclass
+class Summary:
+    label: str
+    samples: list[float]
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.samples)
+
+    def line(self, unit: str = "s", scale: float = 1.0) -> str:
+        values = sorted(self.samples)
+        return (
+            f"{self.label}: median {self.median * scale:.3f} {unit} "
+            f"(min {values[0] * scale:.3f}, max {values[-1] * scale:.3f}, n={len(values)})"
+        )
+
+
+def ensure_competitor(install: bool) -> Path | None:
+    """Oumi 0.9's own MCP server, in a venv of its own (its mcp pin differs from ours)."""
+    if COMPETITOR_SCRIPT.exists():
+        return COMPETITOR_SCRIPT
+    if not install:
+        return None
+    print("Installing oumi[mcp]==0.9 into bench/.venv-oumi-mcp (several minutes)...", flush=True)
+    try:
+        subprocess.run([sys.executable, "-m", "venv", str(COMPETITOR_VENV)], check=True)
+        pip = [str(COMPETITOR_VENV / "bin" / "python"), "-m", "pip", "install", "--quiet"]
+        subprocess.run([*pip, "oumi[mcp]==0.9"], check=True)
+    except subprocess.CalledProcessError as exc:
+        print(f"Could not install the competitor ({exc}); skipping the comparison.")
+        return None
+    return COMPETITOR_SCRIPT if COMPETITOR_SCRIPT.exists() else None
+
+
+def child_rss_bytes() -> int:
+    """Resident memory of this process's children (the spawned server)."""
+    total = 0
+    for child in psutil.Process().children(recursive=True):
+        try:
+            total += child.memory_info().rss
+        except psutil.NoSuchProcess:
+            continue
+    return total

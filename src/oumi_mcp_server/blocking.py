@@ -1,0 +1,72 @@
+"""Run blocking engine calls off the event loop, with a time limit.
+
+Oumi, SkyPilot, Hugging Face, file and SQLite calls may block for seconds or
+hang outright. They run in worker threads; the caller waits at most
+``timeout_s`` and then gets an ``EngineTimeoutError`` while the thread is left
+to finish on its own (a thread cannot be killed; its result is dropped).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+from typing import Generic, TypeVar
+
+from oumi_mcp_server.errors import EngineTimeoutError
+
+T = TypeVar("T")
+
+
+def _start_thread(fn: Callable[[], T], name: str) -> Future[T]:
+    future: Future[T] = Future()
+
+    def target() -> None:
+        if not future.set_running_or_notify_cancel():
+            return
+        try:
+            future.set_result(fn())
+        except BaseException as exc:  # handed to the awaiting caller
+            future.set_exception(exc)
+
+    threading.Thread(target=target, name=name, daemon=True).start()
+    return future
+
+
+async def _await_within(future: Future[T], timeout_s: float, what: str, next_step: str) -> T:
+    try:
+        return await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(future)), timeout_s)
+    except TimeoutError:
+        raise EngineTimeoutError(
+            f"{what} did not answer within {timeout_s:g} s.", next_step=next_step
+        ) from None
+
+
+async def run_blocking(
+    fn: Callable[[], T], *, timeout_s: float, what: str, next_step: str = "Try again later."
+) -> T:
+    """Run ``fn`` in a daemon thread and wait at most ``timeout_s`` for it."""
+    return await _await_within(_start_thread(fn, what), timeout_s, what, next_step)
+
+
+class SingleFlight(Generic[T]):
+    """One blocking call at a time; concurrent callers share the call in flight.
+
+    A caller that times out leaves the call running, and the next caller joins
+    it instead of starting another (so a burst of polls never piles up threads
+    against a hanging engine).
+    """
+
+    def __init__(self, fn: Callable[[], T], *, what: str) -> None:
+        self._fn = fn
+        self._what = what
+        self._lock = threading.Lock()
+        self._in_flight: Future[T] | None = None
+
+    async def run(self, *, timeout_s: float, next_step: str = "Try again later.") -> T:
+        with self._lock:
+            if self._in_flight is None or self._in_flight.done():
+                self._in_flight = _start_thread(self._fn, self._what)
+            future = self._in_flight
+        return await _await_within(future, timeout_s, self._what, next_step)

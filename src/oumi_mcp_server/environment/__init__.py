@@ -1,0 +1,1 @@
+"""Facts about the machine the server runs on: engine versions and clouds."""

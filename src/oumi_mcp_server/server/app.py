@@ -1,0 +1,42 @@
+"""Build the MCP server: one place where tools and resources are registered."""
+
+from __future__ import annotations
+
+from importlib import resources as package_files
+
+from mcp.server.mcpserver import MCPServer
+
+from oumi_mcp_server import __version__
+from oumi_mcp_server.server import resources, tools_environment, tools_start
+from oumi_mcp_server.server.arguments import RejectUnknownArguments
+from oumi_mcp_server.services import Services
+from oumi_mcp_server.settings import Settings
+
+SERVER_NAME = "oumi-mcp-server"
+
+
+def _instructions() -> str:
+    return (
+        package_files.files("oumi_mcp_server.guidance")
+        .joinpath("instructions.md")
+        .read_text("utf-8")
+        .strip()
+    )
+
+
+def build_server(
+    settings: Settings | None = None, *, services: Services | None = None
+) -> MCPServer:
+    """Create a server with every tool and resource registered."""
+    services = services or Services.create(settings or Settings.from_env())
+    server = MCPServer(
+        name=SERVER_NAME,
+        version=__version__,
+        instructions=_instructions(),
+        log_level=services.settings.log_level,  # type: ignore[arg-type]
+    )
+    tools_start.register(server)
+    tools_environment.register(server, services)
+    resources.register(server, services)
+    server.middleware.append(RejectUnknownArguments(server))
+    return server

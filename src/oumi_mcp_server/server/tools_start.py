@@ -1,0 +1,38 @@
+"""get_started: the entry point an assistant calls first."""
+
+from mcp.server.mcpserver import MCPServer
+
+from oumi_mcp_server.onboarding import GetStartedReport, ToolSummary, build_get_started
+from oumi_mcp_server.server.annotations import read_only
+from oumi_mcp_server.server.errors import reported_as_tool_errors
+
+
+def _first_sentence(text: str | None) -> str:
+    text = (text or "").strip().replace("\n", " ")
+    end = text.find(". ")
+    return text if end < 0 else text[: end + 1]
+
+
+def register(server: MCPServer) -> None:
+    @server.tool(
+        annotations=read_only("Get started"),
+        description=(
+            "Call this first. Returns the tool catalog, the recommended workflow "
+            "(search -> get_config -> write own config -> validate -> pre-flight -> dry run -> "
+            "run -> status/logs -> stop/down), the client_cwd path rules, the installed Oumi "
+            "version and the guidance resources to read."
+        ),
+    )
+    async def get_started() -> GetStartedReport:
+        with reported_as_tool_errors("get_started"):
+            tools = [
+                ToolSummary(
+                    name=tool.name,
+                    title=(tool.annotations.title if tool.annotations else None) or tool.name,
+                    summary=_first_sentence(tool.description),
+                    read_only=bool(tool.annotations and tool.annotations.read_only_hint),
+                    destructive=bool(tool.annotations and tool.annotations.destructive_hint),
+                )
+                for tool in await server.list_tools()
+            ]
+            return build_get_started(tools)

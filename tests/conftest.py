@@ -1,0 +1,103 @@
+"""Shared fixtures: an in-memory client and a real server spawned over stdio."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from mcp import Client
+from mcp.client.stdio import StdioServerParameters
+from mcp.server.mcpserver import MCPServer
+
+from oumi_mcp_server.server.app import build_server
+from oumi_mcp_server.settings import Settings
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(log_level="INFO", state_dir=tmp_path / "state", cache_dir=tmp_path / "cache")
+
+
+@pytest.fixture
+def server(settings: Settings) -> MCPServer:
+    return build_server(settings)
+
+
+@pytest.fixture
+async def client(server: MCPServer) -> AsyncIterator[Client]:
+    """In-memory client: the real server, no subprocess."""
+    async with Client(server) as connected:
+        yield connected
+
+
+def server_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        OUMI_MCP_STATE_DIR=str(tmp_path / "state"),
+        OUMI_MCP_CACHE_DIR=str(tmp_path / "cache"),
+        HF_HUB_OFFLINE="1",
+        PYTHONUNBUFFERED="1",
+    )
+    env.update(extra)
+    return env
+
+
+def stdio_parameters(tmp_path: Path, **extra_env: str) -> StdioServerParameters:
+    return StdioServerParameters(
+        command=sys.executable,
+        args=["-m", "oumi_mcp_server"],
+        env=server_env(tmp_path, **extra_env),
+        cwd=str(tmp_path),
+    )
+
+
+@pytest.fixture
+async def stdio_client(tmp_path: Path) -> AsyncIterator[Client]:
+    """The real server process, spoken to over stdio with the official client."""
+    async with Client(stdio_parameters(tmp_path), mode="legacy") as connected:
+        yield connected
+
+
+SKY = str(Path(sys.executable).parent / "sky")
+
+
+def skypilot_server_pids() -> list[int]:
+    """Processes of SkyPilot's local API server (and its executors)."""
+    import psutil
+
+    pids = []
+    for process in psutil.process_iter(["pid", "cmdline"]):
+        cmdline = " ".join(process.info["cmdline"] or [])
+        if "sky.server.server" in cmdline or cmdline.startswith("SkyPilot:"):
+            pids.append(process.info["pid"])
+    return pids
+
+
+def stop_skypilot_api_server() -> None:
+    import subprocess
+    import time
+
+    subprocess.run([SKY, "api", "stop"], capture_output=True, timeout=120, check=False)
+    deadline = time.monotonic() + 30
+    while skypilot_server_pids() and time.monotonic() < deadline:
+        time.sleep(0.5)
+
+
+@pytest.fixture
+def skypilot_api() -> AsyncIterator[None]:  # type: ignore[misc]
+    """A test that starts SkyPilot's API server; it is stopped afterwards, always."""
+    try:
+        yield
+    finally:
+        stop_skypilot_api_server()
+        assert skypilot_server_pids() == [], "SkyPilot's API server outlived the test"
