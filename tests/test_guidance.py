@@ -71,7 +71,9 @@ def test_required_sections_are_present() -> None:
     cloud = resources.files("oumi_mcp_server.guidance").joinpath("cloud-launch.md").read_text()
     assert "Important: outputs on the cluster are ephemeral" in cloud
     assert "Important: submitting to an existing cluster uses `sky exec`" in cloud
-    assert "oumi --version" in cloud[: len(cloud) // 3], "version note belongs near the top"
+    top = cloud[: len(cloud) // 3]
+    assert "Version compatibility" in top, "the version note belongs near the top"
+    assert "oumi env" in top and "==0.9" in top
     infer = resources.files("oumi_mcp_server.guidance").joinpath("mle-infer.md").read_text()
     assert '"role": "assistant"' in infer
     evaluate = resources.files("oumi_mcp_server.guidance").joinpath("mle-eval.md").read_text()
