@@ -34,6 +34,11 @@ def _start_thread(fn: Callable[[], T], name: str) -> Future[T]:
     return future
 
 
+def start_in_thread(fn: Callable[[], T], *, name: str) -> Future[T]:
+    """Start ``fn`` in a daemon thread now; its future holds the result or the error."""
+    return _start_thread(fn, name)
+
+
 async def _await_within(future: Future[T], timeout_s: float, what: str, next_step: str) -> T:
     try:
         return await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(future)), timeout_s)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import sys
 from collections.abc import Sequence
@@ -21,6 +22,15 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command")
     serve = commands.add_parser("serve", help="Serve MCP (the default command).")
     _add_serve_arguments(serve)
+    sync = commands.add_parser(
+        "sync-configs",
+        help="Download the installed oumi version's config library into the cache (needs network).",
+    )
+    sync.add_argument(
+        "--if-missing",
+        action="store_true",
+        help="Only sync when the cache has no library for this oumi version (default: refresh).",
+    )
     return parser
 
 
@@ -42,10 +52,8 @@ def _configure_logging(level: str) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
-    if (
-        not args_list
-        or (args_list[0].startswith("-")
-        and args_list[0] not in ("-h", "--help", "--version"))
+    if not args_list or (
+        args_list[0].startswith("-") and args_list[0] not in ("-h", "--help", "--version")
     ):
         args_list.insert(0, "serve")
     args = _parser().parse_args(args_list)
@@ -55,10 +63,47 @@ def main(argv: Sequence[str] | None = None) -> int:
             host=getattr(args, "host", "127.0.0.1"),
             port=getattr(args, "port", DEFAULT_HTTP_PORT),
         )
+    if args.command == "sync-configs":
+        return _sync_configs(force=not args.if_missing)
     return 2
 
 
+def _sync_configs(*, force: bool) -> int:
+    from oumi_mcp_server.environment.versions import installed_version
+    from oumi_mcp_server.errors import LibrarySyncError
+    from oumi_mcp_server.library.fetch import default_providers
+    from oumi_mcp_server.library.sync import sync_library
+    from oumi_mcp_server.settings import Settings
+
+    settings = Settings.from_env()
+    _configure_logging(settings.log_level)
+    version = installed_version("oumi")
+    if version is None:
+        print("oumi is not installed here: install oumi first (pip install 'oumi==0.9.*').")
+        return 1
+    print(f"Syncing the config library for oumi {version} (PyPI sdist, then GitHub)...")
+    try:
+        result = sync_library(
+            settings.cache_dir,
+            version,
+            providers=default_providers(github_timeout_s=settings.github_timeout_s),
+            timeout_s=settings.library_sync_timeout_s,
+            force=force,
+        )
+    except LibrarySyncError as exc:
+        print(exc.describe())
+        return 1
+    print(result.describe())
+    if settings.configs_dir is not None:
+        print(f"Note: OUMI_MCP_CONFIGS_DIR={settings.configs_dir} is set and takes precedence.")
+    return 0
+
+
 def _serve(*, transport: str, host: str, port: int) -> int:
+    # Start-up allocates many long-lived objects (the MCP SDK's pydantic models);
+    # collecting garbage in the middle of it only costs time. Collection resumes
+    # once the server is built, with the start-up objects frozen out of its way.
+    gc.disable()
     streams = None
     if transport == "stdio":
         # First of all: from here on only MCP messages reach the client's stdout.
@@ -68,11 +113,18 @@ def _serve(*, transport: str, host: str, port: int) -> int:
 
     from oumi_mcp_server.server.app import build_server
     from oumi_mcp_server.server.runner import run_http, run_stdio
-    from oumi_mcp_server.settings import Settings
+    from oumi_mcp_server.settings import Settings, strip_overriding_env
 
     settings = Settings.from_env()
     _configure_logging(settings.log_level)
+    removed = strip_overriding_env()
+    if removed:
+        logging.getLogger(__name__).warning(
+            "Ignoring %s: they would silently override tool parameters.", ", ".join(removed)
+        )
     server = build_server(settings)
+    gc.freeze()
+    gc.enable()
     if streams is not None:
         run_stdio(server, streams)
     else:

@@ -42,3 +42,15 @@ class EngineUnavailableError(OumiMcpError):
 
 class EngineTimeoutError(OumiMcpError):
     """An engine call did not answer within its time limit."""
+
+
+class LibraryUnavailableError(OumiMcpError):
+    """No source of the config library works (override, cache, sync, checkout)."""
+
+
+class LibraryNotReadyError(OumiMcpError):
+    """The config library is still being fetched or indexed; try again shortly."""
+
+
+class LibrarySyncError(OumiMcpError):
+    """Fetching the version-matched config library failed (offline, timeout, bad archive)."""

@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 from oumi_mcp_server import __version__
 from oumi_mcp_server.environment.versions import installed_version
 from oumi_mcp_server.guidance import all_guidance
+from oumi_mcp_server.library.models import LibraryStatus
 
 
 class ToolSummary(BaseModel):
@@ -46,6 +47,10 @@ class GetStartedReport(BaseModel):
     workflow: list[WorkflowStep]
     path_rules: list[str]
     guidance: list[GuidanceEntry]
+    config_library: LibraryStatus | None = Field(
+        default=None,
+        description="Where search_configs/get_config read recipes from: source, version, count.",
+    )
     notes: list[str]
 
 
@@ -65,13 +70,17 @@ def workflow_tool_names() -> set[str]:
     return {name for step in _onboarding_data()["workflow"] for name in step["tools"]}
 
 
-def build_get_started(tools: list[ToolSummary]) -> GetStartedReport:
+def build_get_started(
+    tools: list[ToolSummary], *, config_library: LibraryStatus | None = None
+) -> GetStartedReport:
     data = _onboarding_data()
     registered = {tool.name for tool in tools}
     oumi_version = installed_version("oumi")
     notes = list(data["notes"])
     if oumi_version is None:
         notes.insert(0, "oumi is not installed in the server's environment: install oumi==0.9.*.")
+    if config_library is not None and config_library.state != "ready":
+        notes.insert(0, f"Config library {config_library.state}: {config_library.detail}")
     return GetStartedReport(
         summary=data["summary"],
         server_version=__version__,
@@ -92,5 +101,6 @@ def build_get_started(tools: list[ToolSummary]) -> GetStartedReport:
             GuidanceEntry(uri=doc.uri, title=doc.title, description=doc.description)
             for doc in all_guidance()
         ],
+        config_library=config_library,
         notes=notes,
     )

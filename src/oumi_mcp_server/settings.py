@@ -16,6 +16,24 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 # Time limits, in seconds, for calls into engines that may hang.
 CLOUD_CHECK_TIMEOUT_S = 60.0
 CLOUD_CHECK_CACHE_S = 300.0
+# Config library: a background sync gives up after LIBRARY_SYNC_TIMEOUT_S; a tool
+# waits at most LIBRARY_WAIT_S for the library before answering "not ready yet";
+# the GitHub fallback must fail fast when GitHub is unreachable.
+LIBRARY_SYNC_TIMEOUT_S = 300.0
+LIBRARY_SYNC_DELAY_S = 3.0  # after start-up, unless a library tool needs it sooner
+LIBRARY_WAIT_S = 3.0
+GITHUB_FETCH_TIMEOUT_S = 10.0
+# Validation imports oumi on first use (torch, transformers): allow for a slow disk.
+VALIDATION_TIMEOUT_S = 180.0
+# Pre-flight: each check gets PREFLIGHT_CHECK_TIMEOUT_S (validation gets its own
+# limit); the whole report is returned within PREFLIGHT_TOTAL_TIMEOUT_S.
+PREFLIGHT_CHECK_TIMEOUT_S = 15.0
+PREFLIGHT_TOTAL_TIMEOUT_S = 200.0
+HF_TIMEOUT_S = 5.0
+# Oumi is imported in the background this long after the client's handshake.
+WARMUP_DELAY_S = 1.0
+# Variables that silently override tool parameters; removed at server start.
+OVERRIDING_ENV_VARS = ("OUMI_USE_SPOT_VM", "OUMI_FORCE_EDITABLE_INSTALL")
 
 
 @dataclass(frozen=True)
@@ -26,6 +44,16 @@ class Settings:
     state_dir: Path
     cache_dir: Path
     cloud_check_timeout_s: float = CLOUD_CHECK_TIMEOUT_S
+    configs_dir: Path | None = None  # OUMI_MCP_CONFIGS_DIR: the config library override
+    library_sync_timeout_s: float = LIBRARY_SYNC_TIMEOUT_S
+    library_sync_delay_s: float = LIBRARY_SYNC_DELAY_S
+    library_wait_s: float = LIBRARY_WAIT_S
+    github_timeout_s: float = GITHUB_FETCH_TIMEOUT_S
+    validation_timeout_s: float = VALIDATION_TIMEOUT_S
+    preflight_check_timeout_s: float = PREFLIGHT_CHECK_TIMEOUT_S
+    preflight_total_timeout_s: float = PREFLIGHT_TOTAL_TIMEOUT_S
+    hf_timeout_s: float = HF_TIMEOUT_S
+    warmup: bool = True  # OUMI_MCP_WARMUP=0 disables loading oumi after the handshake
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -36,12 +64,31 @@ class Settings:
         state_dir = env.get("OUMI_MCP_STATE_DIR") or platformdirs.user_state_dir(APP_NAME)
         cache_dir = env.get("OUMI_MCP_CACHE_DIR") or platformdirs.user_cache_dir(APP_NAME)
         timeout = _positive_float(env.get("OUMI_MCP_CLOUD_CHECK_TIMEOUT_S"), CLOUD_CHECK_TIMEOUT_S)
+        configs_dir = env.get("OUMI_MCP_CONFIGS_DIR")
         return cls(
             log_level=level,
             state_dir=Path(state_dir),
             cache_dir=Path(cache_dir),
             cloud_check_timeout_s=timeout,
+            configs_dir=Path(configs_dir).expanduser() if configs_dir else None,
+            library_sync_timeout_s=_positive_float(
+                env.get("OUMI_MCP_LIBRARY_SYNC_TIMEOUT_S"), LIBRARY_SYNC_TIMEOUT_S
+            ),
+            library_wait_s=_positive_float(env.get("OUMI_MCP_LIBRARY_WAIT_S"), LIBRARY_WAIT_S),
+            preflight_check_timeout_s=_positive_float(
+                env.get("OUMI_MCP_PREFLIGHT_CHECK_TIMEOUT_S"), PREFLIGHT_CHECK_TIMEOUT_S
+            ),
+            warmup=env.get("OUMI_MCP_WARMUP", "1").strip().lower() not in ("0", "false", "no"),
         )
+
+
+def strip_overriding_env(environ: dict[str, str] | None = None) -> list[str]:
+    """Remove variables that would silently override tool parameters; return their names."""
+    env: dict[str, str] = os.environ if environ is None else environ  # type: ignore[assignment]
+    removed = [name for name in OVERRIDING_ENV_VARS if name in env]
+    for name in removed:
+        del env[name]
+    return removed
 
 
 def _positive_float(raw: str | None, default: float) -> float:

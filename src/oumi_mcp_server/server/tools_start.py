@@ -5,6 +5,10 @@ from mcp.server.mcpserver import MCPServer
 from oumi_mcp_server.onboarding import GetStartedReport, ToolSummary, build_get_started
 from oumi_mcp_server.server.annotations import read_only
 from oumi_mcp_server.server.errors import reported_as_tool_errors
+from oumi_mcp_server.services import Services
+
+# get_started waits this long for the library to be ready before reporting its state.
+LIBRARY_STATUS_WAIT_S = 1.0
 
 
 def _first_sentence(text: str | None) -> str:
@@ -13,14 +17,15 @@ def _first_sentence(text: str | None) -> str:
     return text if end < 0 else text[: end + 1]
 
 
-def register(server: MCPServer) -> None:
+def register(server: MCPServer, services: Services) -> None:
     @server.tool(
         annotations=read_only("Get started"),
         description=(
             "Call this first. Returns the tool catalog, the recommended workflow "
             "(search -> get_config -> write own config -> validate -> pre-flight -> dry run -> "
             "run -> status/logs -> stop/down), the client_cwd path rules, the installed Oumi "
-            "version and the guidance resources to read."
+            "version, the config library's source, version and size, and the guidance "
+            "resources to read."
         ),
     )
     async def get_started() -> GetStartedReport:
@@ -35,4 +40,5 @@ def register(server: MCPServer) -> None:
                 )
                 for tool in await server.list_tools()
             ]
-            return build_get_started(tools)
+            library = await services.library.status(wait_s=LIBRARY_STATUS_WAIT_S)
+            return build_get_started(tools, config_library=library)
