@@ -22,9 +22,10 @@ def heading(text: str) -> None:
     print(f"\n{'=' * WIDTH}\n{text}\n{'=' * WIDTH}")
 
 
-def show(text: str, indent: int = 2) -> None:
+def show(text: str, indent: int = 2, *, wrap: bool = True) -> None:
     for line in text.splitlines() or [""]:
-        print(textwrap.indent(textwrap.fill(line, WIDTH - indent) if line else "", " " * indent))
+        shown = textwrap.fill(line, WIDTH - indent) if line and wrap else line
+        print(textwrap.indent(shown, " " * indent))
 
 
 def structured(result: Any) -> dict[str, Any]:
@@ -91,7 +92,7 @@ async def main() -> None:
             text = workflow.contents[0].text  # type: ignore[union-attr]
             print()
             show("guidance://mle-workflow begins:")
-            show("\n".join(text.splitlines()[:12]), indent=4)
+            show("\n".join(text.splitlines()[:12]), indent=4, wrap=False)
 
             heading("6. Bad input gets a clear answer, and the server keeps going")
             typo = await client.call_tool("check_environment", {"check_cloud": True})

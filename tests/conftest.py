@@ -17,6 +17,14 @@ from oumi_mcp_server.settings import Settings
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+# Oumi 0.9's config library (read-only test data), served through the override.
+LIBRARY_DIR = Path(
+    os.environ.get(
+        "OUMI_MCP_TEST_CONFIGS_DIR",
+        Path(__file__).resolve().parents[2] / "shared" / "oumi-configs" / "0.9",
+    )
+)
+
 
 @pytest.fixture
 def anyio_backend() -> str:
@@ -25,7 +33,13 @@ def anyio_backend() -> str:
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(log_level="INFO", state_dir=tmp_path / "state", cache_dir=tmp_path / "cache")
+    return Settings(
+        log_level="INFO",
+        state_dir=tmp_path / "state",
+        cache_dir=tmp_path / "cache",
+        configs_dir=LIBRARY_DIR,
+        warmup=False,
+    )
 
 
 @pytest.fixture
@@ -45,8 +59,10 @@ def server_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     env.update(
         OUMI_MCP_STATE_DIR=str(tmp_path / "state"),
         OUMI_MCP_CACHE_DIR=str(tmp_path / "cache"),
+        OUMI_MCP_CONFIGS_DIR=str(LIBRARY_DIR),
         HF_HUB_OFFLINE="1",
         PYTHONUNBUFFERED="1",
+        OUMI_MCP_WARMUP="0",
     )
     env.update(extra)
     return env

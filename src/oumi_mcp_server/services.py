@@ -6,19 +6,41 @@ import time
 from dataclasses import dataclass, field
 
 from oumi_mcp_server.environment.clouds import CloudChecker
-from oumi_mcp_server.settings import CLOUD_CHECK_CACHE_S, Settings
+from oumi_mcp_server.library.service import LibraryService
+from oumi_mcp_server.preflight.service import PreflightService
+from oumi_mcp_server.settings import CLOUD_CHECK_CACHE_S, WARMUP_DELAY_S, Settings
+from oumi_mcp_server.validation.engine import warm_up_oumi
+from oumi_mcp_server.validation.service import ValidationService
+from oumi_mcp_server.warmup import Warmup
 
 
 @dataclass
 class Services:
     settings: Settings
     cloud_checker: CloudChecker
+    library: LibraryService
+    validation: ValidationService
+    preflight: PreflightService
+    warmup: Warmup
     started_at: float = field(default_factory=time.time)
 
     @classmethod
-    def create(cls, settings: Settings, *, cloud_checker: CloudChecker | None = None) -> Services:
+    def create(
+        cls,
+        settings: Settings,
+        *,
+        cloud_checker: CloudChecker | None = None,
+        library: LibraryService | None = None,
+    ) -> Services:
+        cloud_checker = cloud_checker or CloudChecker(
+            timeout_s=settings.cloud_check_timeout_s, cache_s=CLOUD_CHECK_CACHE_S
+        )
+        library = library or LibraryService(settings)
         return cls(
             settings=settings,
-            cloud_checker=cloud_checker
-            or CloudChecker(timeout_s=settings.cloud_check_timeout_s, cache_s=CLOUD_CHECK_CACHE_S),
+            cloud_checker=cloud_checker,
+            library=library,
+            validation=ValidationService(timeout_s=settings.validation_timeout_s),
+            preflight=PreflightService(settings, cloud_checker=cloud_checker, library=library),
+            warmup=Warmup(warm_up_oumi, enabled=settings.warmup, delay_s=WARMUP_DELAY_S),
         )

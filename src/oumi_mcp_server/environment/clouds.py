@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pydantic import BaseModel, Field
 
 from oumi_mcp_server.blocking import SingleFlight
+from oumi_mcp_server.engines import load
 from oumi_mcp_server.environment.versions import installed_version
 from oumi_mcp_server.errors import EngineTimeoutError, EngineUnavailableError
 
@@ -39,7 +40,7 @@ def skypilot_enabled_clouds() -> list[str]:
     Blocking, slow, and prints to stdout: call it from a worker thread.
     """
     try:
-        from sky.client import sdk
+        sdk = load("sky.client.sdk")
     except ImportError as exc:
         raise EngineUnavailableError(
             f"SkyPilot is not importable: {exc}",

@@ -47,12 +47,14 @@ def environment_warnings(versions: dict[str, str | None]) -> list[str]:
     elif not (oumi == SUPPORTED_OUMI_SERIES or oumi.startswith(SUPPORTED_OUMI_SERIES + ".")):
         warnings.append(f"oumi {oumi} is installed; this server is built for oumi 0.9.*.")
     fastapi = versions.get("fastapi")
-    if versions.get("skypilot") and fastapi and (
-        _version_tuple(fastapi) >= FIRST_FASTAPI_BREAKING_SKYPILOT
+    if (
+        versions.get("skypilot")
+        and fastapi
+        and (_version_tuple(fastapi) >= FIRST_FASTAPI_BREAKING_SKYPILOT)
     ):
         warnings.append(
-                f"fastapi {fastapi} breaks SkyPilot's local API server; install 'fastapi<0.145'."
-            )
+            f"fastapi {fastapi} breaks SkyPilot's local API server; install 'fastapi<0.145'."
+        )
     return warnings
 
 

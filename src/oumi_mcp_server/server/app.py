@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from importlib import resources as package_files
+from typing import Any
 
 from mcp.server.mcpserver import MCPServer
 
 from oumi_mcp_server import __version__
-from oumi_mcp_server.server import resources, tools_environment, tools_start
+from oumi_mcp_server.server import (
+    resources,
+    tools_environment,
+    tools_library,
+    tools_start,
+    tools_validation,
+)
 from oumi_mcp_server.server.arguments import RejectUnknownArguments
+from oumi_mcp_server.server.warmup import WarmupAfterHandshake
 from oumi_mcp_server.services import Services
 from oumi_mcp_server.settings import Settings
 
@@ -24,6 +34,20 @@ def _instructions() -> str:
     )
 
 
+def _lifespan(services: Services) -> Callable[[MCPServer], AbstractAsyncContextManager[Any]]:
+    """Once serving starts, prepare the config library in a background thread."""
+
+    @asynccontextmanager
+    async def lifespan(_: MCPServer) -> AsyncIterator[dict[str, Any]]:
+        services.library.start(eager=False)
+        try:
+            yield {}
+        finally:
+            services.library.close()
+
+    return lifespan
+
+
 def build_server(
     settings: Settings | None = None, *, services: Services | None = None
 ) -> MCPServer:
@@ -34,9 +58,13 @@ def build_server(
         version=__version__,
         instructions=_instructions(),
         log_level=services.settings.log_level,  # type: ignore[arg-type]
+        lifespan=_lifespan(services),
     )
-    tools_start.register(server)
+    tools_start.register(server, services)
     tools_environment.register(server, services)
+    tools_library.register(server, services)
+    tools_validation.register(server, services)
     resources.register(server, services)
     server.middleware.append(RejectUnknownArguments(server))
+    server.middleware.append(WarmupAfterHandshake(services.warmup))
     return server

@@ -65,6 +65,7 @@ def register(server: MCPServer, services: Services) -> None:
                 "pid": os.getpid(),
                 "uptime_s": round(time.time() - services.started_at, 3),
                 "heavy_modules_loaded": loaded_heavy_modules(),
+                "oumi_warmup": services.warmup.state.model_dump(),
                 "state_dir": str(services.settings.state_dir),
                 "cache_dir": str(services.settings.cache_dir),
             },

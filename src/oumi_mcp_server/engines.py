@@ -1,0 +1,19 @@
+"""Import heavy engines (oumi, SkyPilot, huggingface_hub) lazily and one at a time.
+
+Two threads importing overlapping parts of SkyPilot at once can see a
+half-initialised module ("partially initialized module 'sky.serve'"), so every
+lazy engine import goes through one lock. Call only from worker threads.
+"""
+
+from __future__ import annotations
+
+import importlib
+import threading
+from types import ModuleType
+
+_IMPORT_LOCK = threading.RLock()
+
+
+def load(module: str) -> ModuleType:
+    with _IMPORT_LOCK:
+        return importlib.import_module(module)

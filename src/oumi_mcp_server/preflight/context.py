@@ -1,0 +1,73 @@
+"""Everything the checks share: the resolved files, the config kind, the target."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from oumi_mcp_server.paths import expand_user_path, resolve_client_cwd, resolve_config_file
+from oumi_mcp_server.validation.documents import ConfigDocument, load_config_document
+from oumi_mcp_server.validation.kinds import KindChoice, choose_kind
+
+LOCAL = "local"
+# oumi.launcher's own "local" cloud runs on this machine: paths behave as locally.
+LOCAL_TARGETS = frozenset({"", LOCAL})
+
+
+@dataclass(frozen=True)
+class PreflightContext:
+    client_cwd: Path
+    document: ConfigDocument
+    kind: KindChoice
+    target: str  # "local" or a cloud name
+    envs: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def data(self) -> dict[str, Any]:
+        return self.document.data
+
+    @property
+    def is_job(self) -> bool:
+        return self.kind.kind.name == "job"
+
+    @property
+    def is_remote(self) -> bool:
+        """True when the run happens on another machine that gets the working dir synced."""
+        return self.target not in LOCAL_TARGETS
+
+    @property
+    def working_dir(self) -> Path:
+        """The directory synced to the VM: the job's working_dir, else client_cwd."""
+        raw = self.data.get("working_dir") if self.is_job else None
+        if isinstance(raw, str) and raw.strip():
+            return expand_user_path(raw, self.client_cwd)
+        return self.client_cwd
+
+
+def _job_cloud(data: dict[str, Any]) -> str:
+    resources = data.get("resources")
+    if isinstance(resources, dict) and isinstance(resources.get("cloud"), str):
+        return str(resources["cloud"]).strip().lower()
+    return ""
+
+
+def build_context(
+    config: str, client_cwd: str, cloud: str, task_type: str = "auto"
+) -> PreflightContext:
+    """Blocking: resolve and read the config. Raises OumiMcpError for unusable input."""
+    cwd = resolve_client_cwd(client_cwd)
+    path = resolve_config_file(config, cwd)
+    document = load_config_document(path)
+    kind = choose_kind(task_type, document.data, path.name)
+    target = cloud.strip().lower()
+    if kind.kind.name == "job":
+        target = target or _job_cloud(document.data) or LOCAL
+    envs = document.data.get("envs") if kind.kind.name == "job" else None
+    return PreflightContext(
+        client_cwd=cwd,
+        document=document,
+        kind=kind,
+        target=target or LOCAL,
+        envs={str(k): str(v) for k, v in envs.items()} if isinstance(envs, dict) else {},
+    )

@@ -1,0 +1,89 @@
+"""The pre-flight report and its parts."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+PathStatus = Literal[
+    "ok",  # local input that exists
+    "missing",  # local input that does not exist (blocking for local runs)
+    "output_ok",  # output location whose nearest existing parent is writable
+    "output_not_writable",  # output location that cannot be created (blocking)
+    "ok_synced",  # cloud: inside the working dir that is uploaded
+    "not_reachable_on_vm",  # cloud: outside the working dir and not mounted (blocking)
+    "excluded_by_skyignore",  # cloud: inside the working dir but not uploaded (blocking)
+    "not_found_warning",  # cloud: relative path missing locally (setup may create it)
+    "mounted",  # cloud: provided by file_mounts or storage_mounts
+    "output_on_vm",  # cloud: output written on the VM (ephemeral)
+    "remote",  # a URL or cloud-storage URI, not a local file
+]
+
+
+class Finding(BaseModel):
+    check: str = Field(description="Which check produced this: config, paths, hf, hardware, ...")
+    message: str
+    field: str = ""
+    hint: str = ""
+
+
+class PathRow(BaseModel):
+    field: str = Field(description="Dotted path of the field in the config.")
+    raw: str = Field(description="The value as written.")
+    resolved: str = Field(description="Where it points on this machine (against client_cwd).")
+    role: Literal["input", "output"]
+    status: PathStatus
+    note: str = ""
+
+
+class HfReport(BaseModel):
+    offline: bool
+    token_present: bool
+    user: str | None = None
+    repos: dict[str, str] = Field(
+        default_factory=dict, description="repo id -> ok | gated_no_access | not_found | unverified"
+    )
+
+
+class GpuInfo(BaseModel):
+    name: str
+    memory_gb: float | None = None
+    compute_capability: str | None = None
+
+
+class HardwareReport(BaseModel):
+    gpus: list[GpuInfo]
+    cpu_count: int
+    memory_gb: float | None
+    source: str = Field(description="How the accelerators were found (nvidia-smi, none).")
+
+
+class CloudReport(BaseModel):
+    target: str
+    uses_skypilot: bool
+    enabled: bool | None = Field(description="None: could not be verified.")
+    enabled_clouds: list[str] = Field(default_factory=list)
+    skypilot_version: str | None = None
+    note: str = ""
+
+
+class SuggestedConfig(BaseModel):
+    path: str
+    description: str = ""
+
+
+class PreflightReport(BaseModel):
+    blocking: bool = Field(description="True when the run would fail: fix every error first.")
+    config_path: str
+    kind: str
+    target: str = Field(description="'local' or the cloud the run goes to.")
+    errors: list[Finding]
+    warnings: list[Finding]
+    paths: list[PathRow]
+    hf: HfReport | None = None
+    hardware: HardwareReport | None = None
+    cloud_readiness: CloudReport | None = None
+    suggested_configs: list[SuggestedConfig] = Field(default_factory=list)
+    timings_ms: dict[str, float] = Field(default_factory=dict)
+    summary: str

@@ -1,0 +1,213 @@
+"""pre_flight_check: run every check in parallel, each under a time limit, and report."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from oumi_mcp_server.blocking import run_blocking
+from oumi_mcp_server.environment.clouds import CloudChecker
+from oumi_mcp_server.errors import EngineTimeoutError
+from oumi_mcp_server.library.service import LibraryService
+from oumi_mcp_server.preflight.cloud_check import check_cloud, env_hints
+from oumi_mcp_server.preflight.context import PreflightContext, build_context
+from oumi_mcp_server.preflight.hardware_check import check_hardware
+from oumi_mcp_server.preflight.hf_check import check_hf
+from oumi_mcp_server.preflight.models import Finding, PreflightReport, SuggestedConfig
+from oumi_mcp_server.preflight.paths_check import (
+    ExcludedFiles,
+    check_paths,
+    skypilot_excluded_files,
+)
+from oumi_mcp_server.preflight.suggestions import model_family_for, task_type_for
+from oumi_mcp_server.settings import Settings
+from oumi_mcp_server.validation.engine import validate_document
+
+CheckResult = dict[str, Any]
+
+
+class PreflightService:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        cloud_checker: CloudChecker,
+        library: LibraryService,
+        excluded_files: ExcludedFiles = skypilot_excluded_files,
+    ) -> None:
+        self._settings = settings
+        self._cloud_checker = cloud_checker
+        self._library = library
+        self._excluded_files = excluded_files
+
+    async def check(self, config: str, client_cwd: str, cloud: str = "") -> PreflightReport:
+        started = time.monotonic()
+        ctx = await run_blocking(
+            lambda: build_context(config, client_cwd, cloud),
+            timeout_s=self._settings.preflight_check_timeout_s,
+            what="Reading the config",
+        )
+        checks = self._checks(ctx)
+        results = await self._run_all(checks, started)
+        return await self._report(ctx, results)
+
+    def _checks(
+        self, ctx: PreflightContext
+    ) -> dict[str, tuple[Callable[[], Awaitable[CheckResult]], float]]:
+        limit = self._settings.preflight_check_timeout_s
+
+        def blocking(
+            fn: Callable[[], CheckResult], what: str, timeout_s: float = limit
+        ) -> tuple[Callable[[], Awaitable[CheckResult]], float]:
+            return (lambda: run_blocking(fn, timeout_s=timeout_s, what=what), timeout_s)
+
+        checks = {
+            "config": blocking(
+                lambda: _config_check(ctx),
+                "Validating with oumi",
+                self._settings.validation_timeout_s,
+            ),
+            "paths": blocking(lambda: _paths_check(ctx, self._excluded_files), "Checking paths"),
+            "hf": blocking(
+                lambda: _hf_check(ctx),
+                "Checking Hugging Face access",
+                self._settings.hf_timeout_s * 3,
+            ),
+        }
+        if ctx.is_remote:
+            checks["cloud"] = (lambda: _cloud_check(ctx, self._cloud_checker), limit)
+        else:
+            checks["hardware"] = blocking(lambda: _hardware_check(ctx), "Detecting hardware")
+        return checks
+
+    async def _run_all(
+        self, checks: dict[str, tuple[Callable[[], Awaitable[CheckResult]], float]], started: float
+    ) -> dict[str, CheckResult]:
+        async def timed(
+            name: str, run: Callable[[], Awaitable[CheckResult]], limit: float
+        ) -> CheckResult:
+            begin = time.monotonic()
+            try:
+                result = await asyncio.wait_for(run(), limit)
+            except (TimeoutError, EngineTimeoutError):
+                result = {
+                    "warnings": [
+                        Finding(
+                            check=name,
+                            message=f"The {name} check did not finish within {limit:g} s; "
+                            "not verified.",
+                        )
+                    ]
+                }
+            except Exception as exc:
+                result = {
+                    "warnings": [
+                        Finding(
+                            check=name,
+                            message=f"The {name} check failed: {type(exc).__name__}: {exc}",
+                        )
+                    ]
+                }
+            result["ms"] = round((time.monotonic() - begin) * 1000, 1)
+            return result
+
+        tasks = {
+            name: asyncio.ensure_future(timed(name, run, limit))
+            for name, (run, limit) in checks.items()
+        }
+        remaining = max(
+            0.1, self._settings.preflight_total_timeout_s - (time.monotonic() - started)
+        )
+        _, pending = await asyncio.wait(tasks.values(), timeout=remaining)
+        results: dict[str, CheckResult] = {}
+        for name, task in tasks.items():
+            if task in pending:
+                task.cancel()
+                results[name] = {
+                    "warnings": [
+                        Finding(
+                            check=name,
+                            message=f"The {name} check was stopped by the overall "
+                            "pre-flight time limit.",
+                        )
+                    ]
+                }
+            else:
+                results[name] = task.result()
+        return results
+
+    async def _report(
+        self, ctx: PreflightContext, results: dict[str, CheckResult]
+    ) -> PreflightReport:
+        errors = [finding for result in results.values() for finding in result.get("errors", [])]
+        warnings = [
+            finding for result in results.values() for finding in result.get("warnings", [])
+        ]
+        if ctx.is_remote:
+            warnings += env_hints(ctx)
+        suggested: list[SuggestedConfig] = []
+        if errors:
+            suggested = await self._suggestions(ctx)
+        blocking = bool(errors)
+        where = "locally" if not ctx.is_remote else f"on {ctx.target}"
+        summary = (
+            f"BLOCKED: {len(errors)} error(s) must be fixed before running {where}"
+            if blocking
+            else f"Ready to run {where}"
+        ) + f"; {len(warnings)} warning(s)."
+        return PreflightReport(
+            blocking=blocking,
+            config_path=str(ctx.document.path),
+            kind=ctx.kind.kind.name,
+            target=ctx.target,
+            errors=errors,
+            warnings=warnings,
+            paths=results.get("paths", {}).get("rows", []),
+            hf=results.get("hf", {}).get("report"),
+            hardware=results.get("hardware", {}).get("report"),
+            cloud_readiness=results.get("cloud", {}).get("report"),
+            suggested_configs=suggested,
+            timings_ms={name: result["ms"] for name, result in results.items() if "ms" in result},
+            summary=summary,
+        )
+
+    async def _suggestions(self, ctx: PreflightContext) -> list[SuggestedConfig]:
+        try:
+            found = await asyncio.wait_for(
+                self._library.suggest_configs(task_type_for(ctx), model_family_for(ctx), 3), 5.0
+            )
+        except Exception:  # the library may be unavailable; suggestions are optional
+            return []
+        return [SuggestedConfig(path=item.path, description=item.description) for item in found]
+
+
+def _config_check(ctx: PreflightContext) -> CheckResult:
+    problems, notes = validate_document(ctx.kind.kind, ctx.document, ctx.client_cwd)
+    errors = [
+        Finding(check="config", field=p.field, message=p.message, hint=p.hint) for p in problems
+    ]
+    # Missing paths are judged by the paths check (local vs cloud), not repeated here.
+    del notes
+    return {"errors": errors}
+
+
+def _paths_check(ctx: PreflightContext, excluded_files: ExcludedFiles) -> CheckResult:
+    rows, errors, warnings = check_paths(ctx, excluded_files)
+    return {"rows": rows, "errors": errors, "warnings": warnings}
+
+
+def _hf_check(ctx: PreflightContext) -> CheckResult:
+    report, errors, warnings = check_hf(ctx)
+    return {"report": report, "errors": errors, "warnings": warnings}
+
+
+def _hardware_check(ctx: PreflightContext) -> CheckResult:
+    report, warnings = check_hardware(ctx)
+    return {"report": report, "warnings": warnings}
+
+
+async def _cloud_check(ctx: PreflightContext, checker: CloudChecker) -> CheckResult:
+    report, errors, warnings = await check_cloud(ctx, checker)
+    return {"report": report, "errors": errors, "warnings": warnings}

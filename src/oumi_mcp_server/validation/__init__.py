@@ -1,0 +1,1 @@
+"""Config validation with Oumi's own config classes (oumi is imported lazily)."""

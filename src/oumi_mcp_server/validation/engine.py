@@ -1,0 +1,185 @@
+"""Validate a config document with Oumi's own config classes.
+
+Blocking and slow on first use (importing oumi pulls in torch): run it in a
+worker thread. Relative paths are resolved against the client's directory
+before Oumi's own checks run, so they never depend on the server's cwd.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from pathlib import Path
+from typing import Any
+
+from oumi_mcp_server.engines import load
+from oumi_mcp_server.paths import expand_user_path
+from oumi_mcp_server.validation.documents import ConfigDocument
+from oumi_mcp_server.validation.kinds import ConfigKind
+from oumi_mcp_server.validation.problems import Problem
+from oumi_mcp_server.validation.schema import unknown_field_problems, without_fields
+
+# Fields Oumi checks for existence while validating; they must be resolved
+# against client_cwd first.
+CHECKED_PATH_FIELDS = frozenset({"dataset_path", "environment_config_path"})
+MAX_FINALIZE_ROUNDS = 20
+_INTERPOLATION = re.compile(r"(?<!\\)\$\{")
+_MISSING_PATH = re.compile(r"^(\w+) '(.+)' does not exist\.?$|^.*path does not exist: (.+)$")
+
+
+def warm_up_oumi() -> None:
+    """Import the config classes now, so the first validation is fast."""
+    load("oumi.core.configs")
+
+
+def load_config_class(kind: ConfigKind) -> type:
+    module_name, class_name = kind.class_path.split(":")
+    cls: type = getattr(load(module_name), class_name)
+    return cls
+
+
+def _omegaconf_problem(exc: Exception) -> Problem:
+    cause = exc.__cause__ or exc
+    full_key = str(getattr(cause, "full_key", "") or "")
+    message = str(getattr(cause, "msg", "") or cause).splitlines()[0]
+    return Problem(
+        field=full_key,
+        message=message,
+        hint="Check the field's type and allowed values in the matching Oumi config class.",
+    )
+
+
+def _rebase_checked_paths(obj: Any, client_cwd: Path) -> None:
+    """Make relative paths that Oumi checks absolute, against client_cwd (in place)."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        for field in dataclasses.fields(obj):
+            value = getattr(obj, field.name)
+            if field.name in CHECKED_PATH_FIELDS and isinstance(value, str) and value:
+                setattr(obj, field.name, str(expand_user_path(value, client_cwd)))
+            else:
+                _rebase_checked_paths(value, client_cwd)
+    elif isinstance(obj, list | tuple):
+        for item in obj:
+            _rebase_checked_paths(item, client_cwd)
+    elif isinstance(obj, dict):
+        for item in obj.values():
+            _rebase_checked_paths(item, client_cwd)
+
+
+_FLASH_ATTENTION = re.compile(r"flash attention 2 was requested", re.IGNORECASE)
+
+
+def _use_sdpa(config: Any) -> bool:
+    """Switch a machine-dependent flash-attention request to sdpa so checking goes on."""
+    model = getattr(config, "model", None)
+    if model is None or getattr(model, "attn_implementation", None) == "sdpa":
+        return False
+    model.attn_implementation = "sdpa"
+    return True
+
+
+def _clear_path(obj: Any, missing: str) -> bool:
+    """Set the checked path field whose value is ``missing`` to None; True if found."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        for field in dataclasses.fields(obj):
+            value = getattr(obj, field.name)
+            if field.name in CHECKED_PATH_FIELDS and value == missing:
+                setattr(obj, field.name, None)
+                return True
+            if _clear_path(value, missing):
+                return True
+    elif isinstance(obj, list | tuple):
+        return any(_clear_path(item, missing) for item in obj)
+    elif isinstance(obj, dict):
+        return any(_clear_path(item, missing) for item in obj.values())
+    return False
+
+
+def _finalize(config: Any) -> tuple[list[Problem], list[Problem]]:
+    """Run Oumi's semantic checks; missing paths become warnings and checking goes on."""
+    warnings: list[Problem] = []
+    for _ in range(MAX_FINALIZE_ROUNDS):
+        try:
+            config.finalize_and_validate()
+        except Exception as exc:
+            text = str(exc).strip()
+            match = _MISSING_PATH.match(text)
+            missing = (match.group(2) or match.group(3)) if match else None
+            if _FLASH_ATTENTION.search(text) and _use_sdpa(config):
+                warnings.append(
+                    Problem(
+                        field="model.attn_implementation",
+                        message="Flash attention 2 is not available on this machine.",
+                        hint="Fine for a GPU VM with flash-attn installed; for a local CPU run "
+                        "use attn_implementation: sdpa.",
+                    )
+                )
+                continue
+            if missing and _clear_path(config, missing):
+                warnings.append(
+                    Problem(
+                        field=match.group(1) if match and match.group(1) else "",
+                        message=f"{missing} does not exist (resolved against client_cwd).",
+                        hint="pre_flight_check tells whether this blocks a local or cloud run.",
+                    )
+                )
+                continue
+            return [
+                Problem(field="", message=text or type(exc).__name__, hint=_hint(exc))
+            ], warnings
+        return [], warnings
+    return [], warnings
+
+
+def _hint(exc: Exception) -> str:
+    return (
+        f"Oumi's own validation raised {type(exc).__name__}; fix the field it names "
+        "(compare with a library recipe from search_configs)."
+    )
+
+
+# Fields of the v1 analyze config that `oumi analyze` in 0.9 rejects.
+OLD_ANALYZE_FIELDS = frozenset({"dataset_source", "processor_name", "is_multimodal"})
+
+
+def _validate_typed_analyze(cls: type, data: dict[str, Any]) -> tuple[list[Problem], list[Problem]]:
+    old = sorted(OLD_ANALYZE_FIELDS & set(data))
+    if old:
+        return [
+            Problem(
+                field=old[0],
+                message=f"Old (v1) analyze config format: {', '.join(old)}.",
+                hint="oumi analyze in 0.9 reads the typed format: analyzers entries use "
+                "'type' and 'display_name'; see guidance://mle-analyze.",
+            )
+        ], []
+    unknown = unknown_field_problems(cls, data)
+    try:
+        cls.from_dict(data, allow_custom_code=True)  # type: ignore[attr-defined]
+    except Exception as exc:
+        return [*unknown, Problem(field="", message=str(exc), hint=_hint(exc))], []
+    return unknown, []
+
+
+def validate_document(
+    kind: ConfigKind, document: ConfigDocument, client_cwd: Path
+) -> tuple[list[Problem], list[Problem]]:
+    """(errors, warnings) for ``document`` as a config of ``kind``."""
+    cls = load_config_class(kind)
+    if kind.name == "analyze":
+        return _validate_typed_analyze(cls, document.data)
+    unknown = unknown_field_problems(cls, document.data)
+    text = document.text
+    if unknown:
+        # Keep checking the rest: Oumi sees the config without the unknown keys.
+        import yaml
+
+        text = yaml.safe_dump(without_fields(document.data, [p.field for p in unknown]))
+    try:
+        config = cls.from_str(_INTERPOLATION.sub("\\${", text))  # type: ignore[attr-defined]
+    except Exception as exc:  # OmegaConf: wrong types, bad enum values, bad structure
+        return [*unknown, _omegaconf_problem(exc)], []
+    if unknown:
+        return unknown, []
+    _rebase_checked_paths(config, client_cwd)
+    return _finalize(config)

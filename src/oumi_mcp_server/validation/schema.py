@@ -1,0 +1,95 @@
+"""Walk a YAML mapping alongside Oumi's config dataclasses to find unknown keys.
+
+OmegaConf stops at the first unknown key and reports it without its full path;
+this walk reports every unknown key with its dotted path and a "did you mean".
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import difflib
+import re
+import types
+import typing
+from typing import Any
+
+from oumi_mcp_server.validation.problems import Problem
+
+
+def _unwrap_optional(annotation: Any) -> Any:
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        options = [arg for arg in typing.get_args(annotation) if arg is not type(None)]
+        if len(options) == 1:
+            return options[0]
+    return annotation
+
+
+def _field_types(cls: type) -> dict[str, Any]:
+    try:
+        hints = typing.get_type_hints(cls)
+    except Exception:  # unresolvable forward references: fall back to raw annotations
+        hints = {}
+    return {
+        field.name: _unwrap_optional(hints.get(field.name, field.type))
+        for field in dataclasses.fields(cls)
+    }
+
+
+def _suggestion(key: str, known: list[str]) -> str:
+    close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+    if close:
+        return f"Did you mean '{close[0]}'?"
+    return f"Valid fields here: {', '.join(sorted(known))}."
+
+
+def _walk_value(annotation: Any, value: Any, path: str, problems: list[Problem]) -> None:
+    if isinstance(annotation, type) and dataclasses.is_dataclass(annotation):
+        if isinstance(value, dict):
+            unknown_field_problems(annotation, value, path, problems)
+        return
+    origin = typing.get_origin(annotation)
+    args = typing.get_args(annotation)
+    if origin is list and args and isinstance(value, list):
+        for index, item in enumerate(value):
+            _walk_value(_unwrap_optional(args[0]), item, f"{path}[{index}]", problems)
+    elif origin is dict and len(args) == 2 and isinstance(value, dict):
+        for key, item in value.items():
+            _walk_value(_unwrap_optional(args[1]), item, f"{path}.{key}", problems)
+
+
+def unknown_field_problems(
+    cls: type, data: dict[str, Any], prefix: str = "", problems: list[Problem] | None = None
+) -> list[Problem]:
+    """Every key in ``data`` (recursively) that ``cls`` does not define."""
+    found: list[Problem] = [] if problems is None else problems
+    types_by_field = _field_types(cls)
+    for key, value in data.items():
+        path = f"{prefix}.{key}" if prefix else str(key)
+        if key not in types_by_field:
+            found.append(
+                Problem(
+                    field=path,
+                    message=f"Unknown field '{key}' in {cls.__name__}.",
+                    hint=_suggestion(str(key), list(types_by_field)),
+                )
+            )
+            continue
+        _walk_value(types_by_field[key], value, path, found)
+    return found
+
+
+_STEP = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
+
+
+def without_fields(data: dict[str, Any], paths: list[str]) -> dict[str, Any]:
+    """A deep copy of ``data`` without the keys at the given dotted paths."""
+    cleaned: dict[str, Any] = copy.deepcopy(data)
+    for path in paths:
+        steps = [int(index) if index else key for key, index in _STEP.findall(path)]
+        node: Any = cleaned
+        for step in steps[:-1]:
+            node = node[step]
+        node.pop(steps[-1], None)
+    return cleaned

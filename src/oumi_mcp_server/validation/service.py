@@ -1,0 +1,91 @@
+"""validate_config: is this file a valid Oumi config of the kind it claims to be?"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+
+from oumi_mcp_server.blocking import run_blocking
+from oumi_mcp_server.paths import resolve_client_cwd, resolve_config_file
+from oumi_mcp_server.validation.documents import load_config_document
+from oumi_mcp_server.validation.engine import validate_document
+from oumi_mcp_server.validation.kinds import choose_kind
+from oumi_mcp_server.validation.problems import Problem
+
+
+class ValidationReport(BaseModel):
+    valid: bool
+    config_path: str = Field(description="The file that was validated (absolute).")
+    kind: str = Field(description="Config kind: training, evaluation, inference, job, ...")
+    config_class: str = Field(description="The Oumi class the config was validated against.")
+    kind_inferred: bool = Field(description="True when the kind was inferred, not given.")
+    kind_reason: str
+    errors: list[Problem]
+    warnings: list[Problem]
+    summary: str
+    next_step: str
+
+
+def validate_config_file(config: str, client_cwd: str, task_type: str) -> ValidationReport:
+    """Blocking: resolve, read, classify and validate one config file."""
+    cwd = resolve_client_cwd(client_cwd)
+    path = resolve_config_file(config, cwd)
+    document = load_config_document(path)
+    choice = choose_kind(task_type, document.data, path.name)
+    errors, warnings = validate_document(choice.kind, document, cwd)
+    return _report(
+        path,
+        choice.kind.name,
+        choice.kind.class_name,
+        choice.inferred,
+        choice.reason,
+        errors,
+        warnings,
+    )
+
+
+def _report(
+    path: Path,
+    kind: str,
+    class_name: str,
+    inferred: bool,
+    reason: str,
+    errors: list[Problem],
+    warnings: list[Problem],
+) -> ValidationReport:
+    if errors:
+        summary = f"{len(errors)} problem(s): {path.name} is not a valid {class_name}."
+        next_step = "Fix the fields listed in errors, then validate again."
+    else:
+        summary = f"{path.name} is a valid {class_name}" + (
+            f" ({len(warnings)} warning(s))." if warnings else "."
+        )
+        next_step = "Run pre_flight_check with the same client_cwd before launching."
+    return ValidationReport(
+        valid=not errors,
+        config_path=str(path),
+        kind=kind,
+        config_class=class_name,
+        kind_inferred=inferred,
+        kind_reason=reason,
+        errors=errors,
+        warnings=warnings,
+        summary=summary,
+        next_step=next_step,
+    )
+
+
+class ValidationService:
+    def __init__(self, *, timeout_s: float) -> None:
+        self._timeout_s = timeout_s
+
+    async def validate(
+        self, config: str, client_cwd: str, task_type: str = "auto"
+    ) -> ValidationReport:
+        return await run_blocking(
+            lambda: validate_config_file(config, client_cwd, task_type),
+            timeout_s=self._timeout_s,
+            what="Config validation (importing oumi on first use)",
+            next_step="Oumi may still be loading; call validate_config again in a minute.",
+        )
