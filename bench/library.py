@@ -175,8 +175,14 @@ def main() -> None:
     parser.add_argument("--warm", type=int, default=300, help="warm searches per server")
     parser.add_argument("--no-competitor", action="store_true")
     parser.add_argument("--relevance-only", action="store_true")
+    parser.add_argument(
+        "--queries",
+        type=Path,
+        default=BENCH_DIR / "relevance.yaml",
+        help="relevance set (bench/relevance_holdout.yaml is the independent one)",
+    )
     args = parser.parse_args()
-    queries = yaml.safe_load((BENCH_DIR / "relevance.yaml").read_text())["queries"]
+    queries = yaml.safe_load(args.queries.read_text())["queries"]
     if args.relevance_only:
         anyio.run(relevance_only, args.library, queries)
         return
