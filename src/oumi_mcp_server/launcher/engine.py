@@ -1,0 +1,152 @@
+"""oumi.launcher behind a small Protocol, so tests can inject slow or failing engines.
+
+Every method blocks (SkyPilot calls take seconds); callers run them in worker
+threads under time limits. Nothing here imports oumi until a method runs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from oumi_mcp_server.engines import load
+from oumi_mcp_server.launcher.states import canonical_state
+
+
+@dataclass(frozen=True)
+class LauncherJob:
+    """A job as the launcher reports it, with our canonical state."""
+
+    id: str
+    name: str
+    cloud: str
+    cluster: str
+    status: str  # the launcher's own words
+    state: str  # canonical: queued, launching, running, completed, failed, cancelled
+    done: bool
+    metadata: str = ""
+    cost_per_hour: float | None = None
+
+
+class LauncherEngine(Protocol):
+    def clouds(self) -> list[str]: ...
+
+    def up(self, job_config: Mapping[str, Any], cluster_name: str | None) -> LauncherJob: ...
+
+    def status(
+        self, cloud: str, cluster: str | None = None, job_id: str | None = None
+    ) -> list[LauncherJob]: ...
+
+    def cancel(self, cloud: str, cluster: str, job_id: str) -> LauncherJob: ...
+
+    def read_logs(
+        self, cloud: str, cluster: str, job_id: str, *, max_bytes: int, timeout_s: float
+    ) -> str: ...
+
+    def stop(self, cloud: str, cluster: str) -> None: ...
+
+    def down(self, cloud: str, cluster: str) -> None: ...
+
+
+def to_launcher_job(cloud: str, status: Any) -> LauncherJob:
+    state = getattr(getattr(status, "state", None), "value", None)
+    return LauncherJob(
+        id=str(status.id),
+        name=str(status.name),
+        cloud=cloud,
+        cluster=str(status.cluster),
+        status=str(status.status),
+        state=canonical_state(state, str(status.status), bool(status.done)),
+        done=bool(status.done),
+        metadata=str(status.metadata or ""),
+        cost_per_hour=getattr(status, "cost_per_hour", None),
+    )
+
+
+def _job_config(job_config: Mapping[str, Any]) -> Any:
+    import yaml
+
+    configs = load("oumi.core.configs")
+    return configs.JobConfig.from_str(yaml.safe_dump(dict(job_config)))
+
+
+class OumiLauncherEngine:
+    """The real engine: oumi.launcher (SkyPilot, Slurm, Polaris, local, ...)."""
+
+    def _launcher(self) -> Any:
+        return load("oumi.launcher")
+
+    def clouds(self) -> list[str]:
+        return sorted(self._launcher().which_clouds())
+
+    def up(self, job_config: Mapping[str, Any], cluster_name: str | None) -> LauncherJob:
+        config = _job_config(job_config)
+        _, status = self._launcher().up(config, cluster_name)
+        return to_launcher_job(config.resources.cloud, status)
+
+    def status(
+        self, cloud: str, cluster: str | None = None, job_id: str | None = None
+    ) -> list[LauncherJob]:
+        found = self._launcher().status(cloud=cloud, cluster=cluster, id=job_id)
+        return [to_launcher_job(name, job) for name, jobs in found.items() for job in jobs]
+
+    def cancel(self, cloud: str, cluster: str, job_id: str) -> LauncherJob:
+        return to_launcher_job(cloud, self._launcher().cancel(job_id, cloud, cluster))
+
+    def read_logs(
+        self, cloud: str, cluster: str, job_id: str, *, max_bytes: int, timeout_s: float
+    ) -> str:
+        target = self._launcher().get_cloud(cloud).get_cluster(cluster)
+        if target is None:
+            raise LookupError(f"No cluster {cluster} on {cloud}.")
+        stream = target.get_logs_stream(cluster, job_id)
+        return read_stream_within(stream, max_bytes=max_bytes, timeout_s=timeout_s)
+
+    def stop(self, cloud: str, cluster: str) -> None:
+        self._launcher().stop(cloud, cluster)
+
+    def down(self, cloud: str, cluster: str) -> None:
+        self._launcher().down(cloud, cluster)
+
+
+def read_stream_within(stream: Any, *, max_bytes: int, timeout_s: float) -> str:
+    """Read a (possibly endless) log stream for at most ``timeout_s`` or ``max_bytes``.
+
+    A helper thread reads; it alone closes the stream, once it stops reading
+    (closing a stream from another thread while it blocks in readline crashes
+    some stream implementations). The caller gets what was read by the deadline.
+    """
+    lines: list[str] = []
+    size = 0
+    lock = threading.Lock()
+    stop = threading.Event()
+    finished = threading.Event()
+
+    def reader() -> None:
+        nonlocal size
+        try:
+            while not stop.is_set():
+                line = stream.readline()
+                if not line:
+                    break
+                text = line.decode("utf-8", "replace") if isinstance(line, bytes) else str(line)
+                with lock:
+                    lines.append(text)
+                    size += len(text)
+                    if size >= max_bytes:
+                        break
+        finally:
+            with contextlib.suppress(Exception):  # the stream is done either way
+                stream.close()
+            finished.set()
+
+    threading.Thread(target=reader, name="launcher-logs", daemon=True).start()
+    finished.wait(timeout_s)
+    stop.set()
+    time.sleep(0)  # let the reader see the flag if it is between lines
+    with lock:
+        return "".join(lines)[-max_bytes:]

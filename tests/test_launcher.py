@@ -1,0 +1,158 @@
+"""oumi.launcher as an engine: generated job configs, the real local cloud, log streams."""
+
+from __future__ import annotations
+
+import threading
+import time
+from importlib.metadata import version
+from pathlib import Path
+
+import pytest
+
+from oumi_mcp_server.errors import InvalidArgumentError
+from oumi_mcp_server.launcher.engine import OumiLauncherEngine, read_stream_within
+from oumi_mcp_server.launcher.jobspec import (
+    JOB_MARKER_ENV,
+    LOCAL_LOGGING_DIR_ENV,
+    CloudJobRequest,
+    build_job_config,
+)
+from oumi_mcp_server.launcher.states import canonical_state
+
+
+def _request(tmp_path: Path, **overrides: object) -> CloudJobRequest:
+    (tmp_path / "configs").mkdir(exist_ok=True)
+    (tmp_path / "configs" / "train.yaml").write_text("model: {}\n")
+    fields: dict[str, object] = {
+        "job_id": "train_20261124_101500_ab12cd",
+        "command": "train",
+        "config_path": tmp_path / "configs" / "train.yaml",
+        "client_cwd": tmp_path,
+        "cloud": "gcp",
+        "oumi_version": version("oumi"),
+        "overrides": ["--training.max_steps", "10"],
+        "accelerators": "A100:1",
+    }
+    fields.update(overrides)
+    return CloudJobRequest(**fields)  # type: ignore[arg-type]
+
+
+def test_generated_job_config_syncs_the_project_and_pins_oumi(tmp_path: Path) -> None:
+    job = build_job_config(_request(tmp_path))
+    assert job["working_dir"] == str(tmp_path)
+    assert job["resources"] == {"cloud": "gcp", "accelerators": "A100:1"}
+    assert f'"oumi[gpu]=={version("oumi")}"' in job["setup"]
+    assert job["run"].splitlines()[-1] == "oumi train -c configs/train.yaml --training.max_steps 10"
+    assert job["envs"][JOB_MARKER_ENV] == "train_20261124_101500_ab12cd"
+
+
+def test_generated_job_config_validates_as_an_oumi_job_config(tmp_path: Path) -> None:
+    import yaml
+    from oumi.core.configs import JobConfig
+
+    job = build_job_config(_request(tmp_path))
+    parsed = JobConfig.from_str(yaml.safe_dump(job))
+    assert parsed.working_dir == str(tmp_path)
+    assert parsed.resources.cloud == "gcp"
+
+
+def test_local_cloud_job_logs_to_files_and_uses_this_oumi(tmp_path: Path) -> None:
+    request = _request(
+        tmp_path, cloud="local", oumi_executable="/venv/bin/oumi", logs_dir=tmp_path / "logs"
+    )
+    job = build_job_config(request)
+    assert "setup" not in job
+    assert job["envs"][LOCAL_LOGGING_DIR_ENV] == str(tmp_path / "logs")
+    assert job["run"].splitlines()[-1].startswith("/venv/bin/oumi train -c configs/train.yaml")
+
+
+def test_a_config_outside_the_project_is_refused(tmp_path: Path) -> None:
+    outside = tmp_path / "outside.yaml"
+    outside.write_text("x: 1\n")
+    project = tmp_path / "project"
+    project.mkdir()
+    with pytest.raises(InvalidArgumentError, match="outside client_cwd"):
+        build_job_config(_request(project, config_path=outside))
+
+
+@pytest.mark.parametrize(
+    ("state", "text", "done", "expected"),
+    [
+        ("pending", "QUEUED", False, "queued"),
+        ("running", "RUNNING", False, "running"),
+        ("succeeded", "COMPLETED", True, "completed"),
+        ("failed", "FAILED", True, "failed"),
+        ("cancelled", "CANCELED", True, "cancelled"),
+        (None, "JobStatus.FAILED_SETUP", True, "failed"),
+        (None, "INIT", False, "launching"),
+        (None, "mystery", True, "completed"),
+    ],
+)
+def test_launcher_states_map_to_canonical_states(
+    state: str | None, text: str, done: bool, expected: str
+) -> None:
+    assert canonical_state(state, text, done) == expected
+
+
+def test_the_real_local_cloud_runs_a_job_to_completion(tmp_path: Path) -> None:
+    engine = OumiLauncherEngine()
+    job = {
+        "name": "engine-smoke",
+        "working_dir": str(tmp_path),
+        "resources": {"cloud": "local"},
+        "envs": {LOCAL_LOGGING_DIR_ENV: str(tmp_path / "logs")},
+        "run": "echo hello from the local cloud",
+    }
+    launched = engine.up(job, None)
+    assert launched.cloud == "local" and launched.state in ("queued", "running")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        mine = [
+            j for j in engine.status("local") if j.id == launched.id and j.name == "engine-smoke"
+        ]
+        if mine and mine[0].done:
+            break
+        time.sleep(0.5)
+    assert mine and mine[0].state == "completed"
+    logs = "".join(path.read_text() for path in (tmp_path / "logs").glob("*.stdout"))
+    assert "hello from the local cloud" in logs
+
+
+class EndlessStream:
+    """A log stream that yields two lines and then blocks, like `tail -f`."""
+
+    def __init__(self) -> None:
+        self.lines = [b"step 1 loss 2.0\n", b"step 2 loss 1.5\n"]
+        self.release = threading.Event()
+        self.closed_by: str | None = None
+
+    def readline(self) -> bytes:
+        if self.lines:
+            return self.lines.pop(0)
+        self.release.wait(5)
+        return b""
+
+    def close(self) -> None:
+        self.closed_by = threading.current_thread().name
+
+
+def test_an_endless_log_stream_is_read_within_its_budget_and_closed_by_its_reader() -> None:
+    stream = EndlessStream()
+    started = time.monotonic()
+    text = read_stream_within(stream, max_bytes=10_000, timeout_s=0.3)
+    assert time.monotonic() - started < 1.0
+    assert text == "step 1 loss 2.0\nstep 2 loss 1.5\n"
+    assert stream.closed_by is None  # still blocked in readline: nobody else closes it
+    stream.release.set()
+    deadline = time.monotonic() + 5
+    while stream.closed_by is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert stream.closed_by == "launcher-logs"
+
+
+def test_log_reading_stops_at_the_byte_budget() -> None:
+    stream = EndlessStream()
+    stream.lines = [b"x" * 100 + b"\n"] * 50
+    text = read_stream_within(stream, max_bytes=250, timeout_s=5)
+    assert len(text) == 250
+    assert stream.closed_by == "launcher-logs"
