@@ -5,15 +5,20 @@ Run with ``make demo``. Each step prints what a person would want to see.
 
 from __future__ import annotations
 
+import os
 import sys
 import tempfile
 import textwrap
 import time
+from pathlib import Path
 from typing import Any
 
 import anyio
 from mcp import Client
 from mcp.client.stdio import StdioServerParameters
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.tiny_project import build_tiny_model, make_tiny_project
 
 WIDTH = 88
 
@@ -34,8 +39,102 @@ def structured(result: Any) -> dict[str, Any]:
     return dict(result.structured_content or {})
 
 
+def text_of(result: Any) -> str:
+    return str(result.content[0].text) if result.content else ""
+
+
+async def job_loop(client: Client, work: Path) -> None:
+    """Steps 7-14: the whole local loop on a tiny model, as an assistant would run it."""
+    heading("7. A tiny project to train (built offline: 2-layer Llama, word-level tokenizer)")
+    started = time.perf_counter()
+    model = build_tiny_model(work / "tiny-model")
+    project = work / "my-project"
+    config = make_tiny_project(project, model)
+    show(f"model:   {model} ({time.perf_counter() - started:.1f} s to build)")
+    show(f"project: {project}")
+    show(f"config:  {config.relative_to(project)} (TRL_SFT, 10 steps, CPU, output/tiny)")
+    where = {"client_cwd": str(project)}
+
+    heading("8. search_configs: find a recipe close to what the user wants")
+    found = await client.call_tool("search_configs", {"query": "llama sft", "limit": 3})
+    if found.is_error:
+        show(f"(config library unavailable here: {text_of(found).splitlines()[0]})")
+    else:
+        for item in structured(found).get("results", [])[:3]:
+            show(f"- {item.get('path')}: {item.get('description') or ''}"[:WIDTH])
+        show("An assistant copies a recipe into the project and adapts it; ours is ready.")
+
+    heading("9. validate_config: Oumi's own config classes, paths against client_cwd")
+    report = structured(
+        await client.call_tool("validate_config", {"config": "configs/train.yaml", **where})
+    )
+    show(f"{report['summary']}  (kind: {report['kind']})")
+
+    heading("10. pre_flight_check: paths, Hugging Face, hardware")
+    preflight = structured(
+        await client.call_tool("pre_flight_check", {"config": "configs/train.yaml", **where})
+    )
+    show(preflight["summary"])
+    for row in preflight["paths"]:
+        show(f"- {row['field']}: {row['status']} -> {row['resolved']}")
+
+    arguments = {"config_path": "configs/train.yaml", "command": "train", **where}
+    heading("11. run_oumi_job (dry run, the default): exactly what would run")
+    dry = structured(await client.call_tool("run_oumi_job", arguments))
+    show("argv: " + " ".join(dry["argv"]), wrap=False)
+    show(f"cwd: {dry['cwd']}")
+    show(f"staged config: {dry['staged_config_path']}")
+    show(f"env additions: {dry['env_additions']}")
+    show(f"checks: {dry['checks']['summary']}")
+    show("(without job_name, the real launch gets a fresh id of the same form)")
+    show(f"next: {dry['next_step']}")
+
+    heading("12. run_oumi_job(dry_run=false): launch for real")
+    started = time.perf_counter()
+    job = structured(await client.call_tool("run_oumi_job", {**arguments, "dry_run": False}))
+    show(f"{job['message']} (returned in {(time.perf_counter() - started) * 1000:.0f} ms)")
+    show(f"job_id: {job['job_id']}  state: {job['state']}")
+    job_id = job["job_id"]
+
+    heading("13. get_job_status: polling the live state")
+    started = time.perf_counter()
+    last = ""
+    while True:
+        status = structured(await client.call_tool("get_job_status", {"job_id": job_id}))
+        if status["state"] != last:
+            elapsed = time.perf_counter() - started
+            show(f"{elapsed:5.1f} s  {status['state']:<10} {status['reason']}")
+            last = status["state"]
+        if status["terminal"] or time.perf_counter() - started > 600:
+            break
+        await anyio.sleep(1.0)
+
+    heading("14. get_job_logs: the training's own output (last lines of stdout)")
+    logs = structured(
+        await client.call_tool("get_job_logs", {"job_id": job_id, "stream": "stdout", "lines": 200})
+    )
+    lines = logs["chunks"][0]["text"].splitlines()
+    losses = [line for line in lines if "'loss'" in line]
+    for line in losses[:3] + (["..."] if len(losses) > 4 else []) + losses[-1:]:
+        show(line[:WIDTH], wrap=False)
+    show(f"({len(losses)} loss lines; next: {logs['next_step']})")
+
+    heading("15. The result")
+    show(f"state: {status['state']}, exit code {status['exit_code']}")
+    show(f"next step: {status['next_step']}")
+    output = Path(status["output_dir"]) if status["output_dir"] else None
+    if output and output.is_dir():
+        names = sorted(p.name for p in output.iterdir())
+        show(f"{output}: {', '.join(names)}")
+    listing = structured(await client.call_tool("list_jobs", {}))
+    show(f"list_jobs: {listing['counts']}")
+
+
 async def main() -> None:
-    with tempfile.TemporaryDirectory(prefix="oumi-mcp-demo-") as state:
+    with (
+        tempfile.TemporaryDirectory(prefix="oumi-mcp-demo-") as state,
+        tempfile.TemporaryDirectory(prefix="oumi-mcp-demo-work-") as work,
+    ):
         parameters = StdioServerParameters(
             command=sys.executable,
             args=["-m", "oumi_mcp_server"],
@@ -43,6 +142,8 @@ async def main() -> None:
                 "OUMI_MCP_STATE_DIR": state,
                 "OUMI_MCP_LOG_LEVEL": "WARNING",
                 "HF_HUB_OFFLINE": "1",
+                "DO_NOT_TRACK": "1",  # the demo runs offline: no telemetry from the job
+                **{k: v for k, v in os.environ.items() if k.startswith("OUMI_MCP_")},
             },
         )
         heading("1. Start the server over stdio and connect (initialize)")
@@ -100,6 +201,8 @@ async def main() -> None:
             print()
             unknown = await client.call_tool("launch_rockets", {})
             show(unknown.content[0].text)  # type: ignore[union-attr]
+
+            await job_loop(client, Path(work))
         heading("Done: the server exited cleanly with the client.")
 
 

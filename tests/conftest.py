@@ -16,6 +16,7 @@ from oumi_mcp_server.server.app import build_server
 from oumi_mcp_server.settings import Settings
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("DO_NOT_TRACK", "1")  # oumi jobs: no telemetry calls from offline tests
 
 # Oumi 0.9's config library (read-only test data), served through the override.
 LIBRARY_DIR = Path(
@@ -24,6 +25,14 @@ LIBRARY_DIR = Path(
         Path(__file__).resolve().parents[2] / "shared" / "oumi-configs" / "0.9",
     )
 )
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 2-layer Llama with a word-level tokenizer, built once per test session (offline)."""
+    from tests.tiny_project import build_tiny_model
+
+    return build_tiny_model(tmp_path_factory.mktemp("tiny-model"))
 
 
 @pytest.fixture

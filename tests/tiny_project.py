@@ -22,11 +22,12 @@ CHAT_TEMPLATE = (
     "{% if add_generation_prompt %}{{ '<|assistant|> ' }}{% endif %}"
 )
 SPECIAL_TOKENS = ["<pad>", "<unk>", "<s>", "</s>", "<|user|>", "<|assistant|>", "<|end|>"]
-WORDS = (
+_WORDS = (
     "hi hello how are you fine thanks what is the weather today sunny rainy cold warm "
     "tell me a joke why did chicken cross road to get other side good bye see later "
     "train model data learn fast slow small tiny big number one two three four five"
-).split()
+)
+WORDS = _WORDS.split()
 TRAIN_STEPS = 10
 MODEL_MARKER = "tiny-llama.done"
 
@@ -52,6 +53,9 @@ def build_tiny_model(directory: Path) -> Path:
         return directory
     from tokenizers import Tokenizer, models, pre_tokenizers
     from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_progress_bar()
 
     directory.mkdir(parents=True, exist_ok=True)
     vocab = {token: index for index, token in enumerate([*SPECIAL_TOKENS, *WORDS])}
@@ -110,7 +114,6 @@ def training_config(model_dir: Path, *, max_steps: int = TRAIN_STEPS) -> dict[st
             "save_steps": 0,
             "save_final_model": True,
             "output_dir": "output/tiny",
-            "use_cpu": True,
             "enable_wandb": False,
             "enable_mlflow": False,
             "enable_tensorboard": False,

@@ -32,6 +32,17 @@ PREFLIGHT_TOTAL_TIMEOUT_S = 200.0
 HF_TIMEOUT_S = 5.0
 # Oumi is imported in the background this long after the client's handshake.
 WARMUP_DELAY_S = 1.0
+# Jobs: records (and run dirs) older than this are pruned, unless still running;
+# runtimes are swept and old records pruned in the background; the registry
+# (SQLite) and status reads get REGISTRY_TIMEOUT_S; cancel waits this long after
+# SIGTERM before SIGKILL.
+JOB_RETENTION_DAYS = 7.0
+JOB_SWEEP_INTERVAL_S = 60.0
+JOB_START_DELAY_S = 2.0  # after start-up (a launch or status call loads it sooner)
+JOB_PRUNE_INTERVAL_S = 3600.0
+JOB_SUPERVISE_POLL_S = 0.25
+JOB_CANCEL_GRACE_S = 10.0
+REGISTRY_TIMEOUT_S = 15.0
 # Variables that silently override tool parameters; removed at server start.
 OVERRIDING_ENV_VARS = ("OUMI_USE_SPOT_VM", "OUMI_FORCE_EDITABLE_INSTALL")
 
@@ -54,6 +65,9 @@ class Settings:
     preflight_total_timeout_s: float = PREFLIGHT_TOTAL_TIMEOUT_S
     hf_timeout_s: float = HF_TIMEOUT_S
     warmup: bool = True  # OUMI_MCP_WARMUP=0 disables loading oumi after the handshake
+    job_retention_days: float = JOB_RETENTION_DAYS  # OUMI_MCP_JOB_RETENTION_DAYS
+    job_cancel_grace_s: float = JOB_CANCEL_GRACE_S  # OUMI_MCP_JOB_CANCEL_GRACE_S
+    oumi_executable: Path | None = None  # OUMI_MCP_OUMI_EXECUTABLE; default: next to python
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -65,6 +79,7 @@ class Settings:
         cache_dir = env.get("OUMI_MCP_CACHE_DIR") or platformdirs.user_cache_dir(APP_NAME)
         timeout = _positive_float(env.get("OUMI_MCP_CLOUD_CHECK_TIMEOUT_S"), CLOUD_CHECK_TIMEOUT_S)
         configs_dir = env.get("OUMI_MCP_CONFIGS_DIR")
+        oumi = env.get("OUMI_MCP_OUMI_EXECUTABLE")
         return cls(
             log_level=level,
             state_dir=Path(state_dir),
@@ -79,6 +94,13 @@ class Settings:
                 env.get("OUMI_MCP_PREFLIGHT_CHECK_TIMEOUT_S"), PREFLIGHT_CHECK_TIMEOUT_S
             ),
             warmup=env.get("OUMI_MCP_WARMUP", "1").strip().lower() not in ("0", "false", "no"),
+            job_retention_days=_positive_float(
+                env.get("OUMI_MCP_JOB_RETENTION_DAYS"), JOB_RETENTION_DAYS
+            ),
+            job_cancel_grace_s=_positive_float(
+                env.get("OUMI_MCP_JOB_CANCEL_GRACE_S"), JOB_CANCEL_GRACE_S
+            ),
+            oumi_executable=Path(oumi).expanduser() if oumi else None,
         )
 
 

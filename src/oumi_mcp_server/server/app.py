@@ -12,7 +12,9 @@ from mcp.server.mcpserver import MCPServer
 from oumi_mcp_server import __version__
 from oumi_mcp_server.server import (
     resources,
+    resources_jobs,
     tools_environment,
+    tools_jobs,
     tools_library,
     tools_start,
     tools_validation,
@@ -35,14 +37,17 @@ def _instructions() -> str:
 
 
 def _lifespan(services: Services) -> Callable[[MCPServer], AbstractAsyncContextManager[Any]]:
-    """Once serving starts, prepare the config library in a background thread."""
+    """Once serving starts, prepare the config library in a background thread, reconcile
+    local jobs left by earlier server processes and sweep stale job runtimes periodically."""
 
     @asynccontextmanager
     async def lifespan(_: MCPServer) -> AsyncIterator[dict[str, Any]]:
         services.library.start(eager=False)
+        services.jobs.start()
         try:
             yield {}
         finally:
+            await services.jobs.close()
             services.library.close()
 
     return lifespan
@@ -64,7 +69,9 @@ def build_server(
     tools_environment.register(server, services)
     tools_library.register(server, services)
     tools_validation.register(server, services)
+    tools_jobs.register(server, services)
     resources.register(server, services)
+    resources_jobs.register(server, services)
     server.middleware.append(RejectUnknownArguments(server))
     server.middleware.append(WarmupAfterHandshake(services.warmup))
     return server

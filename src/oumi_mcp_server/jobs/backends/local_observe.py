@@ -1,0 +1,107 @@
+"""Derive a local job's state from the engine itself: its process and its run-dir files.
+
+Order matters. The wrapper writes ``exit.json`` before it exits, so the exit
+file is read first (a finished job needs no process lookup); if it is absent
+the process is checked, and if that is gone too the exit file is read once
+more (it may have been written in between). Nothing here is cached.
+Blocking (file and /proc reads): call from worker threads.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from oumi_mcp_server.jobs.backends.base import Observation
+from oumi_mcp_server.jobs.process import describe_exit, is_our_process
+from oumi_mcp_server.jobs.records import JobRecord
+from oumi_mcp_server.jobs.rundir import RunDir
+from oumi_mcp_server.jobs.status import JobState
+
+# A record without a process is "launching" for this long, then "lost".
+LAUNCH_GRACE_S = 120.0
+LOST_REASON = (
+    "lost: the process is gone and recorded no exit status (killed with SIGKILL, "
+    "out of memory, or the machine restarted)"
+)
+
+
+def process_identity(record: JobRecord, run: RunDir) -> tuple[int | None, float | None]:
+    """The wrapper's pid and when it started: the pid from the record, else from the
+    wrapper's pid file; the time from the pid file (the wrapper's clock), else the record."""
+    info = run.read_pid() or {}
+    started = _number(info.get("started_at")) or record.process_start_time
+    if record.pid:
+        return record.pid, started
+    if isinstance(info.get("pid"), int):
+        return int(info["pid"]), started
+    return None, None
+
+
+def _from_exit(
+    exit_info: dict[str, Any], cancel: dict[str, Any] | None, pid: int | None
+) -> Observation:
+    raw = exit_info.get("exit_code")
+    code = int(raw) if isinstance(raw, int) else -1
+    ended = _number(exit_info.get("ended_at"))
+    started = _number(exit_info.get("started_at"))
+    requested = _number(cancel.get("requested_at")) if cancel else None
+    if requested is not None and (ended is None or requested <= ended):
+        return Observation(
+            JobState.CANCELLED,
+            f"cancelled by cancel_job; the process ended with {describe_exit(code)}",
+            code,
+            started,
+            ended,
+            pid,
+        )
+    if code == 0:
+        return Observation(JobState.COMPLETED, "exit code 0", 0, started, ended, pid)
+    reason = describe_exit(code)
+    error = exit_info.get("error")
+    if isinstance(error, str) and error:
+        reason += f": {error}"
+    return Observation(JobState.FAILED, reason, code, started, ended, pid)
+
+
+def observe_local(record: JobRecord, *, launching: bool, now: float | None = None) -> Observation:
+    run = RunDir(Path(record.run_dir))
+    exit_info = run.read_exit()
+    if exit_info is not None:
+        return _from_exit(exit_info, run.read_cancel(), record.pid)
+    pid, start_time = process_identity(record, run)
+    # Only the recorded start time is the OS's own (the pid file's is the wrapper's clock).
+    if pid is not None and is_our_process(pid, record.process_start_time, record.marker):
+        cancel = run.read_cancel()
+        reason = f"process {pid} is running"
+        if cancel:
+            reason += "; a cancel was requested and it is stopping"
+        return Observation(JobState.RUNNING, reason, None, start_time, None, pid)
+    exit_info = run.read_exit()
+    cancel = run.read_cancel()
+    if exit_info is not None:
+        return _from_exit(exit_info, cancel, pid)
+    moment = time.time() if now is None else now
+    if pid is None:
+        if launching or moment - record.submitted_at < LAUNCH_GRACE_S:
+            return Observation(JobState.LAUNCHING, "starting the process")
+        if cancel:
+            return Observation(JobState.CANCELLED, "cancelled before the process started")
+        return Observation(JobState.FAILED, "lost: the process never started")
+    ended = _number(cancel.get("requested_at")) if cancel else None
+    if cancel:
+        return Observation(
+            JobState.CANCELLED,
+            "cancelled by cancel_job (the process group was killed before it could record "
+            "an exit status)",
+            None,
+            start_time,
+            ended,
+            pid,
+        )
+    return Observation(JobState.FAILED, LOST_REASON, None, start_time, None, pid)
+
+
+def _number(value: object) -> float | None:
+    return float(value) if isinstance(value, int | float) else None

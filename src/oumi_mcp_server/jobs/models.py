@@ -1,0 +1,129 @@
+"""What the job tools return."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+from oumi_mcp_server.preflight.models import Finding
+from oumi_mcp_server.validation.problems import Problem
+
+
+class CheckSummary(BaseModel):
+    """Validation and pre-flight, condensed for a launch decision."""
+
+    valid: bool = Field(description="The config is valid for the command (strict validation).")
+    blocking: bool = Field(description="True when the run would fail: fix every error first.")
+    summary: str
+    validation_errors: list[Problem] = Field(default_factory=list)
+    preflight_errors: list[Finding] = Field(default_factory=list)
+    warnings: list[Finding] = Field(default_factory=list)
+
+
+class RunJobResult(BaseModel):
+    dry_run: bool
+    launched: bool
+    job_id: str = Field(
+        description="The job's id (for a dry run without job_name: an example, a new one "
+        "is generated at launch)."
+    )
+    state: str | None = Field(default=None, description="Live state right after launch.")
+    command: str
+    cloud: str
+    argv: list[str] = Field(description="Exactly what is executed (no shell).")
+    cwd: str = Field(description="The job's working directory: client_cwd.")
+    env_additions: dict[str, str] = Field(
+        description="Variables added to the server's environment (secret-looking values masked)."
+    )
+    config_path: str = Field(description="The user's config file.")
+    staged_config_path: str = Field(description="The copy the job reads (later edits don't apply).")
+    run_dir: str
+    stdout_path: str
+    stderr_path: str
+    output_dir: str = Field(default="", description="Where results go (resolved), if known.")
+    checks: CheckSummary
+    message: str
+    next_step: str
+
+
+class JobStatusReport(BaseModel):
+    job_id: str
+    state: str = Field(description="queued, launching, running, completed, failed or cancelled.")
+    terminal: bool = Field(description="True once the state is final.")
+    reason: str
+    exit_code: int | None = None
+    command: str
+    cloud: str
+    cluster_name: str = ""
+    config_path: str
+    staged_config_path: str
+    client_cwd: str
+    submitted_at: str
+    started_at: str | None = None
+    ended_at: str | None = None
+    duration_s: float | None = None
+    pid: int | None = None
+    stdout_path: str
+    stderr_path: str
+    model_name: str = ""
+    output_dir: str = ""
+    stderr_tail: list[str] = Field(
+        default_factory=list, description="Last lines of stderr (on failure)."
+    )
+    stdout_tail: list[str] = Field(
+        default_factory=list,
+        description="Last lines of stdout (on failure; oumi's CLI prints its errors there).",
+    )
+    next_step: str
+
+
+class JobSummary(BaseModel):
+    job_id: str
+    state: str
+    command: str
+    cloud: str
+    submitted_at: str
+    ended_at: str | None = None
+    exit_code: int | None = None
+    reason: str
+    config_path: str
+    output_dir: str = ""
+
+
+class JobList(BaseModel):
+    status: str = Field(description="The filter applied.")
+    total: int = Field(description="Jobs matching the filter.")
+    shown: int
+    counts: dict[str, int] = Field(description="Jobs per state, over all known jobs.")
+    jobs: list[JobSummary] = Field(description="Newest first.")
+    next_step: str
+
+
+class LogChunk(BaseModel):
+    stream: str
+    path: str
+    text: str
+    lines: int
+    start_offset: int = Field(description="Byte offset of the first byte shown.")
+    end_offset: int = Field(description="Byte offset after the last byte shown.")
+    file_size: int
+    truncated: bool = Field(description="The size cap cut this chunk short.")
+    more_after: bool = Field(description="More of the file follows end_offset.")
+
+
+class JobLogs(BaseModel):
+    job_id: str
+    state: str
+    chunks: list[LogChunk]
+    next_offset: int | None = Field(
+        default=None, description="Pass as offset (same stream) to read on from here."
+    )
+    next_step: str
+
+
+class CancelResult(BaseModel):
+    job_id: str
+    action: str = Field(description="cancelled, already_finished or still_running.")
+    previous_state: str
+    state: str
+    signals_sent: list[str] = Field(default_factory=list)
+    message: str

@@ -1,0 +1,90 @@
+"""Local process identity and signals: is this pid still our job, and stop its group.
+
+A pid alone is not an identity: after a job ends the OS may give its pid to
+another process. A job is "ours and alive" only if the pid exists, is not a
+zombie, started when we recorded it did, and carries our marker on its
+command line. Blocking (reads /proc): call from worker threads.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+
+START_TIME_TOLERANCE_S = 1.0
+
+
+def process_start_time(pid: int) -> float | None:
+    import psutil
+
+    try:
+        return float(psutil.Process(pid).create_time())
+    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+        return None
+
+
+def is_our_process(pid: int | None, start_time: float | None, marker: str) -> bool:
+    if not pid or pid <= 0:
+        return False
+    import psutil
+
+    try:
+        process = psutil.Process(pid)
+        with process.oneshot():
+            if process.status() == psutil.STATUS_ZOMBIE:
+                return False
+            created = process.create_time()
+            cmdline = process.cmdline()
+    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+        return False
+    if start_time is not None and abs(created - start_time) > START_TIME_TOLERANCE_S:
+        return False
+    return not marker or marker in cmdline
+
+
+def group_exists(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def signal_group(pgid: int, signum: int) -> bool:
+    """Send ``signum`` to every process of the group; False if the group is gone."""
+    try:
+        os.killpg(pgid, signum)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+SIGNAL_NAMES = {signal.SIGTERM: "SIGTERM", signal.SIGKILL: "SIGKILL"}
+
+
+def describe_exit(exit_code: int) -> str:
+    if exit_code >= 0:
+        return f"exit code {exit_code}"
+    try:
+        name = signal.Signals(-exit_code).name
+    except ValueError:
+        name = f"signal {-exit_code}"
+    return f"killed by {name}"
+
+
+def live_group_members(pgid: int) -> list[int]:
+    """Pids of the group's processes that are not zombies (scans the process table)."""
+    import psutil
+
+    members = []
+    for pid in psutil.pids():
+        try:
+            if os.getpgid(pid) != pgid:
+                continue
+            if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+                members.append(pid)
+        except (ProcessLookupError, psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+    return members

@@ -1,0 +1,245 @@
+"""The job registry: identity records in SQLite (WAL), shared by every server process.
+
+One connection per operation (with a busy timeout), so several servers (one
+per MCP client) can use the same file at once. Every write is one
+transaction: a writer killed halfway loses its own uncommitted write and
+nothing else. The schema has a version (``PRAGMA user_version``); migrations
+are additive and applied in order. All methods block: call them through
+``run_blocking``.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from oumi_mcp_server.errors import InvalidArgumentError, NotFoundError
+from oumi_mcp_server.jobs.records import JobRecord
+
+DB_NAME = "jobs.db"
+BUSY_TIMEOUT_S = 10.0
+
+# Migration N brings the schema from version N to N + 1. Only ever append.
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (
+        """
+        CREATE TABLE IF NOT EXISTS jobs (
+            job_id TEXT PRIMARY KEY,
+            command TEXT NOT NULL,
+            config_path TEXT NOT NULL,
+            staged_config_path TEXT NOT NULL,
+            client_cwd TEXT NOT NULL,
+            run_dir TEXT NOT NULL,
+            submitted_at REAL NOT NULL,
+            cloud TEXT NOT NULL DEFAULT 'local',
+            cluster_name TEXT NOT NULL DEFAULT '',
+            launcher_job_id TEXT NOT NULL DEFAULT '',
+            pid INTEGER,
+            process_start_time REAL,
+            marker TEXT NOT NULL DEFAULT '',
+            stdout_path TEXT NOT NULL DEFAULT '',
+            stderr_path TEXT NOT NULL DEFAULT '',
+            model_name TEXT NOT NULL DEFAULT '',
+            output_dir TEXT NOT NULL DEFAULT ''
+        )
+        """,
+        "CREATE INDEX IF NOT EXISTS jobs_submitted_at ON jobs (submitted_at)",
+    ),
+    (
+        "ALTER TABLE jobs ADD COLUMN argv TEXT NOT NULL DEFAULT '[]'",
+        "ALTER TABLE jobs ADD COLUMN env_names TEXT NOT NULL DEFAULT '[]'",
+    ),
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+_COLUMNS = (
+    "job_id",
+    "command",
+    "config_path",
+    "staged_config_path",
+    "client_cwd",
+    "run_dir",
+    "submitted_at",
+    "cloud",
+    "cluster_name",
+    "launcher_job_id",
+    "pid",
+    "process_start_time",
+    "marker",
+    "stdout_path",
+    "stderr_path",
+    "model_name",
+    "output_dir",
+    "argv",
+    "env_names",
+)
+_SELECT = f"SELECT {', '.join(_COLUMNS)} FROM jobs"
+
+
+class JobIdTakenError(InvalidArgumentError):
+    """A job with this id already exists."""
+
+    def __init__(self, job_id: str) -> None:
+        super().__init__(
+            "job_name",
+            f"a job named '{job_id}' already exists.",
+            next_step="Choose another job_name, or leave it empty for a generated id.",
+        )
+        self.job_id = job_id
+
+
+class Registry:
+    def __init__(self, state_dir: Path, *, busy_timeout_s: float = BUSY_TIMEOUT_S) -> None:
+        self.path = state_dir / DB_NAME
+        self._busy_timeout_s = busy_timeout_s
+        self._ready = False
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        self._ensure_schema()
+        connection = self._open()
+        try:
+            yield connection
+        finally:
+            connection.close()
+
+    def _open(self) -> sqlite3.Connection:
+        connection = sqlite3.connect(
+            self.path, timeout=self._busy_timeout_s, isolation_level=None, check_same_thread=False
+        )
+        connection.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_s * 1000)}")
+        connection.execute("PRAGMA synchronous = FULL")
+        return connection
+
+    def _ensure_schema(self) -> None:
+        if self._ready:
+            return
+        with self._lock:
+            if self._ready:
+                return
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            connection = self._open()
+            try:
+                connection.execute("PRAGMA journal_mode = WAL")
+                migrate(connection)
+            finally:
+                connection.close()
+            self._ready = True
+
+    def schema_version(self) -> int:
+        with self._connect() as connection:
+            return int(connection.execute("PRAGMA user_version").fetchone()[0])
+
+    def add(self, record: JobRecord) -> None:
+        """Insert a new record; a taken job id raises ``JobIdTakenError``."""
+        with self._connect() as connection:
+            try:
+                connection.execute(
+                    f"INSERT INTO jobs ({', '.join(_COLUMNS)}) "
+                    f"VALUES ({', '.join('?' for _ in _COLUMNS)})",
+                    _row(record),
+                )
+            except sqlite3.IntegrityError as exc:
+                raise JobIdTakenError(record.job_id) from exc
+
+    def set_process(self, job_id: str, pid: int, start_time: float) -> None:
+        with self._connect() as connection:
+            connection.execute(
+                "UPDATE jobs SET pid = ?, process_start_time = ? WHERE job_id = ?",
+                (pid, start_time, job_id),
+            )
+
+    def set_launcher_identity(self, job_id: str, cluster_name: str, launcher_job_id: str) -> None:
+        with self._connect() as connection:
+            connection.execute(
+                "UPDATE jobs SET cluster_name = ?, launcher_job_id = ? WHERE job_id = ?",
+                (cluster_name, launcher_job_id, job_id),
+            )
+
+    def get(self, job_id: str) -> JobRecord:
+        found = self.find(job_id)
+        if found is None:
+            raise NotFoundError(
+                f"No job with id '{job_id}'.",
+                next_step="Call list_jobs to see the job ids this server knows.",
+            )
+        return found
+
+    def find(self, job_id: str) -> JobRecord | None:
+        with self._connect() as connection:
+            row = connection.execute(f"{_SELECT} WHERE job_id = ?", (job_id,)).fetchone()
+        return _record(row) if row else None
+
+    def all(self, *, cloud: str | None = None) -> list[JobRecord]:
+        """Every record, newest first."""
+        query, params = f"{_SELECT} ORDER BY submitted_at DESC", tuple[str, ...]()
+        if cloud is not None:
+            query, params = f"{_SELECT} WHERE cloud = ? ORDER BY submitted_at DESC", (cloud,)
+        with self._connect() as connection:
+            rows = connection.execute(query, params).fetchall()
+        return [_record(row) for row in rows]
+
+    def older_than(self, cutoff: float) -> list[JobRecord]:
+        with self._connect() as connection:
+            rows = connection.execute(
+                f"{_SELECT} WHERE submitted_at < ? ORDER BY submitted_at", (cutoff,)
+            ).fetchall()
+        return [_record(row) for row in rows]
+
+    def delete(self, job_ids: list[str]) -> int:
+        if not job_ids:
+            return 0
+        with self._connect() as connection:
+            connection.execute("BEGIN IMMEDIATE")
+            try:
+                deleted = sum(
+                    connection.execute("DELETE FROM jobs WHERE job_id = ?", (job_id,)).rowcount
+                    for job_id in job_ids
+                )
+                connection.execute("COMMIT")
+            except BaseException:
+                connection.execute("ROLLBACK")
+                raise
+        return deleted
+
+    def count(self) -> int:
+        with self._connect() as connection:
+            return int(connection.execute("SELECT COUNT(*) FROM jobs").fetchone()[0])
+
+
+def migrate(connection: sqlite3.Connection) -> int:
+    """Bring the schema up to ``SCHEMA_VERSION``; safe when several processes race."""
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        version = int(connection.execute("PRAGMA user_version").fetchone()[0])
+        for statements in MIGRATIONS[version:]:
+            for statement in statements:
+                connection.execute(statement)
+        if version < SCHEMA_VERSION:
+            connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        connection.execute("COMMIT")
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise
+    return version
+
+
+def _row(record: JobRecord) -> tuple[object, ...]:
+    values: dict[str, object] = {
+        name: getattr(record, name) for name in _COLUMNS if name not in ("argv", "env_names")
+    }
+    values["argv"] = json.dumps(list(record.argv))
+    values["env_names"] = json.dumps(list(record.env_names))
+    return tuple(values[name] for name in _COLUMNS)
+
+
+def _record(row: tuple[object, ...]) -> JobRecord:
+    values = dict(zip(_COLUMNS, row, strict=True))
+    values["argv"] = tuple(json.loads(str(values["argv"])))
+    values["env_names"] = tuple(json.loads(str(values["env_names"])))
+    return JobRecord(**values)  # type: ignore[arg-type]

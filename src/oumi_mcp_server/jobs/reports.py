@@ -1,0 +1,219 @@
+"""The answers of the job tools, built from plans, records and live observations."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+
+from oumi_mcp_server.jobs.backends.base import CancelOutcome, LogRead, Observation
+from oumi_mcp_server.jobs.launch import Plan, shown_env
+from oumi_mcp_server.jobs.models import (
+    CancelResult,
+    CheckSummary,
+    JobStatusReport,
+    JobSummary,
+    LogChunk,
+    RunJobResult,
+)
+from oumi_mcp_server.jobs.records import JobRecord
+from oumi_mcp_server.jobs.status import JobState, is_terminal
+
+STDERR_TAIL_LINES = 20
+STDOUT_TAIL_LINES = 10
+
+
+def iso(timestamp: float | None) -> str | None:
+    if timestamp is None:
+        return None
+    return datetime.fromtimestamp(timestamp).astimezone().isoformat(timespec="seconds")
+
+
+def next_step_for(record: JobRecord, observation: Observation) -> str:
+    job = f"job_id='{record.job_id}'"
+    state = observation.state
+    if state in (JobState.QUEUED, JobState.LAUNCHING):
+        return f"The job is starting; call get_job_status({job}) again in a few seconds."
+    if state is JobState.RUNNING:
+        return (
+            f"Watch progress with get_job_logs({job}, lines=50) every 30-120 s; "
+            f"stop it with cancel_job({job}) if it goes wrong."
+        )
+    if state is JobState.COMPLETED:
+        where = f" Results are in {record.output_dir}." if record.output_dir else ""
+        follow = (
+            " Evaluate or try the model next (guidance://post-training)."
+            if record.command == "train"
+            else ""
+        )
+        return f"The job finished successfully.{where}{follow}"
+    if state is JobState.CANCELLED:
+        return "The job was cancelled. Start a new one with run_oumi_job when ready."
+    return (
+        f"Read stderr_tail and stdout_tail (more with get_job_logs({job})), fix the cause "
+        "in the config, run validate_config and pre_flight_check, then launch again."
+    )
+
+
+def status_report(
+    record: JobRecord,
+    observation: Observation,
+    stderr_tail: list[str],
+    stdout_tail: list[str],
+) -> JobStatusReport:
+    duration = None
+    if observation.started_at is not None:
+        end = observation.ended_at
+        if end is None and not is_terminal(observation.state):
+            end = time.time()
+        if end is not None:
+            duration = round(max(0.0, end - observation.started_at), 1)
+    return JobStatusReport(
+        job_id=record.job_id,
+        state=observation.state.value,
+        terminal=is_terminal(observation.state),
+        reason=observation.reason,
+        exit_code=observation.exit_code,
+        command=record.command,
+        cloud=record.cloud,
+        cluster_name=record.cluster_name,
+        config_path=record.config_path,
+        staged_config_path=record.staged_config_path,
+        client_cwd=record.client_cwd,
+        submitted_at=iso(record.submitted_at) or "",
+        started_at=iso(observation.started_at),
+        ended_at=iso(observation.ended_at),
+        duration_s=duration,
+        pid=observation.pid,
+        stdout_path=record.stdout_path,
+        stderr_path=record.stderr_path,
+        model_name=record.model_name,
+        output_dir=record.output_dir,
+        stderr_tail=stderr_tail,
+        stdout_tail=stdout_tail,
+        next_step=next_step_for(record, observation),
+    )
+
+
+def summary(record: JobRecord, observation: Observation) -> JobSummary:
+    return JobSummary(
+        job_id=record.job_id,
+        state=observation.state.value,
+        command=record.command,
+        cloud=record.cloud,
+        submitted_at=iso(record.submitted_at) or "",
+        ended_at=iso(observation.ended_at),
+        exit_code=observation.exit_code,
+        reason=observation.reason,
+        config_path=record.config_path,
+        output_dir=record.output_dir,
+    )
+
+
+def log_chunk(read: LogRead) -> LogChunk:
+    page = read.page
+    return LogChunk(
+        stream=read.stream,
+        path=read.path,
+        text=page.text,
+        lines=page.lines,
+        start_offset=page.start,
+        end_offset=page.end,
+        file_size=page.size,
+        truncated=page.truncated,
+        more_after=page.more_after,
+    )
+
+
+def logs_next_step(
+    job_id: str, chunks: list[LogChunk], state: JobState, paging: bool
+) -> tuple[int | None, str]:
+    if len(chunks) != 1:
+        active = "" if is_terminal(state) else " The job is still running: call again for more."
+        return None, (
+            "Pass stream='stdout' or 'stderr' with offset=<end_offset> to read one stream "
+            f"forward from where this stopped.{active}"
+        )
+    chunk = chunks[0]
+    call = f"get_job_logs(job_id='{job_id}', stream='{chunk.stream}', offset={chunk.end_offset})"
+    if chunk.more_after:
+        return chunk.end_offset, f"More follows: call {call} to read on."
+    if not is_terminal(state):
+        return chunk.end_offset, f"End of the log so far; the job is running. Later, {call}."
+    done = f"End of the log (the job is {state.value})."
+    if paging or chunk.start_offset <= 0:
+        return None, done
+    start = f"get_job_logs(job_id='{job_id}', stream='{chunk.stream}', offset=0)"
+    return None, f"{done} Earlier lines are not shown: {start} reads from the start."
+
+
+def run_result(
+    plan: Plan, checks: CheckSummary, observation: Observation | None, *, dry_run: bool
+) -> RunJobResult:
+    launched = observation is not None
+    job = f"job_id='{plan.job_id}'"
+    if dry_run:
+        message = "Dry run: nothing was started. " + (
+            "The checks found blocking errors." if checks.blocking else "The checks passed."
+        )
+        next_step = (
+            "Fix the errors in checks, then dry-run again."
+            if checks.blocking
+            else "If the user agrees, call run_oumi_job again with the same arguments and "
+            "dry_run=false."
+        )
+    elif not launched:
+        message = "Not launched: the checks found blocking errors (see checks)."
+        next_step = "Fix the errors, run validate_config and pre_flight_check, then launch again."
+    else:
+        message = f"Launched {plan.args.command} as {plan.job_id} in its own process group."
+        next_step = (
+            f"Poll get_job_status({job}) and read get_job_logs({job}); cancel_job({job}) stops it."
+        )
+    return RunJobResult(
+        dry_run=dry_run,
+        launched=launched,
+        job_id=plan.job_id,
+        state=observation.state.value if observation else None,
+        command=plan.args.command,
+        cloud=plan.args.cloud,
+        argv=plan.argv,
+        cwd=str(plan.cwd),
+        env_additions=shown_env(plan),
+        config_path=str(plan.config),
+        staged_config_path=str(plan.staged),
+        run_dir=str(plan.run.path),
+        stdout_path=str(plan.run.stdout),
+        stderr_path=str(plan.run.stderr),
+        output_dir=plan.output_dir,
+        checks=checks,
+        message=message,
+        next_step=next_step,
+    )
+
+
+def cancel_result(job_id: str, outcome: CancelOutcome) -> CancelResult:
+    final = outcome.final.state
+    sent = " then ".join(outcome.signals_sent)
+    if outcome.action == "already_finished":
+        message = f"Nothing to do: the job already finished ({final.value})."
+    elif outcome.action == "cancelled":
+        how = f"sent {sent} to the job's process group" if sent else "it never started"
+        message = f"Cancelled: {how}; it is {final.value}."
+    elif not sent:
+        message = (
+            "Cancel requested: the job is still being launched (by another server process); "
+            "it will not start."
+        )
+    else:
+        message = (
+            f"Sent {sent}, but the process group is still alive. "
+            "Call cancel_job again with force=true."
+        )
+    return CancelResult(
+        job_id=job_id,
+        action=outcome.action,
+        previous_state=outcome.previous.state.value,
+        state=final.value,
+        signals_sent=outcome.signals_sent,
+        message=message,
+    )
