@@ -84,7 +84,8 @@ def test_a_config_outside_the_project_is_refused(tmp_path: Path) -> None:
         ("failed", "FAILED", True, "failed"),
         ("cancelled", "CANCELED", True, "cancelled"),
         (None, "JobStatus.FAILED_SETUP", True, "failed"),
-        (None, "INIT", False, "launching"),
+        (None, "INIT", False, "queued"),
+        (None, "SETTING_UP", False, "launching"),
         (None, "mystery", True, "completed"),
     ],
 )

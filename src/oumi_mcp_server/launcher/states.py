@@ -1,46 +1,15 @@
-"""One table from oumi.launcher's job states to our canonical states."""
+"""Canonical states for launcher jobs, from the one table in jobs/status.py."""
 
 from __future__ import annotations
 
-# oumi.core.launcher.JobState values (JobStatus.state.value).
-LAUNCHER_STATE_TO_CANONICAL = {
-    "pending": "queued",
-    "running": "running",
-    "succeeded": "completed",
-    "failed": "failed",
-    "cancelled": "cancelled",
-}
-# Free-text JobStatus.status values seen from the launcher's clients (local,
-# SkyPilot, Slurm, Polaris), for when ``state`` is missing or unknown.
-STATUS_TEXT_TO_CANONICAL = {
-    "queued": "queued",
-    "pending": "queued",
-    "init": "launching",
-    "initializing": "launching",
-    "setting_up": "launching",
-    "starting": "launching",
-    "running": "running",
-    "completed": "completed",
-    "succeeded": "completed",
-    "done": "completed",
-    "failed": "failed",
-    "failed_setup": "failed",
-    "failed_driver": "failed",
-    "failed_precheck": "failed",
-    "failed_no_resource": "failed",
-    "failed_controller": "failed",
-    "error": "failed",
-    "cancelled": "cancelled",
-    "canceled": "cancelled",
-    "cancelling": "running",
-}
+from oumi_mcp_server.jobs.status import JobState, from_engine_state
 
 
 def canonical_state(state: str | None, status_text: str | None, done: bool) -> str:
-    """Our state for a launcher job: ``state`` first, then the status text, then ``done``."""
-    if state and state.lower() in LAUNCHER_STATE_TO_CANONICAL:
-        return LAUNCHER_STATE_TO_CANONICAL[state.lower()]
-    text = (status_text or "").strip().lower().replace("jobstatus.", "")
-    if text in STATUS_TEXT_TO_CANONICAL:
-        return STATUS_TEXT_TO_CANONICAL[text]
-    return "completed" if done else "running"
+    """Our state for a launcher job: its ``state`` first, then its status text, then ``done``."""
+    for raw in (state, status_text):
+        if raw:
+            found = from_engine_state(raw)
+            if found is not None:
+                return found.value
+    return (JobState.COMPLETED if done else JobState.RUNNING).value
