@@ -33,7 +33,7 @@ CONFIG_CLASSES = {
     "QuantizationConfig": "quantization",
     "TuningConfig": "tuning",
 }
-_CLASS_TASK = {
+CLASS_TASKS = {
     "evaluation": "eval",
     "async_evaluation": "eval",
     "inference": "infer",
@@ -44,7 +44,7 @@ _CLASS_TASK = {
     "tuning": "tune",
     "deploy": "deploy",
 }
-_TRAINER_TASK = {
+TRAINER_TASKS = {
     "TRL_DPO": "dpo",
     "TRL_KTO": "kto",
     "TRL_GRPO": "grpo",
@@ -53,7 +53,7 @@ _TRAINER_TASK = {
     "TRL_GOLD": "gold",
 }
 _PATH_TASKS = ("dpo", "kto", "grpo", "gkd", "gold")
-_RUN_COMMANDS = {
+RUN_COMMAND_TASKS = {
     "evaluate": "eval",
     "infer": "infer",
     "synth": "synth",
@@ -172,12 +172,12 @@ def _peft(data: dict[str, Any], cls: str) -> str | None:
 
 
 def _task_type(data: dict[str, Any], cls: str, path: str, trainer: str | None) -> str:
-    if cls in _CLASS_TASK:
-        return _CLASS_TASK[cls]
+    if cls in CLASS_TASKS:
+        return CLASS_TASKS[cls]
     lowered = path.lower()
     if cls == "training":
-        if trainer in _TRAINER_TASK:
-            return _TRAINER_TASK[trainer]
+        if trainer in TRAINER_TASKS:
+            return TRAINER_TASKS[trainer]
         if isinstance(dig(data, "training", "gkd"), dict):
             return "gkd"
         for task in _PATH_TASKS:
@@ -186,8 +186,8 @@ def _task_type(data: dict[str, Any], cls: str, path: str, trainer: str | None) -
         return "pretrain" if "pretrain" in lowered else "sft"
     if cls == "job":
         for match in _OUMI_COMMAND.finditer(str(data.get("run") or "")):
-            if match.group(1) in _RUN_COMMANDS:
-                return _RUN_COMMANDS[match.group(1)]
+            if match.group(1) in RUN_COMMAND_TASKS:
+                return RUN_COMMAND_TASKS[match.group(1)]
             if match.group(1) == "train":
                 return next((t for t in _PATH_TASKS if t in lowered), "sft")
         return _task_from_path(lowered)

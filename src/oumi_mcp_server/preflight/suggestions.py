@@ -5,28 +5,14 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from oumi_mcp_server.library.classify import family_from_model
+from oumi_mcp_server.library.classify import (
+    CLASS_TASKS,
+    RUN_COMMAND_TASKS,
+    TRAINER_TASKS,
+    family_from_model,
+)
 from oumi_mcp_server.preflight.context import PreflightContext
 
-KIND_TASKS = {
-    "evaluation": "eval",
-    "async_evaluation": "eval",
-    "inference": "infer",
-    "synthesis": "synth",
-    "analyze": "analyze",
-    "judge": "judge",
-    "quantization": "quantize",
-    "tuning": "tune",
-}
-TRAINER_TASKS = {
-    "TRL_DPO": "dpo",
-    "TRL_KTO": "kto",
-    "TRL_GRPO": "grpo",
-    "VERL_GRPO": "grpo",
-    "TRL_GKD": "gkd",
-    "TRL_GOLD": "gold",
-}
-RUN_COMMAND_TASKS = {"evaluate": "eval", "infer": "infer", "synth": "synth", "analyze": "analyze"}
 _OUMI_COMMAND = re.compile(r"\boumi\s+([a-z]+)\b")
 DEFAULT_TASK = "sft"
 
@@ -39,8 +25,8 @@ def _section(data: dict[str, Any], key: str) -> dict[str, Any]:
 def task_type_for(ctx: PreflightContext) -> str:
     """The task the config is for, from its kind, trainer type or job run line."""
     kind = ctx.kind.kind.name
-    if kind in KIND_TASKS:
-        return KIND_TASKS[kind]
+    if kind in CLASS_TASKS:
+        return CLASS_TASKS[kind]
     if kind == "training":
         trainer = str(_section(ctx.data, "training").get("trainer_type", "")).upper()
         return TRAINER_TASKS.get(trainer, DEFAULT_TASK)
