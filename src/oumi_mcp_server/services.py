@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING
 
 from oumi_mcp_server.environment.clouds import CloudChecker
 from oumi_mcp_server.jobs.service import JobService
+from oumi_mcp_server.launcher.clusters import ClusterService
+from oumi_mcp_server.launcher.engine import LauncherEngine, OumiLauncherEngine
 from oumi_mcp_server.library.service import LibraryService
 from oumi_mcp_server.preflight.service import PreflightService
 from oumi_mcp_server.settings import CLOUD_CHECK_CACHE_S, WARMUP_DELAY_S, Settings
@@ -28,6 +30,7 @@ class Services:
     preflight: PreflightService
     warmup: Warmup
     jobs: JobService
+    clusters: ClusterService
     started_at: float = field(default_factory=time.time)
 
     @classmethod
@@ -38,6 +41,7 @@ class Services:
         cloud_checker: CloudChecker | None = None,
         library: LibraryService | None = None,
         local_jobs: LocalBackend | None = None,
+        launcher: LauncherEngine | None = None,
     ) -> Services:
         cloud_checker = cloud_checker or CloudChecker(
             timeout_s=settings.cloud_check_timeout_s, cache_s=CLOUD_CHECK_CACHE_S
@@ -53,4 +57,8 @@ class Services:
             preflight=preflight,
             warmup=Warmup(warm_up_oumi, enabled=settings.warmup, delay_s=WARMUP_DELAY_S),
             jobs=JobService(settings, validation=validation, preflight=preflight, local=local_jobs),
+            clusters=ClusterService(
+                (lambda: launcher) if launcher is not None else OumiLauncherEngine,
+                timeout_s=settings.cluster_timeout_s,
+            ),
         )

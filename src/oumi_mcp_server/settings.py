@@ -30,6 +30,8 @@ VALIDATION_TIMEOUT_S = 180.0
 PREFLIGHT_CHECK_TIMEOUT_S = 15.0
 PREFLIGHT_TOTAL_TIMEOUT_S = 200.0
 HF_TIMEOUT_S = 5.0
+# Stopping or deleting a cloud cluster can take minutes (SkyPilot waits for the VM).
+CLUSTER_TIMEOUT_S = 600.0
 # Oumi is imported in the background this long after the client's handshake.
 WARMUP_DELAY_S = 1.0
 # Jobs: records (and run dirs) older than this are pruned, unless still running;
@@ -64,6 +66,7 @@ class Settings:
     preflight_check_timeout_s: float = PREFLIGHT_CHECK_TIMEOUT_S
     preflight_total_timeout_s: float = PREFLIGHT_TOTAL_TIMEOUT_S
     hf_timeout_s: float = HF_TIMEOUT_S
+    cluster_timeout_s: float = CLUSTER_TIMEOUT_S
     warmup: bool = True  # OUMI_MCP_WARMUP=0 disables loading oumi after the handshake
     job_retention_days: float = JOB_RETENTION_DAYS  # OUMI_MCP_JOB_RETENTION_DAYS
     job_cancel_grace_s: float = JOB_CANCEL_GRACE_S  # OUMI_MCP_JOB_CANCEL_GRACE_S

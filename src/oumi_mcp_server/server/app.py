@@ -13,6 +13,7 @@ from oumi_mcp_server import __version__
 from oumi_mcp_server.server import (
     resources,
     resources_jobs,
+    tools_clusters,
     tools_environment,
     tools_jobs,
     tools_library,
@@ -70,6 +71,7 @@ def build_server(
     tools_library.register(server, services)
     tools_validation.register(server, services)
     tools_jobs.register(server, services)
+    tools_clusters.register(server, services)
     resources.register(server, services)
     resources_jobs.register(server, services)
     server.middleware.append(RejectUnknownArguments(server))
