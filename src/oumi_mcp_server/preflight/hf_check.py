@@ -8,7 +8,7 @@ from typing import Any
 from oumi_mcp_server.engines import load
 from oumi_mcp_server.preflight.context import PreflightContext
 from oumi_mcp_server.preflight.models import Finding, HfReport
-from oumi_mcp_server.preflight.path_fields import looks_like_path
+from oumi_mcp_server.preflight.path_fields import looks_like_path, walk
 
 CHECK = "hf"
 MODEL_KEYS = ("model_name", "tokenizer_name", "processor_name")
@@ -21,21 +21,12 @@ def _offline() -> bool:
 def referenced_repos(ctx: PreflightContext) -> dict[str, str]:
     """Hub repos the config names: repo id -> 'model' or 'dataset'."""
     repos: dict[str, str] = {}
-
-    def visit(node: Any) -> None:
-        if isinstance(node, dict):
-            for key, value in node.items():
-                if isinstance(value, str) and "/" in value and value.count("/") == 1:
-                    if key in MODEL_KEYS and not looks_like_path(value, ctx.client_cwd):
-                        repos.setdefault(value, "model")
-                    elif key == "dataset_name" and not looks_like_path(value, ctx.client_cwd):
-                        repos.setdefault(value, "dataset")
-                visit(value)
-        elif isinstance(node, list):
-            for item in node:
-                visit(item)
-
-    visit(ctx.data)
+    for _, key, value in walk(ctx.data):
+        if not isinstance(value, str) or value.count("/") != 1:
+            continue
+        kind = "model" if key in MODEL_KEYS else "dataset" if key == "dataset_name" else None
+        if kind and not looks_like_path(value, ctx.client_cwd):
+            repos.setdefault(value, kind)
     return repos
 
 

@@ -52,15 +52,15 @@ def looks_like_path(value: str, client_cwd: Path) -> bool:
     return expand_user_path(value, client_cwd).exists()
 
 
-def _walk(node: Any, prefix: str) -> Iterator[tuple[str, str, Any]]:
+def walk(node: Any, prefix: str = "") -> Iterator[tuple[str, str, Any]]:
     if isinstance(node, dict):
         for key, value in node.items():
             path = f"{prefix}.{key}" if prefix else str(key)
             yield path, str(key), value
-            yield from _walk(value, path)
+            yield from walk(value, path)
     elif isinstance(node, list):
         for index, item in enumerate(node):
-            yield from _walk(item, f"{prefix}[{index}]")
+            yield from walk(item, f"{prefix}[{index}]")
 
 
 def _strings(value: Any) -> list[str]:
@@ -74,7 +74,7 @@ def _strings(value: Any) -> list[str]:
 def config_path_fields(data: dict[str, Any], client_cwd: Path) -> list[PathField]:
     """Path-like fields of any Oumi config (job-specific fields come from job_path_fields)."""
     found: list[PathField] = []
-    for path, key, value in _walk(data, ""):
+    for path, key, value in walk(data):
         if key in ("file_mounts", "storage_mounts", "setup", "run"):
             continue
         if key in INPUT_KEYS or key in OUTPUT_KEYS:

@@ -184,12 +184,11 @@ class PreflightService:
 
 
 def _config_check(ctx: PreflightContext) -> CheckResult:
-    problems, notes = validate_document(ctx.kind.kind, ctx.document, ctx.client_cwd)
+    # Missing paths are judged by the paths check (local vs cloud), not repeated here.
+    problems, _ = validate_document(ctx.kind.kind, ctx.document, ctx.client_cwd)
     errors = [
         Finding(check="config", field=p.field, message=p.message, hint=p.hint) for p in problems
     ]
-    # Missing paths are judged by the paths check (local vs cloud), not repeated here.
-    del notes
     return {"errors": errors}
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -49,21 +50,28 @@ def _omegaconf_problem(exc: Exception) -> Problem:
     )
 
 
-def _rebase_checked_paths(obj: Any, client_cwd: Path) -> None:
-    """Make relative paths that Oumi checks absolute, against client_cwd (in place)."""
+def _checked_path_owners(obj: Any) -> Iterator[tuple[Any, str]]:
+    """Every (dataclass, field name) in a loaded config whose field Oumi checks on disk."""
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
         for field in dataclasses.fields(obj):
-            value = getattr(obj, field.name)
-            if field.name in CHECKED_PATH_FIELDS and isinstance(value, str) and value:
-                setattr(obj, field.name, str(expand_user_path(value, client_cwd)))
+            if field.name in CHECKED_PATH_FIELDS:
+                yield obj, field.name
             else:
-                _rebase_checked_paths(value, client_cwd)
+                yield from _checked_path_owners(getattr(obj, field.name))
     elif isinstance(obj, list | tuple):
         for item in obj:
-            _rebase_checked_paths(item, client_cwd)
+            yield from _checked_path_owners(item)
     elif isinstance(obj, dict):
         for item in obj.values():
-            _rebase_checked_paths(item, client_cwd)
+            yield from _checked_path_owners(item)
+
+
+def _rebase_checked_paths(config: Any, client_cwd: Path) -> None:
+    """Make relative paths that Oumi checks absolute, against client_cwd (in place)."""
+    for owner, name in _checked_path_owners(config):
+        value = getattr(owner, name)
+        if isinstance(value, str) and value:
+            setattr(owner, name, str(expand_user_path(value, client_cwd)))
 
 
 _FLASH_ATTENTION = re.compile(r"flash attention 2 was requested", re.IGNORECASE)
@@ -78,20 +86,12 @@ def _use_sdpa(config: Any) -> bool:
     return True
 
 
-def _clear_path(obj: Any, missing: str) -> bool:
+def _clear_path(config: Any, missing: str) -> bool:
     """Set the checked path field whose value is ``missing`` to None; True if found."""
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        for field in dataclasses.fields(obj):
-            value = getattr(obj, field.name)
-            if field.name in CHECKED_PATH_FIELDS and value == missing:
-                setattr(obj, field.name, None)
-                return True
-            if _clear_path(value, missing):
-                return True
-    elif isinstance(obj, list | tuple):
-        return any(_clear_path(item, missing) for item in obj)
-    elif isinstance(obj, dict):
-        return any(_clear_path(item, missing) for item in obj.values())
+    for owner, name in _checked_path_owners(config):
+        if getattr(owner, name) == missing:
+            setattr(owner, name, None)
+            return True
     return False
 
 
