@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from oumi_mcp_server.errors import EngineUnavailableError, InvalidArgumentError
+from oumi_mcp_server.errors import InvalidArgumentError
+from oumi_mcp_server.jobs.cloud_plan import CloudResources
 from oumi_mcp_server.jobs.manager import JobManager
 from oumi_mcp_server.jobs.process import live_group_members
 from oumi_mcp_server.jobs.rundir import RunDir
@@ -319,10 +320,14 @@ async def test_job_name_clash_cloud_and_cluster_are_clear_errors(
     for dry_run in (False, True):
         with pytest.raises(InvalidArgumentError, match="'mine' already exists"):
             await manager.run(CONFIG, "train", str(project), dry_run=dry_run, job_name="mine")
-    with pytest.raises(EngineUnavailableError, match="not available in this server yet"):
-        await manager.run(CONFIG, "train", str(project), cloud="gcp")
+    with pytest.raises(InvalidArgumentError, match="not a cloud oumi.launcher knows"):
+        await manager.run(CONFIG, "train", str(project), cloud="moon")
     with pytest.raises(InvalidArgumentError, match="cluster_name"):
         await manager.run(CONFIG, "train", str(project), cluster_name="c1")
+    with pytest.raises(InvalidArgumentError, match="accelerators"):
+        await manager.run(
+            CONFIG, "train", str(project), resources=CloudResources(accelerators="A100:1")
+        )
 
 
 async def test_logs_page_forward_with_next_offset(manager: JobManager, project: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -49,6 +50,9 @@ class Services:
         library = library or LibraryService(settings)
         validation = ValidationService(timeout_s=settings.validation_timeout_s)
         preflight = PreflightService(settings, cloud_checker=cloud_checker, library=library)
+        engine: Callable[[], LauncherEngine] = (
+            (lambda: launcher) if launcher is not None else OumiLauncherEngine
+        )
         return cls(
             settings=settings,
             cloud_checker=cloud_checker,
@@ -56,9 +60,12 @@ class Services:
             validation=validation,
             preflight=preflight,
             warmup=Warmup(warm_up_oumi, enabled=settings.warmup, delay_s=WARMUP_DELAY_S),
-            jobs=JobService(settings, validation=validation, preflight=preflight, local=local_jobs),
-            clusters=ClusterService(
-                (lambda: launcher) if launcher is not None else OumiLauncherEngine,
-                timeout_s=settings.cluster_timeout_s,
+            jobs=JobService(
+                settings,
+                validation=validation,
+                preflight=preflight,
+                local=local_jobs,
+                launcher=engine,
             ),
+            clusters=ClusterService(engine, timeout_s=settings.cluster_timeout_s),
         )

@@ -6,8 +6,12 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import platformdirs
+
+if TYPE_CHECKING:
+    from oumi_mcp_server.jobs.backends.launcher import LauncherLimits
 
 APP_NAME = "oumi-mcp-server"
 
@@ -45,6 +49,12 @@ JOB_PRUNE_INTERVAL_S = 3600.0
 JOB_SUPERVISE_POLL_S = 0.25
 JOB_CANCEL_GRACE_S = 10.0
 REGISTRY_TIMEOUT_S = 15.0
+# oumi.launcher: each cloud gets CLOUD_STATUS_TIMEOUT_S to list its jobs (a slow
+# cloud becomes a warning in list_jobs); listings are reused for LIST_CACHE_S;
+# cancel gets LAUNCHER_CANCEL_TIMEOUT_S before the tool answers with a time-out.
+CLOUD_STATUS_TIMEOUT_S = 10.0
+LIST_CACHE_S = 5.0
+LAUNCHER_CANCEL_TIMEOUT_S = 60.0
 # Variables that silently override tool parameters; removed at server start.
 OVERRIDING_ENV_VARS = ("OUMI_USE_SPOT_VM", "OUMI_FORCE_EDITABLE_INSTALL")
 
@@ -71,6 +81,19 @@ class Settings:
     job_retention_days: float = JOB_RETENTION_DAYS  # OUMI_MCP_JOB_RETENTION_DAYS
     job_cancel_grace_s: float = JOB_CANCEL_GRACE_S  # OUMI_MCP_JOB_CANCEL_GRACE_S
     oumi_executable: Path | None = None  # OUMI_MCP_OUMI_EXECUTABLE; default: next to python
+    cloud_status_timeout_s: float = CLOUD_STATUS_TIMEOUT_S  # OUMI_MCP_CLOUD_STATUS_TIMEOUT_S
+    list_cache_s: float = LIST_CACHE_S  # OUMI_MCP_LIST_CACHE_S
+    launcher_cancel_timeout_s: float = LAUNCHER_CANCEL_TIMEOUT_S  # OUMI_MCP_CANCEL_TIMEOUT_S
+
+    def launcher_limits(self) -> LauncherLimits:
+        from oumi_mcp_server.jobs.backends.launcher import LauncherLimits
+
+        return LauncherLimits(
+            status_s=max(self.cloud_status_timeout_s, 1.0) * 2,
+            list_s=self.cloud_status_timeout_s,
+            list_cache_s=self.list_cache_s,
+            cancel_s=self.launcher_cancel_timeout_s,
+        )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -104,6 +127,13 @@ class Settings:
                 env.get("OUMI_MCP_JOB_CANCEL_GRACE_S"), JOB_CANCEL_GRACE_S
             ),
             oumi_executable=Path(oumi).expanduser() if oumi else None,
+            cloud_status_timeout_s=_positive_float(
+                env.get("OUMI_MCP_CLOUD_STATUS_TIMEOUT_S"), CLOUD_STATUS_TIMEOUT_S
+            ),
+            list_cache_s=_non_negative_float(env.get("OUMI_MCP_LIST_CACHE_S"), LIST_CACHE_S),
+            launcher_cancel_timeout_s=_positive_float(
+                env.get("OUMI_MCP_CANCEL_TIMEOUT_S"), LAUNCHER_CANCEL_TIMEOUT_S
+            ),
         )
 
 
@@ -122,3 +152,11 @@ def _positive_float(raw: str | None, default: float) -> float:
     except ValueError:
         return default
     return value if value > 0 else default
+
+
+def _non_negative_float(raw: str | None, default: float) -> float:
+    try:
+        value = float(raw) if raw else default
+    except ValueError:
+        return default
+    return value if value >= 0 else default

@@ -42,3 +42,21 @@ OUTPUT_FIELDS = {
 # get_job_logs: lines per call, and the hard cap on characters per chunk.
 MAX_LOG_LINES = 2000
 MAX_LOG_CHARS = 40_000
+# Clouds oumi.launcher 0.9 registers (a test checks this against which_clouds()).
+LAUNCHER_CLOUDS = (
+    "aws",
+    "azure",
+    "frontier",
+    "gcp",
+    "k8s",
+    "lambda",
+    "local",
+    "modal",
+    "nebius",
+    "perlmutter",
+    "polaris",
+    "runpod",
+    "sky-slurm",
+    "slurm",
+)
+CLOUD_ALIASES = {"kubernetes": "k8s", "google": "gcp", "lambdalabs": "lambda", "amazon": "aws"}

@@ -11,7 +11,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from oumi_mcp_server.errors import EngineUnavailableError, InvalidArgumentError
+from oumi_mcp_server.errors import InvalidArgumentError
+from oumi_mcp_server.jobs.catalog import CLOUD_ALIASES, LAUNCHER_CLOUDS
 from oumi_mcp_server.jobs.commands import (
     Override,
     check_command,
@@ -23,7 +24,7 @@ from oumi_mcp_server.jobs.commands import (
     redact,
 )
 from oumi_mcp_server.jobs.models import CheckSummary
-from oumi_mcp_server.jobs.naming import generate_job_id, job_id_from_name
+from oumi_mcp_server.jobs.naming import check_job_id, generate_job_id, job_id_from_name
 from oumi_mcp_server.jobs.records import LOCAL_CLOUD, JobRecord
 from oumi_mcp_server.jobs.rundir import RunDir
 from oumi_mcp_server.paths import expand_user_path, resolve_client_cwd, resolve_config_file
@@ -56,26 +57,27 @@ def check_arguments(
     overrides: Sequence[str],
 ) -> CheckedArgs:
     name = check_command(command)
-    target = cloud.strip().lower() or LOCAL_CLOUD
-    if target != LOCAL_CLOUD:
-        raise EngineUnavailableError(
-            f"Cloud jobs (cloud='{cloud}') are not available in this server yet; "
-            "only local jobs are.",
-            next_step="Run locally with cloud='' (or 'local'), or launch a job config yourself "
-            "with `oumi launch up -c job.yaml`. Cloud launches through oumi.launcher are "
-            "coming in a later version.",
-        )
+    target = check_cloud(cloud)
     if cluster_name.strip():
-        raise InvalidArgumentError(
-            "cluster_name",
-            "it only applies to cloud jobs.",
-            next_step="Leave cluster_name empty for local jobs.",
-        )
+        check_job_id(cluster_name, "cluster_name")
     parsed = parse_overrides(list(overrides))
     checked_envs = check_envs(envs)
     if job_name.strip():
         return CheckedArgs(name, target, parsed, checked_envs, job_id_from_name(job_name), False)
     return CheckedArgs(name, target, parsed, checked_envs, generate_job_id(name), True)
+
+
+def check_cloud(cloud: str) -> str:
+    """'' for the local process backend, else a cloud oumi.launcher knows."""
+    target = cloud.strip().lower()
+    target = CLOUD_ALIASES.get(target, target)
+    if target and target not in LAUNCHER_CLOUDS:
+        raise InvalidArgumentError(
+            "cloud",
+            f"'{cloud}' is not a cloud oumi.launcher knows.",
+            next_step=f"Use '' (run here) or one of: {', '.join(LAUNCHER_CLOUDS)}.",
+        )
+    return target
 
 
 @dataclass(frozen=True)
@@ -123,7 +125,7 @@ class Plan:
             client_cwd=str(self.cwd),
             run_dir=str(self.run.path),
             submitted_at=time.time() if submitted_at is None else submitted_at,
-            cloud=self.args.cloud,
+            cloud=LOCAL_CLOUD,
             marker=self.marker,
             stdout_path=str(self.run.stdout),
             stderr_path=str(self.run.stderr),

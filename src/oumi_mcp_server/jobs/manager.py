@@ -1,9 +1,10 @@
 """JobManager: what JobService does, loaded on first use (see service.py).
 
-Identity comes from the registry, state from the engine (never stored), and
-per-job runtimes live only while a launch or a process needs them. On start
+Identity comes from the registry, state from the engines (never stored):
+process jobs from the process backend, everything else from oumi.launcher.
+Per-job runtimes live only while a launch or a process needs them. On start
 the service reconciles local records left by earlier server processes before
-it accepts launches, then sweeps stale runtimes and prunes old records.
+it accepts local launches, then sweeps stale runtimes and prunes old records.
 """
 
 from __future__ import annotations
@@ -14,32 +15,32 @@ import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TypeVar
 
-from oumi_mcp_server.blocking import run_blocking
-from oumi_mcp_server.jobs import logs as log_files
-from oumi_mcp_server.jobs.backends.base import LaunchSpec, Observation
-from oumi_mcp_server.jobs.backends.local import LocalBackend
-from oumi_mcp_server.jobs.catalog import COMMAND_KIND
-from oumi_mcp_server.jobs.commands import check_log_request, check_status_filter, matches_filter
-from oumi_mcp_server.jobs.launch import (
-    CheckedArgs,
-    Plan,
-    check_arguments,
-    make_plan,
-    summarize_checks,
+from oumi_mcp_server.errors import InvalidArgumentError, NotFoundError
+from oumi_mcp_server.jobs import registry as registry_ops
+from oumi_mcp_server.jobs.backends.base import JobBackend, Observation
+from oumi_mcp_server.jobs.backends.launcher import (
+    LauncherBackend,
+    LauncherLimits,
+    launched_as,
 )
+from oumi_mcp_server.jobs.backends.local import LocalBackend
+from oumi_mcp_server.jobs.cloud_plan import CloudResources, is_job_config
+from oumi_mcp_server.jobs.cloud_runs import CloudRuns
+from oumi_mcp_server.jobs.commands import check_log_request, check_status_filter
+from oumi_mcp_server.jobs.launch import check_arguments, check_cloud
+from oumi_mcp_server.jobs.listing import foreign_status_report, job_list
+from oumi_mcp_server.jobs.local_runs import LocalRuns
 from oumi_mcp_server.jobs.models import (
     CancelResult,
-    CheckSummary,
     JobList,
     JobLogs,
     JobStatusReport,
     RunJobResult,
 )
-from oumi_mcp_server.jobs.naming import check_job_id, generate_job_id
+from oumi_mcp_server.jobs.naming import check_job_id
 from oumi_mcp_server.jobs.process import process_start_time
-from oumi_mcp_server.jobs.records import JobRecord
+from oumi_mcp_server.jobs.records import LOCAL_CLOUD, PROCESS_BACKEND, JobRecord
 from oumi_mcp_server.jobs.registry import JobIdTakenError, Registry
 from oumi_mcp_server.jobs.reports import (
     STDERR_TAIL_LINES,
@@ -47,27 +48,17 @@ from oumi_mcp_server.jobs.reports import (
     cancel_result,
     log_chunk,
     logs_next_step,
-    run_result,
     status_report,
-    summary,
 )
 from oumi_mcp_server.jobs.rundir import RunDir
 from oumi_mcp_server.jobs.runtime import RuntimeTable
 from oumi_mcp_server.jobs.status import JobState, is_terminal
+from oumi_mcp_server.launcher.engine import LauncherEngine, OumiLauncherEngine
 from oumi_mcp_server.preflight.service import PreflightService
-from oumi_mcp_server.settings import (
-    JOB_PRUNE_INTERVAL_S,
-    JOB_SUPERVISE_POLL_S,
-    JOB_SWEEP_INTERVAL_S,
-    REGISTRY_TIMEOUT_S,
-    Settings,
-)
+from oumi_mcp_server.settings import JOB_PRUNE_INTERVAL_S, JOB_SWEEP_INTERVAL_S, Settings
 from oumi_mcp_server.validation.service import ValidationService
 
 logger = logging.getLogger(__name__)
-
-MAX_ID_ATTEMPTS = 5
-T = TypeVar("T")
 
 
 class JobManager:
@@ -79,16 +70,35 @@ class JobManager:
         preflight: PreflightService,
         registry: Registry | None = None,
         local: LocalBackend | None = None,
+        launcher: Callable[[], LauncherEngine] = OumiLauncherEngine,
+        launcher_limits: LauncherLimits | None = None,
     ) -> None:
         self._settings = settings
-        self._validation = validation
-        self._preflight = preflight
         self.registry = registry or Registry(settings.state_dir)
         self.local = local or LocalBackend(
             oumi_executable=str(settings.oumi_executable) if settings.oumi_executable else None,
             cancel_grace_s=settings.job_cancel_grace_s,
         )
+        self.launcher = LauncherBackend(
+            launcher, self.registry, limits=launcher_limits or settings.launcher_limits()
+        )
         self.runtimes = RuntimeTable()
+        self._local_runs = LocalRuns(
+            settings,
+            validation=validation,
+            preflight=preflight,
+            registry=self.registry,
+            runtimes=self.runtimes,
+            backend=self.local,
+        )
+        self._cloud_runs = CloudRuns(
+            settings,
+            validation=validation,
+            preflight=preflight,
+            registry=self.registry,
+            runtimes=self.runtimes,
+            backend=self.launcher,
+        )
         self._reconciled = False
         self._reconcile_lock: asyncio.Lock | None = None
         self._sweeper: asyncio.Task[None] | None = None
@@ -135,10 +145,10 @@ class JobManager:
 
     async def reconcile(self) -> dict[str, int]:
         """Look at every local record left unfinished: repair identities, count states."""
-        unfinished = await self._registry_call(
+        unfinished = await registry_ops.call(
             lambda: [
                 record
-                for record in self.registry.all(cloud="local")
+                for record in self.registry.all(backend=PROCESS_BACKEND)
                 if RunDir(Path(record.run_dir)).read_exit() is None
             ]
         )
@@ -147,7 +157,7 @@ class JobManager:
         for record, observation in zip(unfinished, observations, strict=True):
             counts[observation.state.value] = counts.get(observation.state.value, 0) + 1
             if record.pid is None and observation.pid is not None:
-                await self._registry_call(functools.partial(self._repair, record, observation))
+                await registry_ops.call(functools.partial(self._repair, record, observation))
         if counts:
             logger.info("Reconciled %d unfinished local job(s): %s", len(unfinished), counts)
         return counts
@@ -175,6 +185,7 @@ class JobManager:
         cluster_name: str = "",
         envs: Mapping[str, str] | None = None,
         overrides: Sequence[str] | None = None,
+        resources: CloudResources | None = None,
     ) -> RunJobResult:
         args = check_arguments(
             command,
@@ -184,164 +195,140 @@ class JobManager:
             envs=envs or {},
             overrides=overrides or [],
         )
+        wanted = (resources or CloudResources()).check()
         if not args.id_generated:  # a dry run tells the truth about a taken name too
-            taken = await self._registry_call(lambda: self.registry.find(args.job_id))
+            taken = await registry_ops.call(lambda: self.registry.find(args.job_id))
             if taken is not None:
                 raise JobIdTakenError(args.job_id)
-        oumi = self.local.oumi_executable()
-        plan = await run_blocking(
-            lambda: make_plan(args, config_path, client_cwd, self._settings.state_dir, oumi),
-            timeout_s=REGISTRY_TIMEOUT_S,
-            what="Reading the config",
+        through_launcher = args.cloud not in ("", LOCAL_CLOUD) or await registry_ops.call(
+            lambda: is_job_config(config_path, client_cwd)
         )
-        checks = await self._checks(plan)
-        if dry_run:
-            return run_result(plan, checks, None, dry_run=True)
-        if checks.blocking:
-            return run_result(plan, checks, None, dry_run=False)
-        await self.ensure_reconciled()
-        record = await self._reserve(plan, args)
-        plan = plan.with_job_id(record.job_id, self._settings.state_dir)
-        runtime = self.runtimes.create(record.job_id)
-        task = asyncio.ensure_future(self._start(record, plan))
-        runtime.launch_task = task
-        try:
-            launched = await asyncio.shield(task)
-        except BaseException:
-            if task.done():
-                self.runtimes.evict_runtime(record.job_id)
-            raise
-        observation = (await self._observe([launched]))[0]
-        return run_result(plan, checks, observation, dry_run=False)
-
-    async def _checks(self, plan: Plan) -> CheckSummary:
-        config, cwd = str(plan.config), str(plan.cwd)
-        validation, preflight = await asyncio.gather(
-            self._validation.validate(config, cwd, COMMAND_KIND[plan.args.command]),
-            self._preflight.check(config, cwd, "local"),
-        )
-        return summarize_checks(validation, preflight)
-
-    async def _start(self, record: JobRecord, plan: Plan) -> JobRecord:
-        """Spawn the job, record its process identity, hand it to a supervisor."""
-        runtime = self.runtimes.create(record.job_id)
-        spec = LaunchSpec(record, plan.argv, plan.env_additions)
-        try:
-            launched = await self.local.launch(spec, runtime)
-        except BaseException:
-            self.runtimes.evict_runtime(record.job_id)
-            raise
-        pid, started = launched.pid, launched.process_start_time
-        if pid is not None and started is not None:
-            await self._registry_call(
-                lambda: self.registry.set_process(record.job_id, pid, started)
+        if through_launcher:
+            return await self._cloud_runs.run(
+                args,
+                config_path,
+                client_cwd,
+                dry_run=dry_run,
+                cluster_name=cluster_name.strip(),
+                resources=wanted,
             )
-        runtime.launch_task = None
-        runtime.supervisor = asyncio.ensure_future(self._supervise(record.job_id))
-        return launched
+        if cluster_name.strip() or wanted != CloudResources():
+            field = "cluster_name" if cluster_name.strip() else "accelerators/disk_size_gb/use_spot"
+            raise InvalidArgumentError(
+                field,
+                "it only applies to jobs launched through oumi.launcher (a cloud or a job config).",
+                next_step="Leave cluster_name, accelerators, disk_size_gb and use_spot unset for "
+                "local runs, or pass cloud.",
+            )
+        if not dry_run:
+            await self.ensure_reconciled()
+        return await self._local_runs.run(
+            args, config_path, client_cwd, dry_run=dry_run, observe=self._observe_one
+        )
 
-    async def _reserve(self, plan: Plan, args: CheckedArgs) -> JobRecord:
-        """Add the record (before anything starts), create the run dir, stage the config."""
-        state_dir = self._settings.state_dir
-        for attempt in range(MAX_ID_ATTEMPTS):
-            job_id = plan.job_id if attempt == 0 else generate_job_id(args.command)
-            current = plan.with_job_id(job_id, state_dir)
-            record = current.record()
-
-            def reserve(p: Plan = current, r: JobRecord = record) -> None:
-                self.registry.add(r)
-                try:
-                    p.run.create()
-                except FileExistsError:
-                    self.registry.delete([r.job_id])
-                    raise JobIdTakenError(r.job_id) from None
-                p.run.stage(p.config)
-
-            try:
-                await self._registry_call(reserve)
-            except JobIdTakenError:
-                if not args.id_generated:
-                    raise
-                continue
-            return record
-        raise JobIdTakenError(plan.job_id)
-
-    async def _supervise(self, job_id: str) -> None:
-        """Await the process's exit, then evict the job's runtime."""
-        try:
-            while True:
-                runtime = self.runtimes.get(job_id)
-                if runtime is None or runtime.process is None or runtime.process_exited():
-                    break
-                await asyncio.sleep(JOB_SUPERVISE_POLL_S)
-        finally:
-            self.runtimes.evict_runtime(job_id)
+    async def _observe_one(self, record: JobRecord) -> Observation:
+        return (await self._observe([record]))[0]
 
     # -- status, list, logs, cancel -------------------------------------------------------
 
     async def _record(self, job_id: str) -> JobRecord:
         checked = check_job_id(job_id)
-        return await self._registry_call(lambda: self.registry.get(checked))
+        return await registry_ops.call(lambda: self.registry.get(checked))
+
+    def _backend(self, record: JobRecord) -> JobBackend:
+        return self.local if record.is_local else self.launcher
 
     async def _observe(self, records: Sequence[JobRecord]) -> list[Observation]:
+        """Live state of each record, in order, from each record's own engine."""
         launching = frozenset(
             job_id
             for job_id in self.runtimes.ids()
             if (rt := self.runtimes.get(job_id)) and rt.launch_task and not rt.launch_task.done()
         )
-        return await self.local.observe(records, launching=launching)
+        local = [r for r in records if r.is_local]
+        remote = [r for r in records if not r.is_local]
+        local_seen, remote_seen = await asyncio.gather(
+            self.local.observe(local, launching=launching),
+            self.launcher.observe(remote, runtimes=self.runtimes.get),
+        )
+        by_id = dict(zip((r.job_id for r in local), local_seen, strict=True))
+        by_id.update(zip((r.job_id for r in remote), remote_seen, strict=True))
+        return [by_id[record.job_id] for record in records]
 
-    async def status(self, job_id: str) -> JobStatusReport:
+    async def status(self, job_id: str, cloud: str = "", cluster_name: str = "") -> JobStatusReport:
+        if cloud.strip():
+            return await self._launcher_job_status(job_id, cloud, cluster_name)
         record = await self._record(job_id)
-        observation = (await self._observe([record]))[0]
+        observation = await self._observe_one(record)
         stderr_tail: list[str] = []
         stdout_tail: list[str] = []
-        if observation.state is JobState.FAILED and record.stderr_path:
-
-            def read_tails() -> tuple[list[str], list[str]]:
-                stderr = log_files.tail(Path(record.stderr_path), STDERR_TAIL_LINES, 8000)
-                stdout = log_files.tail(Path(record.stdout_path), STDOUT_TAIL_LINES, 4000)
-                return stderr.text.splitlines(), stdout.text.splitlines()
-
-            stderr_tail, stdout_tail = await run_blocking(
-                read_tails, timeout_s=REGISTRY_TIMEOUT_S, what="Reading the job's output"
+        if observation.state is JobState.FAILED and (record.is_local or record.cloud == "local"):
+            reads = await self._backend(record).read_logs(
+                record, ("stderr", "stdout"), lines=STDERR_TAIL_LINES, offset=None
             )
+            tails = {read.stream: read.page.text.splitlines() for read in reads}
+            stderr_tail = tails.get("stderr", [])[-STDERR_TAIL_LINES:]
+            stdout_tail = tails.get("stdout", [])[-STDOUT_TAIL_LINES:]
         return status_report(record, observation, stderr_tail, stdout_tail)
+
+    async def _launcher_job_status(
+        self, launcher_job_id: str, cloud: str, cluster_name: str
+    ) -> JobStatusReport:
+        """A job by its launcher id: ours (enriched with our record) or anyone's."""
+        target = check_cloud(cloud)
+        job_ref = check_job_id(launcher_job_id)
+        cluster = check_job_id(cluster_name, "cluster_name") if cluster_name.strip() else ""
+        jobs = await self.launcher.find_jobs(target, cluster, job_ref)
+        if not jobs:
+            raise NotFoundError(
+                f"oumi.launcher knows no job '{job_ref}' on {target}"
+                + (f"/{cluster}." if cluster else "."),
+                next_step="list_jobs shows every job the launcher knows, with cloud and cluster.",
+            )
+        if len(jobs) > 1:
+            clusters = ", ".join(sorted({job.cluster for job in jobs}))
+            raise InvalidArgumentError(
+                "cluster_name",
+                f"job '{job_ref}' exists on several {target} clusters: {clusters}.",
+                next_step="Pass cluster_name to pick one.",
+            )
+        job = jobs[0]
+        record = await registry_ops.call(
+            lambda: self.registry.find_launched(target, job.cluster, job.id)
+        )
+        if record is not None and launched_as(record, job):
+            return await self.status(record.job_id)
+        return foreign_status_report(job)
 
     async def list_jobs(self, status: str = "all", limit: int = 50) -> JobList:
         wanted = check_status_filter(status)
-        records = await self._registry_call(self.registry.all)
-        observations = await self._observe(records)
-        counts: dict[str, int] = {}
-        matched = []
-        for record, observation in zip(records, observations, strict=True):
-            state = observation.state
-            counts[state.value] = counts.get(state.value, 0) + 1
-            if matches_filter(wanted, state):
-                matched.append(summary(record, observation))
-        shown = matched[: max(1, min(limit, 1000))]
-        more = len(matched) - len(shown)
-        next_step = (
-            f"{more} more: call list_jobs with a larger limit or a narrower status."
-            if more
-            else "get_job_status(job_id) gives details of one job."
+        records = await registry_ops.call(self.registry.all)
+        listings, observations = await asyncio.gather(
+            self.launcher.listings.list_all(), self._observe_listed(records)
         )
-        return JobList(
-            status=wanted,
-            total=len(matched),
-            shown=len(shown),
-            counts=counts,
-            jobs=shown,
-            next_step=next_step,
+        return job_list(wanted, limit, records, observations, listings, self.launcher)
+
+    async def _observe_listed(self, records: Sequence[JobRecord]) -> list[Observation | None]:
+        """Observations for process jobs and launches without a job id; None for the rest."""
+        unlisted = [r for r in records if not r.is_launched]
+        observed = dict(
+            zip(
+                (r.job_id for r in unlisted),
+                await self._observe(unlisted),
+                strict=True,
+            )
         )
+        return [observed.get(record.job_id) for record in records]
 
     async def logs(
         self, job_id: str, lines: int = 200, stream: str = "both", offset: int | None = None
     ) -> JobLogs:
         streams = check_log_request(stream, lines, offset)
         record = await self._record(job_id)
-        observation = (await self._observe([record]))[0]
-        reads = await self.local.read_logs(record, streams, lines=lines, offset=offset)
+        observation, reads = await asyncio.gather(
+            self._observe_one(record),
+            self._backend(record).read_logs(record, streams, lines=lines, offset=offset),
+        )
         chunks = [log_chunk(read) for read in reads]
         next_offset, next_step = logs_next_step(
             record.job_id, chunks, observation.state, offset is not None
@@ -357,6 +344,9 @@ class JobManager:
     async def cancel(self, job_id: str, force: bool = False) -> CancelResult:
         record = await self._record(job_id)
         runtime = self.runtimes.get(record.job_id)
+        if not record.is_local:
+            outcome = await self.launcher.cancel(record, force=force, runtime=runtime)
+            return cancel_result(record.job_id, outcome, launcher=True)
         if runtime is not None and runtime.launch_task and not runtime.launch_task.done():
             runtime.cancel_requested = True
             await asyncio.wait(
@@ -374,7 +364,7 @@ class JobManager:
         """Delete records (and run dirs) older than the retention period, unless still active."""
         moment = time.time() if now is None else now
         cutoff = moment - self._settings.job_retention_days * 86400
-        old = await self._registry_call(lambda: self.registry.older_than(cutoff))
+        old = await registry_ops.call(lambda: self.registry.older_than(cutoff))
         if not old:
             return []
         observations = await self._observe(old)
@@ -387,18 +377,11 @@ class JobManager:
             for record in doomed:
                 RunDir(Path(record.run_dir)).remove(state_dir)
 
-        await self._registry_call(delete)
+        await registry_ops.call(delete)
         for job_id in ids:
             self.runtimes.evict_runtime(job_id)
         self.local.forget(ids)
+        self.launcher.forget(ids)
         if ids:
             logger.info("Pruned %d job record(s) older than the retention period", len(ids))
         return ids
-
-    async def _registry_call(self, fn: Callable[[], T]) -> T:
-        return await run_blocking(
-            fn,
-            timeout_s=REGISTRY_TIMEOUT_S,
-            what="The job registry",
-            next_step="Another server process may hold the registry; try again.",
-        )

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, Field
 
+from oumi_mcp_server.launcher.sync import SyncSummary
 from oumi_mcp_server.preflight.models import Finding
 from oumi_mcp_server.validation.problems import Problem
 
@@ -29,7 +32,8 @@ class RunJobResult(BaseModel):
     state: str | None = Field(default=None, description="Live state right after launch.")
     command: str
     cloud: str
-    argv: list[str] = Field(description="Exactly what is executed (no shell).")
+    cluster_name: str = ""
+    argv: list[str] = Field(description="Exactly what is executed (no shell; local jobs).")
     cwd: str = Field(description="The job's working directory: client_cwd.")
     env_additions: dict[str, str] = Field(
         description="Variables added to the server's environment (secret-looking values masked)."
@@ -41,29 +45,43 @@ class RunJobResult(BaseModel):
     stderr_path: str
     output_dir: str = Field(default="", description="Where results go (resolved), if known.")
     checks: CheckSummary
+    job_config: dict[str, Any] | None = Field(
+        default=None,
+        description="Cloud jobs: the oumi JobConfig handed to oumi.launcher (secrets masked).",
+    )
+    sync: SyncSummary | None = Field(
+        default=None,
+        description="Cloud jobs: the files of working_dir uploaded to the VM (none for "
+        "oumi's local cloud, which runs in place).",
+    )
+    reminder: str = Field(default="", description="Cloud jobs: cost and teardown.")
     message: str
     next_step: str
 
 
 class JobStatusReport(BaseModel):
-    job_id: str
-    state: str = Field(description="queued, launching, running, completed, failed or cancelled.")
+    job_id: str = Field(description="Our job id ('' for a job we did not launch).")
+    state: str = Field(
+        description="queued, launching, running, completed, failed, cancelled, or unknown "
+        "(the engine no longer knows the job or did not answer)."
+    )
     terminal: bool = Field(description="True once the state is final.")
     reason: str
     exit_code: int | None = None
-    command: str
+    command: str = ""
     cloud: str
     cluster_name: str = ""
-    config_path: str
-    staged_config_path: str
-    client_cwd: str
-    submitted_at: str
+    launcher_job_id: str = Field(default="", description="The job's id in oumi.launcher.")
+    config_path: str = ""
+    staged_config_path: str = ""
+    client_cwd: str = ""
+    submitted_at: str = ""
     started_at: str | None = None
     ended_at: str | None = None
     duration_s: float | None = None
     pid: int | None = None
-    stdout_path: str
-    stderr_path: str
+    stdout_path: str = ""
+    stderr_path: str = ""
     model_name: str = ""
     output_dir: str = ""
     stderr_tail: list[str] = Field(
@@ -77,16 +95,25 @@ class JobStatusReport(BaseModel):
 
 
 class JobSummary(BaseModel):
-    job_id: str
+    job_id: str = Field(description="Our job id ('' for jobs started outside this server).")
     state: str
-    command: str
+    command: str = ""
     cloud: str
-    submitted_at: str
+    cluster_name: str = ""
+    launcher_job_id: str = ""
+    name: str = ""
+    submitted_at: str = ""
     ended_at: str | None = None
     exit_code: int | None = None
     reason: str
-    config_path: str
+    config_path: str = ""
     output_dir: str = ""
+
+
+class CloudWarning(BaseModel):
+    cloud: str
+    error: str
+    next_step: str = ""
 
 
 class JobList(BaseModel):
@@ -94,7 +121,16 @@ class JobList(BaseModel):
     total: int = Field(description="Jobs matching the filter.")
     shown: int
     counts: dict[str, int] = Field(description="Jobs per state, over all known jobs.")
-    jobs: list[JobSummary] = Field(description="Newest first.")
+    jobs: list[JobSummary] = Field(
+        description="Ours newest first, then jobs the launcher knows that we did not start."
+    )
+    warnings: list[CloudWarning] = Field(
+        default_factory=list,
+        description="Clouds that could not be listed (their jobs are missing).",
+    )
+    clouds_listed: list[str] = Field(
+        default_factory=list, description="Clouds oumi.launcher answered for."
+    )
     next_step: str
 
 

@@ -88,3 +88,49 @@ def live_group_members(pgid: int) -> list[int]:
         except (ProcessLookupError, psutil.NoSuchProcess, psutil.AccessDenied):
             continue
     return members
+
+
+def processes_with_env(name: str, value: str) -> list[int]:
+    """Pids of live processes (of this user) whose environment has ``name=value``.
+
+    Used to find what a launcher job left running after its engine's own
+    cancel: every job we launch carries our job id in its environment.
+    """
+    import psutil
+
+    found = []
+    for process in psutil.process_iter():
+        try:
+            if process.pid == os.getpid() or process.status() == psutil.STATUS_ZOMBIE:
+                continue
+            if process.environ().get(name) == value:
+                found.append(process.pid)
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess, OSError):
+            continue
+    return found
+
+
+def stop_processes(pids: list[int], grace_s: float) -> list[str]:
+    """SIGTERM each process, SIGKILL what is left after ``grace_s``; the signals sent."""
+    import psutil
+
+    processes = []
+    for pid in pids:
+        try:
+            process = psutil.Process(pid)
+            process.terminate()
+            processes.append(process)
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+    if not processes:
+        return []
+    _, alive = psutil.wait_procs(processes, timeout=grace_s)
+    for process in alive:
+        try:
+            process.kill()
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+    if alive:
+        psutil.wait_procs(alive, timeout=grace_s)
+        return ["SIGTERM", "SIGKILL"]
+    return ["SIGTERM"]

@@ -5,15 +5,20 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 LOCAL_CLOUD = "local"
+# Which engine runs a job: our own process backend, or oumi.launcher (any cloud,
+# including the launcher's own "local" cloud).
+PROCESS_BACKEND = "process"
+LAUNCHER_BACKEND = "launcher"
 
 
 @dataclass(frozen=True)
 class JobRecord:
     """Identity only: everything needed to find the job in its engine, and nothing observed.
 
-    Local jobs are identified by the wrapper's pid, its process start time and
+    Process jobs are identified by the wrapper's pid, its process start time and
     a marker on its command line (so a reused pid is never mistaken for ours);
-    cloud jobs (a later backend) by cloud, cluster name and launcher job id.
+    launcher jobs by cloud, cluster name and launcher job id (empty until
+    ``launcher.up`` returns), and the launcher job's name, which is our job id.
     ``model_name`` and ``output_dir`` are for display only.
     """
 
@@ -36,10 +41,17 @@ class JobRecord:
     output_dir: str = ""
     argv: tuple[str, ...] = ()
     env_names: tuple[str, ...] = field(default=())  # names only: values may be secrets
+    backend: str = PROCESS_BACKEND
 
     @property
     def is_local(self) -> bool:
-        return self.cloud == LOCAL_CLOUD
+        """True for jobs of our own process backend (not oumi.launcher's local cloud)."""
+        return self.backend == PROCESS_BACKEND
+
+    @property
+    def is_launched(self) -> bool:
+        """True once a launcher job has its launcher job id."""
+        return self.backend == LAUNCHER_BACKEND and bool(self.launcher_job_id)
 
     def with_process(self, pid: int, start_time: float) -> JobRecord:
         return replace(self, pid=pid, process_start_time=start_time)

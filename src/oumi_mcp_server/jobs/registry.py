@@ -13,12 +13,17 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
 
+from oumi_mcp_server.blocking import run_blocking
 from oumi_mcp_server.errors import InvalidArgumentError, NotFoundError
 from oumi_mcp_server.jobs.records import JobRecord
+from oumi_mcp_server.settings import REGISTRY_TIMEOUT_S
+
+T = TypeVar("T")
 
 DB_NAME = "jobs.db"
 BUSY_TIMEOUT_S = 10.0
@@ -53,6 +58,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE jobs ADD COLUMN argv TEXT NOT NULL DEFAULT '[]'",
         "ALTER TABLE jobs ADD COLUMN env_names TEXT NOT NULL DEFAULT '[]'",
     ),
+    ("ALTER TABLE jobs ADD COLUMN backend TEXT NOT NULL DEFAULT 'process'",),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -76,6 +82,7 @@ _COLUMNS = (
     "output_dir",
     "argv",
     "env_names",
+    "backend",
 )
 _SELECT = f"SELECT {', '.join(_COLUMNS)} FROM jobs"
 
@@ -161,6 +168,18 @@ class Registry:
                 (cluster_name, launcher_job_id, job_id),
             )
 
+    def find_launched(
+        self, cloud: str, cluster_name: str, launcher_job_id: str
+    ) -> JobRecord | None:
+        """Our record of a launcher job, if we launched it."""
+        with self._connect() as connection:
+            row = connection.execute(
+                f"{_SELECT} WHERE backend = 'launcher' AND cloud = ? AND cluster_name = ? "
+                "AND launcher_job_id = ? ORDER BY submitted_at DESC",
+                (cloud, cluster_name, launcher_job_id),
+            ).fetchone()
+        return _record(row) if row else None
+
     def get(self, job_id: str) -> JobRecord:
         found = self.find(job_id)
         if found is None:
@@ -175,11 +194,11 @@ class Registry:
             row = connection.execute(f"{_SELECT} WHERE job_id = ?", (job_id,)).fetchone()
         return _record(row) if row else None
 
-    def all(self, *, cloud: str | None = None) -> list[JobRecord]:
-        """Every record, newest first."""
+    def all(self, *, backend: str | None = None) -> list[JobRecord]:
+        """Every record (of one backend, if given), newest first."""
         query, params = f"{_SELECT} ORDER BY submitted_at DESC", tuple[str, ...]()
-        if cloud is not None:
-            query, params = f"{_SELECT} WHERE cloud = ? ORDER BY submitted_at DESC", (cloud,)
+        if backend is not None:
+            query, params = f"{_SELECT} WHERE backend = ? ORDER BY submitted_at DESC", (backend,)
         with self._connect() as connection:
             rows = connection.execute(query, params).fetchall()
         return [_record(row) for row in rows]
@@ -243,3 +262,13 @@ def _record(row: tuple[object, ...]) -> JobRecord:
     values["argv"] = tuple(json.loads(str(values["argv"])))
     values["env_names"] = tuple(json.loads(str(values["env_names"])))
     return JobRecord(**values)  # type: ignore[arg-type]
+
+
+async def call(fn: Callable[[], T]) -> T:
+    """Run a registry operation (or any short file work) off the event loop."""
+    return await run_blocking(
+        fn,
+        timeout_s=REGISTRY_TIMEOUT_S,
+        what="The job registry",
+        next_step="Another server process may hold the registry; try again.",
+    )

@@ -45,12 +45,36 @@ def next_step_for(record: JobRecord, observation: Observation) -> str:
             if record.command == "train"
             else ""
         )
+        if not record.is_local:
+            where = (
+                f" Results are on the cluster ({record.output_dir}, relative to the working dir)."
+                if record.output_dir
+                else ""
+            )
+            follow += _cluster_reminder(record)
         return f"The job finished successfully.{where}{follow}"
     if state is JobState.CANCELLED:
-        return "The job was cancelled. Start a new one with run_oumi_job when ready."
+        return "The job was cancelled. Start a new one with run_oumi_job when ready." + (
+            "" if record.is_local else _cluster_reminder(record)
+        )
+    if state is JobState.UNKNOWN:
+        return (
+            f"The engine could not say (see reason). Call get_job_status({job}) again in a "
+            "minute; list_jobs shows every job oumi.launcher knows."
+        )
     return (
         f"Read stderr_tail and stdout_tail (more with get_job_logs({job})), fix the cause "
         "in the config, run validate_config and pre_flight_check, then launch again."
+    )
+
+
+def _cluster_reminder(record: JobRecord) -> str:
+    if record.cloud == "local" or not record.cluster_name:
+        return ""
+    return (
+        f" Cluster {record.cluster_name} bills until stopped: copy outputs out, then "
+        f"stop_cluster or down_cluster(cloud='{record.cloud}', "
+        f"cluster_name='{record.cluster_name}')."
     )
 
 
@@ -76,6 +100,7 @@ def status_report(
         command=record.command,
         cloud=record.cloud,
         cluster_name=record.cluster_name,
+        launcher_job_id=record.launcher_job_id,
         config_path=record.config_path,
         staged_config_path=record.staged_config_path,
         client_cwd=record.client_cwd,
@@ -100,6 +125,8 @@ def summary(record: JobRecord, observation: Observation) -> JobSummary:
         state=observation.state.value,
         command=record.command,
         cloud=record.cloud,
+        cluster_name=record.cluster_name,
+        launcher_job_id=record.launcher_job_id,
         submitted_at=iso(record.submitted_at) or "",
         ended_at=iso(observation.ended_at),
         exit_code=observation.exit_code,
@@ -175,7 +202,7 @@ def run_result(
         job_id=plan.job_id,
         state=observation.state.value if observation else None,
         command=plan.args.command,
-        cloud=plan.args.cloud,
+        cloud=plan.args.cloud or "local",
         argv=plan.argv,
         cwd=str(plan.cwd),
         env_additions=shown_env(plan),
@@ -191,11 +218,13 @@ def run_result(
     )
 
 
-def cancel_result(job_id: str, outcome: CancelOutcome) -> CancelResult:
+def cancel_result(job_id: str, outcome: CancelOutcome, *, launcher: bool = False) -> CancelResult:
     final = outcome.final.state
     sent = " then ".join(outcome.signals_sent)
     if outcome.action == "already_finished":
         message = f"Nothing to do: the job already finished ({final.value})."
+    elif launcher:
+        message = _launcher_cancel_message(outcome)
     elif outcome.action == "cancelled":
         how = f"sent {sent} to the job's process group" if sent else "it never started"
         message = f"Cancelled: {how}; it is {final.value}."
@@ -216,4 +245,21 @@ def cancel_result(job_id: str, outcome: CancelOutcome) -> CancelResult:
         state=final.value,
         signals_sent=outcome.signals_sent,
         message=message,
+    )
+
+
+def _launcher_cancel_message(outcome: CancelOutcome) -> str:
+    final = outcome.final.state.value
+    if not outcome.signals_sent:
+        return (
+            "Cancelled before oumi.launcher returned a job id: if the launch still starts a "
+            f"job, it is cancelled the moment the launch returns. State: {final}."
+        )
+    leftovers = [s for s in outcome.signals_sent if s != "launcher.cancel"]
+    extra = f" Stopped processes it left behind ({' then '.join(leftovers)})." if leftovers else ""
+    if outcome.action == "cancelled":
+        return f"oumi.launcher cancelled the job; it now reports {final}.{extra}"
+    return (
+        f"oumi.launcher accepted the cancel but still reports the job as {final}.{extra} "
+        "Call get_job_status in a minute; call cancel_job again if it keeps running."
     )

@@ -19,6 +19,10 @@ from oumi_mcp_server.jobs.wrapper import (
 )
 
 JOBS_DIR = "jobs"
+# Launcher jobs: who is running launcher.up for the job, and how it ended.
+LAUNCHING_FILE = "launching.json"
+LAUNCH_RESULT_FILE = "launch_result.json"
+LAUNCHER_LOGS_DIR = "launcher_logs"  # oumi's local cloud writes the job's output here
 
 
 def jobs_root(state_dir: Path) -> Path:
@@ -72,6 +76,25 @@ class RunDir:
         request = {"requested_at": time.time(), "force": force}
         write_json_atomically(self.path / CANCEL_FILE, request)
         return request
+
+    @property
+    def launcher_logs(self) -> Path:
+        return self.path / LAUNCHER_LOGS_DIR
+
+    def mark_launching(self, server_pid: int, server_started: float | None) -> None:
+        write_json_atomically(
+            self.path / LAUNCHING_FILE,
+            {"server_pid": server_pid, "server_started": server_started, "at": time.time()},
+        )
+
+    def read_launching(self) -> dict[str, Any] | None:
+        return _read_json(self.path / LAUNCHING_FILE)
+
+    def record_launch_result(self, result: dict[str, Any]) -> None:
+        write_json_atomically(self.path / LAUNCH_RESULT_FILE, {**result, "at": time.time()})
+
+    def read_launch_result(self) -> dict[str, Any] | None:
+        return _read_json(self.path / LAUNCH_RESULT_FILE)
 
     def remove(self, state_dir: Path) -> bool:
         """Delete the directory, but only if it really is a run dir under the state dir."""

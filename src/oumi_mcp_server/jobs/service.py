@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from oumi_mcp_server.blocking import run_blocking
@@ -25,7 +25,9 @@ from oumi_mcp_server.settings import JOB_START_DELAY_S, Settings
 
 if TYPE_CHECKING:
     from oumi_mcp_server.jobs.backends.local import LocalBackend
+    from oumi_mcp_server.jobs.cloud_plan import CloudResources
     from oumi_mcp_server.jobs.manager import JobManager
+    from oumi_mcp_server.launcher.engine import LauncherEngine
     from oumi_mcp_server.preflight.service import PreflightService
     from oumi_mcp_server.validation.service import ValidationService
 
@@ -40,11 +42,13 @@ class JobService:
         validation: ValidationService,
         preflight: PreflightService,
         local: LocalBackend | None = None,
+        launcher: Callable[[], LauncherEngine] | None = None,
     ) -> None:
         self._settings = settings
         self._validation = validation
         self._preflight = preflight
         self._local = local
+        self._launcher = launcher
         self._manager: JobManager | None = None
         self._lock = threading.Lock()
         self._starter: asyncio.Task[None] | None = None
@@ -53,12 +57,14 @@ class JobService:
         with self._lock:
             if self._manager is None:
                 from oumi_mcp_server.jobs.manager import JobManager
+                from oumi_mcp_server.launcher.engine import OumiLauncherEngine
 
                 self._manager = JobManager(
                     self._settings,
                     validation=self._validation,
                     preflight=self._preflight,
                     local=self._local,
+                    launcher=self._launcher or OumiLauncherEngine,
                 )
             return self._manager
 
@@ -100,6 +106,7 @@ class JobService:
         cluster_name: str = "",
         envs: Mapping[str, str] | None = None,
         overrides: Sequence[str] | None = None,
+        resources: CloudResources | None = None,
     ) -> RunJobResult:
         return await (await self.manager()).run(
             config_path,
@@ -111,10 +118,11 @@ class JobService:
             cluster_name=cluster_name,
             envs=envs,
             overrides=overrides,
+            resources=resources,
         )
 
-    async def status(self, job_id: str) -> JobStatusReport:
-        return await (await self.manager()).status(job_id)
+    async def status(self, job_id: str, cloud: str = "", cluster_name: str = "") -> JobStatusReport:
+        return await (await self.manager()).status(job_id, cloud, cluster_name)
 
     async def list_jobs(self, status: str = "all", limit: int = 50) -> JobList:
         return await (await self.manager()).list_jobs(status, limit)

@@ -12,10 +12,12 @@ class JobState(StrEnum):
     COMPLETED = "completed"
     FAILED = "failed"
     CANCELLED = "cancelled"
+    # The engine no longer knows the job, or did not answer: nothing is claimed.
+    UNKNOWN = "unknown"
 
 
 TERMINAL = frozenset({JobState.COMPLETED, JobState.FAILED, JobState.CANCELLED})
-ACTIVE = frozenset(set(JobState) - TERMINAL)
+ACTIVE = frozenset({JobState.QUEUED, JobState.LAUNCHING, JobState.RUNNING})
 
 
 def is_terminal(state: JobState) -> bool:
@@ -74,6 +76,8 @@ ENGINE_STATES: dict[str, JobState] = {
 
 def from_engine_state(raw: str) -> JobState | None:
     """Our state for an engine's state word (``None`` when unknown)."""
+    if raw.strip().lower() == JobState.UNKNOWN.value:
+        return None  # an engine's "unknown" is not ours to repeat as a state
     key = raw.strip().lower().replace("-", "_").replace(" ", "_")
     if key.startswith("jobstate.") or key.startswith("jobstatus."):
         key = key.split(".", 1)[1]

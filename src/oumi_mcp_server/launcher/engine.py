@@ -75,24 +75,45 @@ def _job_config(job_config: Mapping[str, Any]) -> Any:
 
 
 class OumiLauncherEngine:
-    """The real engine: oumi.launcher (SkyPilot, Slurm, Polaris, local, ...)."""
+    """The real engine: oumi.launcher (SkyPilot, Slurm, Polaris, local, ...).
+
+    Clouds are asked one at a time per thread: ``status`` walks one cloud's
+    clusters itself (what ``launcher.status(cloud=...)`` does), because the
+    launcher's own walk iterates a shared dict that another thread may grow.
+    """
+
+    _clouds_lock = threading.Lock()
 
     def _launcher(self) -> Any:
         return load("oumi.launcher")
 
+    def _cloud(self, cloud: str) -> Any:
+        with self._clouds_lock:  # the launcher creates cloud objects on first use
+            return self._launcher().get_cloud(cloud)
+
     def clouds(self) -> list[str]:
-        return sorted(self._launcher().which_clouds())
+        names = sorted(self._launcher().which_clouds())
+        for name in names:
+            self._cloud(name)
+        return names
 
     def up(self, job_config: Mapping[str, Any], cluster_name: str | None) -> LauncherJob:
         config = _job_config(job_config)
+        self._cloud(config.resources.cloud)
         _, status = self._launcher().up(config, cluster_name)
         return to_launcher_job(config.resources.cloud, status)
 
     def status(
         self, cloud: str, cluster: str | None = None, job_id: str | None = None
     ) -> list[LauncherJob]:
-        found = self._launcher().status(cloud=cloud, cluster=cluster, id=job_id)
-        return [to_launcher_job(name, job) for name, jobs in found.items() for job in jobs]
+        jobs = []
+        for target in self._cloud(cloud).list_clusters():
+            if cluster and target.name() != cluster:
+                continue
+            for job in target.get_jobs():
+                if job_id is None or str(job.id) == job_id:
+                    jobs.append(to_launcher_job(cloud, job))
+        return jobs
 
     def cancel(self, cloud: str, cluster: str, job_id: str) -> LauncherJob:
         return to_launcher_job(cloud, self._launcher().cancel(job_id, cloud, cluster))
@@ -100,7 +121,7 @@ class OumiLauncherEngine:
     def read_logs(
         self, cloud: str, cluster: str, job_id: str, *, max_bytes: int, timeout_s: float
     ) -> str:
-        target = self._launcher().get_cloud(cloud).get_cluster(cluster)
+        target = self._cloud(cloud).get_cluster(cluster)
         if target is None:
             raise LookupError(f"No cluster {cluster} on {cloud}.")
         stream = target.get_logs_stream(cluster, job_id)

@@ -64,7 +64,7 @@ def setup_script(request: CloudJobRequest) -> str | None:
 
 def run_script(request: CloudJobRequest) -> str:
     config = relative_config_path(request.config_path, request.client_cwd)
-    argv = [request.oumi_executable, request.command, "-c", config, *request.overrides]
+    argv = [request.oumi_executable, *request.command.split(), "-c", config, *request.overrides]
     # Record the oumi version in the job's log (a mismatch explains odd errors).
     version_line = (
         shlex.quote(request.python_executable)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from pathlib import Path
 
 from oumi_mcp_server.environment.clouds import CloudChecker
 from oumi_mcp_server.preflight.context import PreflightContext
@@ -59,14 +60,42 @@ async def check_cloud(
 def env_hints(ctx: PreflightContext, environ: Mapping[str, str] | None = None) -> list[Finding]:
     """Local credentials that will not reach the VM unless passed through envs."""
     env = os.environ if environ is None else environ
+    findings = []
     missing = [name for name in LOCAL_ONLY_ENV_VARS if env.get(name) and name not in ctx.envs]
-    if not missing:
-        return []
-    return [
-        Finding(
-            check=CHECK,
-            message=f"Set locally but not passed to the job: {', '.join(missing)}. "
-            "The VM will not have them.",
-            hint="Pass them through the job's envs (run_oumi_job envs=...) if the job needs them.",
+    if missing:
+        findings.append(
+            Finding(
+                check=CHECK,
+                message=f"Set locally but not passed to the job: {', '.join(missing)}. "
+                "The VM will not have them.",
+                hint="Pass them through the job's envs (run_oumi_job envs=...) if the job "
+                "needs them.",
+            )
         )
-    ]
+    local_files = [name for name, value in ctx.envs.items() if _local_only_path(ctx, value)]
+    if local_files:
+        findings.append(
+            Finding(
+                check=CHECK,
+                message=f"{', '.join(sorted(local_files))} point(s) at files outside the "
+                "working dir, which are not synced: the path will not exist on the VM.",
+                hint="Move the file into the project (and use a relative path), or add it to "
+                "the job config's file_mounts.",
+            )
+        )
+    return findings
+
+
+def _local_only_path(ctx: PreflightContext, value: str) -> bool:
+    if not value.startswith(("/", "~")):
+        return False
+    path = Path(value).expanduser()
+    try:
+        if not path.exists():
+            return False
+        path.resolve().relative_to(ctx.working_dir.resolve())
+    except ValueError:
+        return True
+    except OSError:
+        return False
+    return False

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -53,7 +54,12 @@ def _job_cloud(data: dict[str, Any]) -> str:
 
 
 def build_context(
-    config: str, client_cwd: str, cloud: str, task_type: str = "auto"
+    config: str,
+    client_cwd: str,
+    cloud: str,
+    task_type: str = "auto",
+    *,
+    envs: Mapping[str, str] | None = None,
 ) -> PreflightContext:
     """Blocking: resolve and read the config. Raises OumiMcpError for unusable input."""
     cwd = resolve_client_cwd(client_cwd)
@@ -63,11 +69,14 @@ def build_context(
     target = cloud.strip().lower()
     if kind.kind.name == "job":
         target = target or _job_cloud(document.data) or LOCAL
-    envs = document.data.get("envs") if kind.kind.name == "job" else None
+    config_envs = document.data.get("envs") if kind.kind.name == "job" else None
+    job_envs = (
+        {str(k): str(v) for k, v in config_envs.items()} if isinstance(config_envs, dict) else {}
+    )
     return PreflightContext(
         client_cwd=cwd,
         document=document,
         kind=kind,
         target=target or LOCAL,
-        envs={str(k): str(v) for k, v in envs.items()} if isinstance(envs, dict) else {},
+        envs={**job_envs, **(envs or {})},
     )

@@ -35,7 +35,7 @@ def _nearest_existing_parent(path: Path) -> Path:
     return current
 
 
-def _is_excluded(relative: str, excluded: list[str]) -> bool:
+def is_excluded(relative: str, excluded: list[str]) -> bool:
     for entry in excluded:
         entry = entry.rstrip("/")
         if relative == entry or relative.startswith(entry + "/"):
@@ -102,7 +102,7 @@ def _cloud_row(
             "Missing locally; fine only if setup creates it on the VM.",
         )
     relative = str(resolved.resolve().relative_to(ctx.working_dir.resolve()))
-    if _is_excluded(relative, excluded):
+    if is_excluded(relative, excluded):
         return _row(
             item,
             resolved,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from oumi_mcp_server.blocking import run_blocking
@@ -42,10 +42,18 @@ class PreflightService:
         self._library = library
         self._excluded_files = excluded_files
 
-    async def check(self, config: str, client_cwd: str, cloud: str = "") -> PreflightReport:
+    async def check(
+        self,
+        config: str,
+        client_cwd: str,
+        cloud: str = "",
+        *,
+        envs: Mapping[str, str] | None = None,
+    ) -> PreflightReport:
+        """Run every check; ``envs`` are variables the job will get besides the config's."""
         started = time.monotonic()
         ctx = await run_blocking(
-            lambda: build_context(config, client_cwd, cloud),
+            lambda: build_context(config, client_cwd, cloud, envs=envs),
             timeout_s=self._settings.preflight_check_timeout_s,
             what="Reading the config",
         )

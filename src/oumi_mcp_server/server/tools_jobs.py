@@ -6,6 +6,7 @@ from mcp.server.mcpserver import MCPServer
 from pydantic import Field
 
 from oumi_mcp_server.jobs.catalog import COMMANDS
+from oumi_mcp_server.jobs.cloud_plan import CloudResources
 from oumi_mcp_server.jobs.models import (
     CancelResult,
     JobList,
@@ -26,12 +27,18 @@ def register(server: MCPServer, services: Services) -> None:
     @server.tool(
         annotations=mutating("Run Oumi job", destructive=False, idempotent=False, open_world=True),
         description=(
-            "Run `oumi <command> -c <config>` as a job. Defaults to a dry run that returns the "
-            "exact argv, working dir (client_cwd), env additions, the staged copy of the config "
-            "and the validation/pre-flight summary. With dry_run=false it validates strictly and "
-            "pre-flights first (blocking errors stop it, with the report), copies the config into "
-            "the job's run dir and starts the job in its own process group; it returns at once "
-            "with the job id. Local jobs survive server restarts. Commands: "
+            "Run `oumi <command> -c <config>` as a job, here or through oumi.launcher. Defaults "
+            "to a dry run that starts nothing. Local (cloud=''): the dry run shows the exact argv, "
+            "working dir (client_cwd), env additions, the staged config copy and the validation/"
+            "pre-flight summary; the job runs in its own process group and survives server "
+            "restarts. Cloud (cloud='gcp', 'aws', 'azure', 'lambda', 'runpod', 'kubernetes', "
+            "'slurm', 'polaris', ...) or a job config (resources/setup/run, also with "
+            "resources.cloud: local): the dry run shows the full oumi JobConfig to launch "
+            "(for a training/eval/infer config one is generated: working_dir = client_cwd, "
+            "the same oumi version, resources from accelerators/disk_size_gb/use_spot), the "
+            "files synced, pre-flight and a cost/teardown reminder; the launch returns at once "
+            "with state 'launching'. With dry_run=false it validates and pre-flights first "
+            "(blocking errors stop it, with the report). Commands: "
             f"{', '.join(COMMANDS)} (judge runs `oumi judge dataset`; pass "
             "input=<file.jsonl> as an override)."
         ),
@@ -56,9 +63,17 @@ def register(server: MCPServer, services: Services) -> None:
             ),
         ] = "",
         cloud: Annotated[
-            str, Field(description="'' or 'local' (cloud launches are not available yet).")
+            str,
+            Field(
+                description="'' runs here. Else a cloud oumi.launcher knows: gcp, aws, azure, "
+                "lambda, runpod, kubernetes (k8s), nebius, slurm, sky-slurm, polaris, "
+                "frontier, perlmutter, modal, local. Job configs default to resources.cloud."
+            ),
         ] = "",
-        cluster_name: Annotated[str, Field(description="Cloud jobs only; leave empty.")] = "",
+        cluster_name: Annotated[
+            str,
+            Field(description="Launcher jobs: reuse or name a cluster ('' lets it choose)."),
+        ] = "",
         envs: Annotated[
             dict[str, str], Field(description="Extra environment variables for the job.")
         ] = {},  # noqa: B006 - read-only default, part of the tool schema
@@ -69,7 +84,18 @@ def register(server: MCPServer, services: Services) -> None:
                 "(passed to oumi as --key.path=value; no shell)."
             ),
         ] = [],  # noqa: B006 - read-only default, part of the tool schema
+        accelerators: Annotated[
+            str,
+            Field(description="Generated cloud jobs: GPUs, e.g. 'A100:1', 'H100:8' ('' none)."),
+        ] = "",
+        disk_size_gb: Annotated[
+            int, Field(description="Generated cloud jobs: disk size in GB (0: default).")
+        ] = 0,
+        use_spot: Annotated[
+            bool, Field(description="Generated cloud jobs: spot/preemptible machines.")
+        ] = False,
     ) -> RunJobResult:
+        resources = CloudResources(accelerators.strip(), disk_size_gb, use_spot)
         with reported_as_tool_errors("run_oumi_job"):
             return await jobs.run(
                 config_path,
@@ -81,20 +107,32 @@ def register(server: MCPServer, services: Services) -> None:
                 cluster_name=cluster_name,
                 envs=envs,
                 overrides=overrides,
+                resources=resources,
             )
 
     @server.tool(
         annotations=read_only("Get job status"),
         description=(
-            "Live status of one job, read from the engine (process and exit record), never from "
-            "a cache: state (queued, launching, running, completed, failed, cancelled), reason, "
-            "exit code, timestamps, pid, log paths, output dir, the stderr tail on failure and "
-            "the next suggested action."
+            "Live status of one job, read from its engine, never from a cache: the process and "
+            "its exit record for local jobs, oumi.launcher's status for launcher jobs. State "
+            "(queued, launching, running, completed, failed, cancelled, unknown), reason, exit "
+            "code, timestamps, log paths, output dir, the output tail on failure and the next "
+            "suggested action. With cloud (and cluster_name), job_id is a launcher job id: "
+            "works for jobs started outside this server too."
         ),
     )
-    async def get_job_status(job_id: JobIdArg) -> JobStatusReport:
+    async def get_job_status(
+        job_id: JobIdArg,
+        cloud: Annotated[
+            str,
+            Field(description="Set to look job_id up as a launcher job id on this cloud."),
+        ] = "",
+        cluster_name: Annotated[
+            str, Field(description="With cloud: the cluster of the launcher job.")
+        ] = "",
+    ) -> JobStatusReport:
         with reported_as_tool_errors("get_job_status"):
-            return await jobs.status(job_id)
+            return await jobs.status(job_id, cloud, cluster_name)
 
     @server.tool(
         annotations=read_only("Get job logs"),
@@ -102,7 +140,8 @@ def register(server: MCPServer, services: Services) -> None:
             "A job's output, bounded: without offset, the last `lines` lines of stdout and/or "
             "stderr (read from the end, fast on huge logs); with offset (one stream), the lines "
             "from that byte offset forward. Each answer is capped; next_offset and next_step say "
-            "how to read on."
+            "how to read on. Cloud jobs: the cluster's log stream (stdout and stderr combined), "
+            "read for a few seconds at most and kept in the job's run dir."
         ),
     )
     async def get_job_logs(
@@ -122,9 +161,12 @@ def register(server: MCPServer, services: Services) -> None:
     @server.tool(
         annotations=read_only("List jobs"),
         description=(
-            "Jobs this server's registry knows (from every server process sharing the state "
-            "dir), newest first, each with its live state. Filter with status: all, active "
-            "(not finished), finished, or one state (running, completed, failed, cancelled, ...)."
+            "Every job: ours (from every server process sharing the state dir), newest first, "
+            "each with its live state from its engine, then the jobs oumi.launcher knows that "
+            "we did not start (sky/oumi launch CLIs). Each cloud is asked in parallel under its "
+            "own time limit; a cloud that fails is a warning and hides nothing else. Answers "
+            "are reused for a few seconds. Filter with status: all, active (not finished), "
+            "finished, or one state (running, completed, failed, cancelled, unknown, ...)."
         ),
     )
     async def list_jobs(
@@ -132,7 +174,7 @@ def register(server: MCPServer, services: Services) -> None:
             str,
             Field(
                 description="all, active, finished, queued, launching, running, completed, "
-                "failed or cancelled."
+                "failed, cancelled or unknown."
             ),
         ] = "all",
         limit: Annotated[int, Field(description="Jobs to return (1-1000).", ge=1, le=1000)] = 50,
@@ -144,9 +186,12 @@ def register(server: MCPServer, services: Services) -> None:
         annotations=mutating("Cancel job", destructive=True, idempotent=True, open_world=False),
         description=(
             "Stop a job. Checks the live state first: a finished job is left alone (answer: "
-            "already finished, with its state). Otherwise SIGTERM to the job's process group, a "
-            "grace period, then SIGKILL (at once with force=true); the job ends cancelled. "
-            "Idempotent; says what it did."
+            "already finished, with its state). Local jobs: SIGTERM to the job's process group, "
+            "a grace period, then SIGKILL (at once with force=true). Launcher jobs: oumi."
+            "launcher's cancel under a time limit (a time-out is an error saying how to check); "
+            "a job still being launched is cancelled the moment its launch returns. The cluster "
+            "keeps running: stop_cluster/down_cluster end its billing. Idempotent; says what it "
+            "did."
         ),
     )
     async def cancel_job(

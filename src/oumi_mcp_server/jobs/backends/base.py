@@ -6,9 +6,9 @@ The service picks a backend by the record's ``cloud``; backends are injected
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from oumi_mcp_server.jobs.logs import LogPage
 from oumi_mcp_server.jobs.records import JobRecord
@@ -18,11 +18,16 @@ from oumi_mcp_server.jobs.status import JobState
 
 @dataclass(frozen=True)
 class LaunchSpec:
-    """A record (already in the registry) plus what to execute for it."""
+    """A record (already in the registry) plus what to execute for it.
+
+    Process jobs run ``argv`` with ``env_additions``; launcher jobs hand
+    ``job_config`` (an oumi JobConfig as a mapping) to ``launcher.up``.
+    """
 
     record: JobRecord
-    argv: list[str]
+    argv: list[str] = field(default_factory=list)
     env_additions: dict[str, str] = field(default_factory=dict)
+    job_config: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)
