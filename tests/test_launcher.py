@@ -18,6 +18,8 @@ from oumi_mcp_server.launcher.jobspec import (
     build_job_config,
 )
 from oumi_mcp_server.launcher.states import canonical_state
+from oumi_mcp_server.services import Services
+from oumi_mcp_server.settings import Settings
 
 
 def _request(tmp_path: Path, **overrides: object) -> CloudJobRequest:
@@ -157,3 +159,51 @@ def test_log_reading_stops_at_the_byte_budget() -> None:
     text = read_stream_within(stream, max_bytes=250, timeout_s=5)
     assert len(text) == 250
     assert stream.closed_by == "launcher-logs"
+
+
+class LocalCloudOnly(OumiLauncherEngine):
+    """The real oumi.launcher, asked about its local cloud only (no SkyPilot here)."""
+
+    def clouds(self) -> list[str]:
+        return ["local"]
+
+
+@pytest.mark.anyio
+async def test_list_jobs_shows_a_job_started_directly_through_oumi_launcher(
+    settings: Settings, tmp_path: Path
+) -> None:
+    import oumi.launcher
+    from oumi.core.configs import JobConfig, JobResources
+
+    job = JobConfig(
+        name="started-elsewhere",
+        working_dir=str(tmp_path),
+        resources=JobResources(cloud="local"),
+        envs={LOCAL_LOGGING_DIR_ENV: str(tmp_path / "logs")},
+        run="echo started outside the server",
+    )
+    _, started = oumi.launcher.up(job, "elsewhere-cluster")
+    manager = await Services.create(settings, launcher=LocalCloudOnly()).jobs.manager()
+
+    listed = await manager.list_jobs()
+    rows = [row for row in listed.jobs if row.launcher_job_id == started.id]
+    rows = [row for row in rows if row.cluster_name == "elsewhere-cluster"]
+    assert len(rows) == 1, listed.jobs
+    assert rows[0].job_id == "" and rows[0].name == "started-elsewhere"
+    assert rows[0].state in ("queued", "running", "completed")
+    assert listed.clouds_listed == ["local"] and not listed.warnings
+
+    status = await manager.status(started.id, cloud="local", cluster_name="elsewhere-cluster")
+    assert status.job_id == "" and status.launcher_job_id == started.id
+    assert status.cluster_name == "elsewhere-cluster" and "not started by this server" in (
+        status.next_step
+    )
+
+
+def test_the_cloud_names_we_accept_are_the_ones_oumi_launcher_registers() -> None:
+    import oumi.launcher
+
+    from oumi_mcp_server.jobs.catalog import CLOUD_ALIASES, LAUNCHER_CLOUDS
+
+    assert sorted(oumi.launcher.which_clouds()) == list(LAUNCHER_CLOUDS)
+    assert set(CLOUD_ALIASES.values()) <= set(LAUNCHER_CLOUDS)

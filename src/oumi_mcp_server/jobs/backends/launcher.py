@@ -150,9 +150,15 @@ class LauncherBackend:
         return replace(record, cluster_name=job.cluster, launcher_job_id=job.id)
 
     def _cancel_now(self, engine: LauncherEngine, record: JobRecord) -> list[str]:
-        """Blocking: the launcher's cancel, then stop what oumi's local cloud leaves behind."""
-        engine.cancel(record.cloud, record.cluster_name, record.launcher_job_id)
+        """Blocking: the launcher's cancel, then stop what oumi's local cloud leaves behind.
+
+        The status cancel returns is the launcher's word that the job is cancelled; it
+        is kept as final (oumi's local cloud later reports the job it killed as failed).
+        """
+        answer = engine.cancel(record.cloud, record.cluster_name, record.launcher_job_id)
         self.listings.invalidate(record.cloud)
+        if launched_as(record, answer):
+            self._remember(record, observation_of(answer))
         if record.cloud != LOCAL_CLOUD:
             return []
         # The local cloud terminates only the shell it started; the job's own
