@@ -48,6 +48,7 @@ def settings(tmp_path: Path) -> Settings:
         cache_dir=tmp_path / "cache",
         configs_dir=LIBRARY_DIR,
         warmup=False,
+        listed_clouds=("local",),  # list_jobs asks no SkyPilot cloud unless a test opts in
     )
 
 
@@ -72,6 +73,7 @@ def server_env(tmp_path: Path, **extra: str) -> dict[str, str]:
         HF_HUB_OFFLINE="1",
         PYTHONUNBUFFERED="1",
         OUMI_MCP_WARMUP="0",
+        OUMI_MCP_CLOUDS="local",  # tests that need SkyPilot clouds set "" explicitly
     )
     env.update(extra)
     return env

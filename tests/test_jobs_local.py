@@ -320,7 +320,7 @@ async def test_job_name_clash_cloud_and_cluster_are_clear_errors(
     for dry_run in (False, True):
         with pytest.raises(InvalidArgumentError, match="'mine' already exists"):
             await manager.run(CONFIG, "train", str(project), dry_run=dry_run, job_name="mine")
-    with pytest.raises(InvalidArgumentError, match="not a cloud oumi.launcher knows"):
+    with pytest.raises(InvalidArgumentError, match=r"not a cloud oumi\.launcher knows"):
         await manager.run(CONFIG, "train", str(project), cloud="moon")
     with pytest.raises(InvalidArgumentError, match="cluster_name"):
         await manager.run(CONFIG, "train", str(project), cluster_name="c1")

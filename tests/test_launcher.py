@@ -161,13 +161,6 @@ def test_log_reading_stops_at_the_byte_budget() -> None:
     assert stream.closed_by == "launcher-logs"
 
 
-class LocalCloudOnly(OumiLauncherEngine):
-    """The real oumi.launcher, asked about its local cloud only (no SkyPilot here)."""
-
-    def clouds(self) -> list[str]:
-        return ["local"]
-
-
 @pytest.mark.anyio
 async def test_list_jobs_shows_a_job_started_directly_through_oumi_launcher(
     settings: Settings, tmp_path: Path
@@ -183,7 +176,8 @@ async def test_list_jobs_shows_a_job_started_directly_through_oumi_launcher(
         run="echo started outside the server",
     )
     _, started = oumi.launcher.up(job, "elsewhere-cluster")
-    manager = await Services.create(settings, launcher=LocalCloudOnly()).jobs.manager()
+    assert settings.listed_clouds == ("local",)  # the real engine, asked about one cloud
+    manager = await Services.create(settings).jobs.manager()
 
     listed = await manager.list_jobs()
     rows = [row for row in listed.jobs if row.launcher_job_id == started.id]

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from oumi_mcp_server.engines import load
 from oumi_mcp_server.environment.clouds import CloudChecker
 from oumi_mcp_server.jobs.service import JobService
 from oumi_mcp_server.launcher.clusters import ClusterService
@@ -20,6 +21,12 @@ from oumi_mcp_server.warmup import Warmup
 
 if TYPE_CHECKING:
     from oumi_mcp_server.jobs.backends.local import LocalBackend
+
+
+def warm_up_engines() -> None:
+    """Import oumi's config classes (validation), then oumi.launcher (list_jobs, clouds)."""
+    warm_up_oumi()
+    load("oumi.launcher")
 
 
 @dataclass
@@ -59,7 +66,7 @@ class Services:
             library=library,
             validation=validation,
             preflight=preflight,
-            warmup=Warmup(warm_up_oumi, enabled=settings.warmup, delay_s=WARMUP_DELAY_S),
+            warmup=Warmup(warm_up_engines, enabled=settings.warmup, delay_s=WARMUP_DELAY_S),
             jobs=JobService(
                 settings,
                 validation=validation,

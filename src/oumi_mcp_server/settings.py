@@ -84,6 +84,9 @@ class Settings:
     cloud_status_timeout_s: float = CLOUD_STATUS_TIMEOUT_S  # OUMI_MCP_CLOUD_STATUS_TIMEOUT_S
     list_cache_s: float = LIST_CACHE_S  # OUMI_MCP_LIST_CACHE_S
     launcher_cancel_timeout_s: float = LAUNCHER_CANCEL_TIMEOUT_S  # OUMI_MCP_CANCEL_TIMEOUT_S
+    # OUMI_MCP_CLOUDS: the clouds list_jobs asks (comma-separated); empty: every cloud
+    # oumi.launcher knows.
+    listed_clouds: tuple[str, ...] = ()
 
     def launcher_limits(self) -> LauncherLimits:
         from oumi_mcp_server.jobs.backends.launcher import LauncherLimits
@@ -133,6 +136,11 @@ class Settings:
             list_cache_s=_non_negative_float(env.get("OUMI_MCP_LIST_CACHE_S"), LIST_CACHE_S),
             launcher_cancel_timeout_s=_positive_float(
                 env.get("OUMI_MCP_CANCEL_TIMEOUT_S"), LAUNCHER_CANCEL_TIMEOUT_S
+            ),
+            listed_clouds=tuple(
+                name.strip().lower()
+                for name in env.get("OUMI_MCP_CLOUDS", "").split(",")
+                if name.strip()
             ),
         )
 

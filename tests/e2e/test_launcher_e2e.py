@@ -139,7 +139,7 @@ def test_the_launcher_path_keeps_stdout_pure(tmp_path: Path, skypilot_api: None)
     project = tmp_path / "project"
     project.mkdir()
     job = local_job_config(project, "echo job says hello; echo job complains >&2")
-    with RawStdioSession(server_env(tmp_path), cwd=tmp_path) as session:
+    with RawStdioSession(server_env(tmp_path, OUMI_MCP_CLOUDS=""), cwd=tmp_path) as session:
         session.initialize()
         launched = session.call_tool(
             "run_oumi_job",
@@ -155,6 +155,9 @@ def test_the_launcher_path_keeps_stdout_pure(tmp_path: Path, skypilot_api: None)
         job_id = launched["result"]["structuredContent"]["job_id"]
         listed = session.call_tool("list_jobs", {}, timeout_s=240)
         assert not listed["result"].get("isError"), listed
+        answered = listed["result"]["structuredContent"]
+        asked = answered["clouds_listed"] + [w["cloud"] for w in answered["warnings"]]
+        assert "gcp" in asked and "local" in asked, answered  # SkyPilot clouds were asked
         deadline = time.monotonic() + 60
         state = ""
         while state != "completed" and time.monotonic() < deadline:

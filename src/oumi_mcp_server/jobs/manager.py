@@ -80,7 +80,10 @@ class JobManager:
             cancel_grace_s=settings.job_cancel_grace_s,
         )
         self.launcher = LauncherBackend(
-            launcher, self.registry, limits=launcher_limits or settings.launcher_limits()
+            launcher,
+            self.registry,
+            limits=launcher_limits or settings.launcher_limits(),
+            listed_clouds=settings.listed_clouds,
         )
         self.runtimes = RuntimeTable()
         self._local_runs = LocalRuns(

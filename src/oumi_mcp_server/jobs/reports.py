@@ -6,6 +6,7 @@ import time
 from datetime import datetime
 
 from oumi_mcp_server.jobs.backends.base import CancelOutcome, LogRead, Observation
+from oumi_mcp_server.jobs.commands import LOG_STREAMS
 from oumi_mcp_server.jobs.launch import Plan, shown_env
 from oumi_mcp_server.jobs.models import (
     CancelResult,
@@ -161,7 +162,10 @@ def logs_next_step(
             f"forward from where this stopped.{active}"
         )
     chunk = chunks[0]
-    call = f"get_job_logs(job_id='{job_id}', stream='{chunk.stream}', offset={chunk.end_offset})"
+    # A cloud job's one combined stream ("output") is not a get_job_logs stream name;
+    # it pages with stream='stdout' (the launcher backend reads the same stream for any).
+    stream = chunk.stream if chunk.stream in LOG_STREAMS else "stdout"
+    call = f"get_job_logs(job_id='{job_id}', stream='{stream}', offset={chunk.end_offset})"
     if chunk.more_after:
         return chunk.end_offset, f"More follows: call {call} to read on."
     if not is_terminal(state):
@@ -169,7 +173,7 @@ def logs_next_step(
     done = f"End of the log (the job is {state.value})."
     if paging or chunk.start_offset <= 0:
         return None, done
-    start = f"get_job_logs(job_id='{job_id}', stream='{chunk.stream}', offset=0)"
+    start = f"get_job_logs(job_id='{job_id}', stream='{stream}', offset=0)"
     return None, f"{done} Earlier lines are not shown: {start} reads from the start."
 
 

@@ -84,6 +84,7 @@ class LauncherBackend:
         registry: Registry,
         *,
         limits: LauncherLimits | None = None,
+        listed_clouds: Sequence[str] = (),
     ) -> None:
         self._engine = engine
         self._registry = registry
@@ -93,6 +94,7 @@ class LauncherBackend:
             timeout_s=self.limits.list_s,
             cache_s=self.limits.list_cache_s,
             clouds_timeout_s=self.limits.load_s,
+            only=listed_clouds,
         )
         self._final = FinalStates()
         self._server_started = process_start_time(os.getpid())

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from oumi_mcp_server.blocking import SingleFlight
@@ -45,9 +45,11 @@ class CloudListings:
         timeout_s: float,
         cache_s: float,
         clouds_timeout_s: float,
+        only: Sequence[str] = (),
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._engine = engine
+        self._only = tuple(only)
         self._timeout_s = timeout_s
         self._cache_s = cache_s
         self._clouds_timeout_s = clouds_timeout_s
@@ -59,12 +61,16 @@ class CloudListings:
         self._known_clouds: list[str] | None = None
 
     async def clouds(self) -> list[str]:
-        """Every cloud oumi.launcher knows (the first call loads oumi.launcher)."""
+        """The clouds to list: every cloud oumi.launcher knows, or the configured ones.
+
+        The first call loads oumi.launcher.
+        """
         if self._known_clouds is None:
-            self._known_clouds = await self._clouds.run(
+            known = await self._clouds.run(
                 timeout_s=self._clouds_timeout_s,
                 next_step="oumi.launcher is still loading; call again in a few seconds.",
             )
+            self._known_clouds = [c for c in known if not self._only or c in self._only]
         return self._known_clouds
 
     async def list_all(self) -> list[CloudListing]:
