@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from mcp import Client
+from mcp import Client, types
 
 from oumi_mcp_server.errors import EngineTimeoutError, InvalidArgumentError, NotFoundError
 from oumi_mcp_server.launcher.clusters import ClusterService
@@ -143,3 +143,36 @@ async def test_the_tools_through_the_client(settings: Settings, tmp_path: Path) 
         missing = await client.call_tool("stop_cluster", {"cloud": "gcp", "cluster_name": "gone"})
         assert missing.is_error and "No cluster 'gone'" in missing.content[0].text  # type: ignore[union-attr]
     assert engine.calls == [("down", "gcp", "my-cluster")]
+
+
+async def test_down_asks_the_user_through_elicitation_where_the_client_can(
+    settings: Settings,
+) -> None:
+    asked: list[str] = []
+
+    def answering(typed: str | None) -> Any:
+        async def callback(context: Any, params: types.ElicitRequestParams) -> types.ElicitResult:
+            asked.append(params.message)
+            if typed is None:
+                return types.ElicitResult(action="decline")
+            return types.ElicitResult(action="accept", content={"cluster_name": typed})
+
+        return callback
+
+    engine = RecordingEngine()
+    server = build_server(services=Services.create(settings, launcher=engine))
+    arguments = {"cloud": "gcp", "cluster_name": "my-cluster"}
+    for typed in (None, "other-cluster"):  # declined, or the wrong name: nothing is deleted
+        async with Client(server, mode="legacy", elicitation_callback=answering(typed)) as client:
+            result = await client.call_tool("down_cluster", arguments)
+        assert result.structured_content is not None
+        assert result.structured_content["action"] == "confirmation_required"
+    assert engine.calls == []
+    async with Client(
+        server, mode="legacy", elicitation_callback=answering("my-cluster")
+    ) as client:
+        result = await client.call_tool("down_cluster", arguments)
+    assert result.structured_content is not None
+    assert result.structured_content["action"] == "deleted"
+    assert engine.calls == [("down", "gcp", "my-cluster")]
+    assert len(asked) == 3 and all("lost for good" in message for message in asked)

@@ -1,11 +1,12 @@
 """stop_cluster and down_cluster: stop paying for cloud clusters."""
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from mcp.server.mcpserver import MCPServer
-from pydantic import Field
+from mcp import types
+from mcp.server.mcpserver import Context, MCPServer
+from pydantic import BaseModel, Field
 
-from oumi_mcp_server.launcher.clusters import ClusterActionResult
+from oumi_mcp_server.launcher.clusters import DOWN_EFFECT, ClusterActionResult
 from oumi_mcp_server.server.annotations import mutating
 from oumi_mcp_server.server.errors import reported_as_tool_errors
 from oumi_mcp_server.services import Services
@@ -14,6 +15,21 @@ CloudArg = Annotated[
     str, Field(description="The cloud oumi.launcher uses: gcp, aws, azure, lambda, runpod, ...")
 ]
 ClusterArg = Annotated[str, Field(description="The cluster's name (list_jobs shows it).")]
+
+
+class DownConfirmation(BaseModel):
+    cluster_name: str = Field(description="Type the cluster's name to delete it.")
+
+
+async def confirmed_by_user(ctx: Context[Any], cloud: str, cluster_name: str) -> bool | None:
+    """Ask the user through MCP elicitation; None when the client cannot be asked."""
+    wanted = types.ClientCapabilities(elicitation=types.ElicitationCapability())
+    if not (ctx.session.check_client_capability(wanted) and ctx.session.can_send_request):
+        return None
+    answer = await ctx.elicit(
+        f"Delete cluster {cluster_name} on {cloud}? {DOWN_EFFECT}", DownConfirmation
+    )
+    return answer.action == "accept" and answer.data.cluster_name.strip() == cluster_name.strip()
 
 
 def register(server: MCPServer, services: Services) -> None:
@@ -33,9 +49,10 @@ def register(server: MCPServer, services: Services) -> None:
         annotations=mutating("Delete cluster", destructive=True, idempotent=True, open_world=True),
         description=(
             "Delete (tear down) a cloud cluster through oumi.launcher: all its billing stops and "
-            "everything on its disk is lost. Destructive: without confirm=true and the cluster "
-            "name typed again in confirm_cluster_name, nothing is done and the answer says what "
-            "would be lost. Copy outputs out first."
+            "everything on its disk is lost. Destructive: it needs confirm=true and the cluster "
+            "name typed again in confirm_cluster_name, or, where the client supports it, the "
+            "user typing the name in a confirmation prompt; otherwise nothing is done and the "
+            "answer says what would be lost. Copy outputs out first."
         ),
     )
     async def down_cluster(
@@ -47,8 +64,12 @@ def register(server: MCPServer, services: Services) -> None:
         confirm_cluster_name: Annotated[
             str, Field(description="The cluster name typed again, as a second confirmation.")
         ] = "",
+        ctx: Context[Any] | None = None,
     ) -> ClusterActionResult:
         with reported_as_tool_errors("down_cluster"):
+            confirmed = confirm and confirm_cluster_name.strip() == cluster_name.strip()
+            if not confirmed and ctx and await confirmed_by_user(ctx, cloud, cluster_name):
+                confirm, confirm_cluster_name = True, cluster_name
             return await services.clusters.down(
                 cloud, cluster_name, confirm=confirm, confirm_cluster_name=confirm_cluster_name
             )
