@@ -128,6 +128,46 @@ async def job_loop(client: Client, work: Path) -> None:
         show(f"{output}: {', '.join(names)}")
     listing = structured(await client.call_tool("list_jobs", {}))
     show(f"list_jobs: {listing['counts']}")
+    await launcher_loop(client, project)
+
+
+async def launcher_loop(client: Client, project: Path) -> None:
+    """Steps 16-17: the same training through oumi.launcher, on its credential-free local cloud."""
+    heading("16. run_oumi_job with a job config: the cloud path, on oumi.launcher's local cloud")
+    job_config = project / "configs" / "job.yaml"
+    oumi = Path(sys.executable).parent / "oumi"
+    job_config.write_text(
+        "name: tiny-through-the-launcher\n"
+        "resources:\n  cloud: local   # gcp, aws, k8s, slurm, ... take the same path\n"
+        "envs:\n  HF_HUB_OFFLINE: '1'\n"
+        f"run: {oumi} train -c configs/train.yaml --training.output_dir output/launcher\n"
+    )
+    arguments = {"config_path": "configs/job.yaml", "command": "train", "client_cwd": str(project)}
+    dry = structured(await client.call_tool("run_oumi_job", arguments))
+    shown = dry["job_config"]
+    show(f"job config to launch: name={shown['name']} working_dir={shown['working_dir']}")
+    show(f"resources: {shown['resources']}  checks: {dry['checks']['summary']}")
+    started = time.perf_counter()
+    job = structured(await client.call_tool("run_oumi_job", {**arguments, "dry_run": False}))
+    show(f"{job['message']} (returned in {(time.perf_counter() - started) * 1000:.0f} ms)")
+    job_id = job["job_id"]
+
+    heading("17. Status from launcher.status, logs through the launcher path")
+    last = ""
+    while True:
+        status = structured(await client.call_tool("get_job_status", {"job_id": job_id}))
+        if status["state"] != last:
+            elapsed = time.perf_counter() - started
+            show(f"{elapsed:5.1f} s  {status['state']:<10} {status['reason'][:60]}")
+            last = status["state"]
+        if status["terminal"] or time.perf_counter() - started > 600:
+            break
+        await anyio.sleep(1.0)
+    logs = structured(await client.call_tool("get_job_logs", {"job_id": job_id, "lines": 200}))
+    text = "".join(chunk["text"] for chunk in logs["chunks"])
+    losses = [line for line in text.splitlines() if "'loss'" in line]
+    show(f"{len(losses)} loss lines; last: {losses[-1][:70] if losses else '-'}")
+    show(f"launcher job {status['launcher_job_id']} on {status['cloud']}: {status['state']}")
 
 
 async def main() -> None:
@@ -143,6 +183,7 @@ async def main() -> None:
                 "OUMI_MCP_LOG_LEVEL": "WARNING",
                 "HF_HUB_OFFLINE": "1",
                 "DO_NOT_TRACK": "1",  # the demo runs offline: no telemetry from the job
+                "OUMI_MCP_CLOUDS": "local",  # list_jobs asks the credential-free cloud only
                 **{k: v for k, v in os.environ.items() if k.startswith("OUMI_MCP_")},
             },
         )
