@@ -201,3 +201,18 @@ def test_the_cloud_names_we_accept_are_the_ones_oumi_launcher_registers() -> Non
 
     assert sorted(oumi.launcher.which_clouds()) == list(LAUNCHER_CLOUDS)
     assert set(CLOUD_ALIASES.values()) <= set(LAUNCHER_CLOUDS)
+
+
+def test_the_sync_summary_follows_skypilot_outside_a_git_repository(tmp_path: Path) -> None:
+    from oumi_mcp_server.launcher.sync import excluded_by_skypilot, summarize_sync
+
+    project = tmp_path / "project"
+    (project / "data").mkdir(parents=True)
+    (project / "data" / "train.jsonl").write_text("{}\n")
+    (project / ".gitignore").write_text("data/\n")
+    summary = summarize_sync(project, excluded_by_skypilot(project))
+    assert summary.ignore_rule.startswith("none") and "git repository" in summary.ignore_rule
+    assert "data/train.jsonl" in summary.sample  # SkyPilot uploads it: no git, no .gitignore
+    (project / ".skyignore").write_text("data\n")
+    summary = summarize_sync(project, excluded_by_skypilot(project))
+    assert summary.ignore_rule == ".skyignore" and "data/train.jsonl" not in summary.sample

@@ -48,6 +48,10 @@ def _walk(root: Path, excluded: Sequence[str]) -> tuple[list[str], bool]:
     return found, True
 
 
+def _in_git_repository(root: Path) -> bool:
+    return any((directory / ".git").exists() for directory in (root, *root.parents))
+
+
 def excluded_by_skypilot(root: Path) -> list[str]:
     """What SkyPilot leaves out of the upload, asked of SkyPilot itself."""
     return skypilot_excluded_files(root)
@@ -58,8 +62,10 @@ def summarize_sync(root: Path, excluded: Sequence[str]) -> SyncSummary:
     names, complete = _walk(root, excluded)
     if (root / ".skyignore").is_file():
         rule = ".skyignore"
-    elif (root / ".gitignore").is_file():
+    elif (root / ".gitignore").is_file() and _in_git_repository(root):
         rule = ".gitignore"
+    elif (root / ".gitignore").is_file():
+        rule = "none (.gitignore counts only inside a git repository)"
     else:
         rule = "none (no .skyignore or .gitignore)"
     sizes: list[tuple[int, str]] = []
