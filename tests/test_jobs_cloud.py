@@ -99,14 +99,16 @@ def engine() -> RecordingLauncher:
     return RecordingLauncher()
 
 
-def _manager(settings: Settings, engine: FakeLauncher) -> JobManager:
+def _manager(
+    settings: Settings, engine: FakeLauncher, limits: LauncherLimits = LIMITS
+) -> JobManager:
     services = _services(settings, engine)
     return JobManager(
         settings,
         validation=services.validation,
         preflight=services.preflight,
         launcher=lambda: engine,
-        launcher_limits=LIMITS,
+        launcher_limits=limits,
     )
 
 
@@ -710,3 +712,15 @@ async def test_cloud_dry_run_launch_and_status_through_the_client(
     assert engine.calls_named("cancel") == [("cancel", "gcp", "gcp-cluster-1", "1")]
     missing = await client.call_tool("get_job_status", {"job_id": "404", "cloud": "gcp"})
     assert missing.is_error and "Next step:" in missing.content[0].text  # type: ignore[union-attr]
+
+
+async def test_polling_a_job_on_a_hanging_cloud_adds_no_threads(settings: Settings) -> None:
+    engine = FakeLauncher({"gcp": FakeCloud(hang_s=3.0)})
+    engine.add_job("gcp", "their-cluster", "7", "sky-job", "RUNNING")
+    manager = _manager(settings, engine, replace(LIMITS, status_s=0.2))
+    for _ in range(5):
+        with pytest.raises(EngineTimeoutError):
+            await manager.status("7", cloud="gcp", cluster_name="their-cluster")
+    # Five polls, one status call: the later polls joined the call still in flight.
+    assert len(engine.calls_named("status")) == 1
+    await manager.close()

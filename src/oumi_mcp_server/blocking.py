@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from concurrent.futures import Future
 from typing import Generic, TypeVar
 
 from oumi_mcp_server.errors import EngineTimeoutError
 
 T = TypeVar("T")
+K = TypeVar("K", bound=Hashable)
 
 
 def _start_thread(fn: Callable[[], T], name: str) -> Future[T]:
@@ -75,3 +76,31 @@ class SingleFlight(Generic[T]):
                 self._in_flight = _start_thread(self._fn, self._what)
             future = self._in_flight
         return await _await_within(future, timeout_s, self._what, next_step)
+
+
+class KeyedSingleFlight(Generic[K, T]):
+    """Like ``SingleFlight``, one call in flight per key (e.g. per job polled)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._in_flight: dict[K, Future[T]] = {}
+
+    def __len__(self) -> int:
+        return len(self._in_flight)
+
+    async def run(
+        self,
+        key: K,
+        fn: Callable[[], T],
+        *,
+        timeout_s: float,
+        what: str,
+        next_step: str = "Try again later.",
+    ) -> T:
+        with self._lock:
+            future = self._in_flight.get(key)
+            if future is None or future.done():
+                for done in [k for k, f in self._in_flight.items() if f.done()]:
+                    del self._in_flight[done]
+                future = self._in_flight[key] = _start_thread(fn, what)
+        return await _await_within(future, timeout_s, what, next_step)

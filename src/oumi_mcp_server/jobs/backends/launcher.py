@@ -23,7 +23,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from oumi_mcp_server.blocking import run_blocking
+from oumi_mcp_server.blocking import KeyedSingleFlight, run_blocking
 from oumi_mcp_server.errors import EngineTimeoutError, InvalidArgumentError
 from oumi_mcp_server.jobs import logs
 from oumi_mcp_server.jobs.backends.base import CancelOutcome, LaunchSpec, LogRead, Observation
@@ -97,6 +97,10 @@ class LauncherBackend:
             only=listed_clouds,
         )
         self._final = FinalStates()
+        # One status call in flight per job: polling a hanging cloud adds no threads.
+        self._statuses: KeyedSingleFlight[tuple[str, str, str], list[LauncherJob]] = (
+            KeyedSingleFlight()
+        )
         self._server_started = process_start_time(os.getpid())
 
     def handles(self, cloud: str) -> bool:
@@ -104,7 +108,8 @@ class LauncherBackend:
 
     async def find_jobs(self, cloud: str, cluster: str, launcher_job_id: str) -> list[LauncherJob]:
         """The launcher's jobs with this id on ``cloud`` (and ``cluster``, if given)."""
-        return await run_blocking(
+        return await self._statuses.run(
+            (cloud, cluster, launcher_job_id),
             lambda: self._engine().status(cloud, cluster or None, launcher_job_id),
             timeout_s=self.limits.status_s,
             what=f"oumi.launcher status on {cloud}",
@@ -203,13 +208,7 @@ class LauncherBackend:
 
     async def _status(self, record: JobRecord) -> Observation:
         try:
-            jobs = await run_blocking(
-                lambda: self._engine().status(
-                    record.cloud, record.cluster_name or None, record.launcher_job_id
-                ),
-                timeout_s=self.limits.status_s,
-                what=f"oumi.launcher status on {record.cloud}",
-            )
+            jobs = await self.find_jobs(record.cloud, record.cluster_name, record.launcher_job_id)
         except EngineTimeoutError as exc:
             return Observation(JobState.UNKNOWN, f"{exc.message} Call again in a minute.")
         except Exception as exc:  # a cloud's error is this job's answer, not a crash
