@@ -46,13 +46,11 @@ from mcp.client.stdio import StdioServerParameters
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from common import Summary, ensure_competitor
+from common import CONFIGS_DIR, Summary, base_env, ensure_competitor
 
 BENCH_DIR = Path(__file__).resolve().parent
 FAKE_SERVER = BENCH_DIR / "fake_launcher_server.py"
 SKY = str(Path(sys.executable).parent / "sky")
-# The test copy of Oumi's config library, so no server spends CPU fetching one meanwhile.
-CONFIGS_DIR = BENCH_DIR.parents[1] / "shared" / "oumi-configs" / "0.9"
 SCENARIOS = ("hang", "ping", "skypilot")
 
 
@@ -111,20 +109,6 @@ def verdict(met: bool | None) -> str:
 
 def ms_text(seconds: float) -> str:
     return f"{seconds * 1000:.1f} ms"
-
-
-def base_env(state_dir: Path, **extra: str) -> dict[str, str]:
-    library = {"OUMI_MCP_CONFIGS_DIR": str(CONFIGS_DIR)} if CONFIGS_DIR.is_dir() else {}
-    return dict(
-        os.environ,
-        **library,
-        HF_HUB_OFFLINE="1",
-        DO_NOT_TRACK="1",
-        OUMI_MCP_LOG_LEVEL="WARNING",
-        OUMI_MCP_STATE_DIR=str(state_dir),
-        OUMI_MCP_CACHE_DIR=str(state_dir / "cache"),
-        **extra,
-    )
 
 
 def fake_server(state_dir: Path, clouds: list[str], jobs: int, **env: str) -> StdioServerParameters:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import statistics
 import subprocess
 import sys
@@ -13,6 +14,23 @@ import psutil
 BENCH_DIR = Path(__file__).resolve().parent
 COMPETITOR_VENV = BENCH_DIR / ".venv-oumi-mcp"
 COMPETITOR_SCRIPT = COMPETITOR_VENV / "bin" / "oumi-mcp"
+# The test copy of Oumi's config library, so no server spends CPU fetching one meanwhile.
+CONFIGS_DIR = BENCH_DIR.parents[1] / "shared" / "oumi-configs" / "0.9"
+
+
+def base_env(state_dir: Path, **extra: str) -> dict[str, str]:
+    """A server's environment: offline, quiet, its own state dir, the local config library."""
+    library = {"OUMI_MCP_CONFIGS_DIR": str(CONFIGS_DIR)} if CONFIGS_DIR.is_dir() else {}
+    return dict(
+        os.environ,
+        **library,
+        HF_HUB_OFFLINE="1",
+        DO_NOT_TRACK="1",
+        OUMI_MCP_LOG_LEVEL="WARNING",
+        OUMI_MCP_STATE_DIR=str(state_dir),
+        OUMI_MCP_CACHE_DIR=str(state_dir / "cache"),
+        **extra,
+    )
 
 
 @dataclass

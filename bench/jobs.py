@@ -29,7 +29,7 @@ from mcp.client.stdio import StdioServerParameters
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from common import Summary, ensure_competitor
+from common import Summary, base_env, ensure_competitor
 
 from oumi_mcp_server.jobs import logs
 from oumi_mcp_server.jobs.records import JobRecord
@@ -41,21 +41,6 @@ from tests.project import make_project
 from tests.tiny_project import build_tiny_model, make_tiny_project
 
 FINISHED_WORDS = ("completed", "succeeded", "failed", "cancelled", "canceled")
-# The test copy of Oumi's config library, so no server spends CPU fetching one meanwhile.
-CONFIGS_DIR = Path(__file__).resolve().parents[2] / "shared" / "oumi-configs" / "0.9"
-
-
-def base_env(state_dir: Path, **extra: str) -> dict[str, str]:
-    library = {"OUMI_MCP_CONFIGS_DIR": str(CONFIGS_DIR)} if CONFIGS_DIR.is_dir() else {}
-    return dict(
-        os.environ,
-        **library,
-        HF_HUB_OFFLINE="1",
-        DO_NOT_TRACK="1",
-        OUMI_MCP_LOG_LEVEL="WARNING",
-        OUMI_MCP_STATE_DIR=str(state_dir),
-        **extra,
-    )
 
 
 def ours(state_dir: Path, **extra: str) -> StdioServerParameters:

@@ -17,18 +17,15 @@ from oumi_mcp_server.jobs.backends.base import LaunchSpec
 from oumi_mcp_server.jobs.backends.launcher import LauncherBackend
 from oumi_mcp_server.jobs.cloud_plan import REMINDER, CloudPlan, CloudResources, make_cloud_plan
 from oumi_mcp_server.jobs.launch import CheckedArgs, summarize_checks
-from oumi_mcp_server.jobs.local_runs import reserve
+from oumi_mcp_server.jobs.local_runs import RunServices, reserve
 from oumi_mcp_server.jobs.models import CheckSummary, RunJobResult
 from oumi_mcp_server.jobs.records import JobRecord
-from oumi_mcp_server.jobs.registry import Registry
 from oumi_mcp_server.jobs.rundir import RunDir
-from oumi_mcp_server.jobs.runtime import JobRuntime, RuntimeTable
+from oumi_mcp_server.jobs.runtime import JobRuntime
 from oumi_mcp_server.jobs.status import JobState
 from oumi_mcp_server.launcher.jobspec import LOCAL_CLOUD
 from oumi_mcp_server.launcher.sync import SyncSummary, excluded_by_skypilot, summarize_sync
-from oumi_mcp_server.preflight.service import PreflightService
-from oumi_mcp_server.settings import REGISTRY_TIMEOUT_S, Settings
-from oumi_mcp_server.validation.service import ValidationService
+from oumi_mcp_server.settings import REGISTRY_TIMEOUT_S
 
 logger = logging.getLogger(__name__)
 
@@ -36,21 +33,8 @@ SYNC_SUMMARY_TIMEOUT_S = 30.0
 
 
 class CloudRuns:
-    def __init__(
-        self,
-        settings: Settings,
-        *,
-        validation: ValidationService,
-        preflight: PreflightService,
-        registry: Registry,
-        runtimes: RuntimeTable,
-        backend: LauncherBackend,
-    ) -> None:
-        self._settings = settings
-        self._validation = validation
-        self._preflight = preflight
-        self._registry = registry
-        self._runtimes = runtimes
+    def __init__(self, services: RunServices, backend: LauncherBackend) -> None:
+        self._services = services
         self._backend = backend
 
     async def run(
@@ -63,7 +47,7 @@ class CloudRuns:
         cluster_name: str,
         resources: CloudResources,
     ) -> RunJobResult:
-        state_dir = self._settings.state_dir
+        state_dir = self._services.settings.state_dir
         plan = await run_blocking(
             lambda: make_cloud_plan(
                 args, config_path, client_cwd, state_dir, cluster_name, resources
@@ -79,9 +63,9 @@ class CloudRuns:
             current = plan.with_job_id(job_id, state_dir)
             return current.record(), current.run, current.config
 
-        record = await reserve(self._registry, args, plan.job_id, make)
+        record = await reserve(self._services.registry, args, plan.job_id, make)
         plan = plan.with_job_id(record.job_id, state_dir)
-        runtime = self._runtimes.create(record.job_id)
+        runtime = self._services.runtimes.create(record.job_id)
         runtime.launch_task = asyncio.ensure_future(self._launch(record, plan.job_config, runtime))
         return cloud_result(plan, checks, sync, JobState.LAUNCHING, dry_run=False)
 
@@ -98,8 +82,8 @@ class CloudRuns:
     async def _checks(self, plan: CloudPlan) -> CheckSummary:
         config, cwd = str(plan.config), str(plan.cwd)
         validation, preflight = await asyncio.gather(
-            self._validation.validate(config, cwd, plan.validation_kind),
-            self._preflight.check(config, cwd, plan.cloud, envs=plan.args.envs),
+            self._services.validation.validate(config, cwd, plan.validation_kind),
+            self._services.preflight.check(config, cwd, plan.cloud, envs=plan.args.envs),
         )
         return summarize_checks(validation, preflight)
 
@@ -122,7 +106,7 @@ class CloudRuns:
         except Exception as exc:  # recorded in the run dir by the launch thread
             logger.warning("Job %s: launch failed: %s", record.job_id, exc)
         finally:
-            self._runtimes.evict_runtime(record.job_id)
+            self._services.runtimes.evict_runtime(record.job_id)
 
 
 def cloud_result(

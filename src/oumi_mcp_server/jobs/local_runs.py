@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from oumi_mcp_server.blocking import run_blocking
@@ -60,22 +61,20 @@ async def reserve(
     raise JobIdTakenError(first_id)
 
 
+@dataclass(frozen=True)
+class RunServices:
+    """What launching needs besides an engine: settings, checks, identity, runtimes."""
+
+    settings: Settings
+    validation: ValidationService
+    preflight: PreflightService
+    registry: Registry
+    runtimes: RuntimeTable
+
+
 class LocalRuns:
-    def __init__(
-        self,
-        settings: Settings,
-        *,
-        validation: ValidationService,
-        preflight: PreflightService,
-        registry: Registry,
-        runtimes: RuntimeTable,
-        backend: LocalBackend,
-    ) -> None:
-        self._settings = settings
-        self._validation = validation
-        self._preflight = preflight
-        self._registry = registry
-        self._runtimes = runtimes
+    def __init__(self, services: RunServices, backend: LocalBackend) -> None:
+        self._services = services
         self._backend = backend
 
     async def run(
@@ -88,7 +87,7 @@ class LocalRuns:
         observe: Callable[[JobRecord], Awaitable[Observation]],
     ) -> RunJobResult:
         oumi = self._backend.oumi_executable()
-        state_dir = self._settings.state_dir
+        state_dir = self._services.settings.state_dir
         plan = await run_blocking(
             lambda: make_plan(args, config_path, client_cwd, state_dir, oumi),
             timeout_s=REGISTRY_TIMEOUT_S,
@@ -102,16 +101,16 @@ class LocalRuns:
             current = plan.with_job_id(job_id, state_dir)
             return current.record(), current.run, current.config
 
-        record = await reserve(self._registry, args, plan.job_id, make)
+        record = await reserve(self._services.registry, args, plan.job_id, make)
         plan = plan.with_job_id(record.job_id, state_dir)
-        runtime = self._runtimes.create(record.job_id)
+        runtime = self._services.runtimes.create(record.job_id)
         task = asyncio.ensure_future(self._start(record, plan))
         runtime.launch_task = task
         try:
             launched = await asyncio.shield(task)
         except BaseException:
             if task.done():
-                self._runtimes.evict_runtime(record.job_id)
+                self._services.runtimes.evict_runtime(record.job_id)
             raise
         observation = await observe(launched)
         return run_result(plan, checks, observation, dry_run=False)
@@ -119,23 +118,25 @@ class LocalRuns:
     async def _checks(self, plan: Plan) -> CheckSummary:
         config, cwd = str(plan.config), str(plan.cwd)
         validation, preflight = await asyncio.gather(
-            self._validation.validate(config, cwd, COMMAND_KIND[plan.args.command]),
-            self._preflight.check(config, cwd, "local"),
+            self._services.validation.validate(config, cwd, COMMAND_KIND[plan.args.command]),
+            self._services.preflight.check(config, cwd, "local"),
         )
         return summarize_checks(validation, preflight)
 
     async def _start(self, record: JobRecord, plan: Plan) -> JobRecord:
         """Spawn the job, record its process identity, hand it to a supervisor."""
-        runtime = self._runtimes.create(record.job_id)
+        runtime = self._services.runtimes.create(record.job_id)
         spec = LaunchSpec(record, plan.argv, plan.env_additions)
         try:
             launched = await self._backend.launch(spec, runtime)
         except BaseException:
-            self._runtimes.evict_runtime(record.job_id)
+            self._services.runtimes.evict_runtime(record.job_id)
             raise
         pid, started = launched.pid, launched.process_start_time
         if pid is not None and started is not None:
-            await registry_ops.call(lambda: self._registry.set_process(record.job_id, pid, started))
+            await registry_ops.call(
+                lambda: self._services.registry.set_process(record.job_id, pid, started)
+            )
         runtime.launch_task = None
         runtime.supervisor = asyncio.ensure_future(self._supervise(record.job_id))
         return launched
@@ -144,9 +145,9 @@ class LocalRuns:
         """Await the process's exit, then evict the job's runtime."""
         try:
             while True:
-                runtime = self._runtimes.get(job_id)
+                runtime = self._services.runtimes.get(job_id)
                 if runtime is None or runtime.process is None or runtime.process_exited():
                     break
                 await asyncio.sleep(JOB_SUPERVISE_POLL_S)
         finally:
-            self._runtimes.evict_runtime(job_id)
+            self._services.runtimes.evict_runtime(job_id)

@@ -30,7 +30,7 @@ from oumi_mcp_server.jobs.cloud_runs import CloudRuns
 from oumi_mcp_server.jobs.commands import check_log_request, check_status_filter
 from oumi_mcp_server.jobs.launch import check_arguments, check_cloud
 from oumi_mcp_server.jobs.listing import foreign_status_report, job_list
-from oumi_mcp_server.jobs.local_runs import LocalRuns
+from oumi_mcp_server.jobs.local_runs import LocalRuns, RunServices
 from oumi_mcp_server.jobs.models import (
     CancelResult,
     JobList,
@@ -86,22 +86,9 @@ class JobManager:
             listed_clouds=settings.listed_clouds,
         )
         self.runtimes = RuntimeTable()
-        self._local_runs = LocalRuns(
-            settings,
-            validation=validation,
-            preflight=preflight,
-            registry=self.registry,
-            runtimes=self.runtimes,
-            backend=self.local,
-        )
-        self._cloud_runs = CloudRuns(
-            settings,
-            validation=validation,
-            preflight=preflight,
-            registry=self.registry,
-            runtimes=self.runtimes,
-            backend=self.launcher,
-        )
+        shared = RunServices(settings, validation, preflight, self.registry, self.runtimes)
+        self._local_runs = LocalRuns(shared, self.local)
+        self._cloud_runs = CloudRuns(shared, self.launcher)
         self._reconciled = False
         self._reconcile_lock: asyncio.Lock | None = None
         self._sweeper: asyncio.Task[None] | None = None
