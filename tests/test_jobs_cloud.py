@@ -724,3 +724,14 @@ async def test_polling_a_job_on_a_hanging_cloud_adds_no_threads(settings: Settin
     # Five polls, one status call: the later polls joined the call still in flight.
     assert len(engine.calls_named("status")) == 1
     await manager.close()
+
+
+async def test_logs_before_any_output_say_to_come_back(
+    manager: JobManager, engine: FakeLauncher, project: Path
+) -> None:
+    engine.up_gate = threading.Event()  # still launching: nothing to read yet
+    launched = await manager.run(CONFIG, "train", str(project), cloud="gcp", dry_run=False)
+    logs = await manager.logs(launched.job_id)
+    assert logs.chunks == [] and logs.state == "launching"
+    assert "No output yet" in logs.next_step and launched.job_id in logs.next_step
+    engine.up_gate.set()

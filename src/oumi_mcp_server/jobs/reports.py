@@ -155,6 +155,13 @@ def log_chunk(read: LogRead) -> LogChunk:
 def logs_next_step(
     job_id: str, chunks: list[LogChunk], state: JobState, paging: bool
 ) -> tuple[int | None, str]:
+    if not chunks:
+        if is_terminal(state):
+            return None, f"The job wrote no output that can be read here (it is {state.value})."
+        return None, (
+            f"No output yet (the job is {state.value}); call get_job_logs(job_id='{job_id}') "
+            "again in 30-60 s."
+        )
     if len(chunks) != 1:
         active = "" if is_terminal(state) else " The job is still running: call again for more."
         return None, (
