@@ -20,7 +20,6 @@ from oumi_mcp_server.jobs.launch import CheckedArgs, summarize_checks
 from oumi_mcp_server.jobs.local_runs import RunServices, reserve
 from oumi_mcp_server.jobs.models import CheckSummary, RunJobResult
 from oumi_mcp_server.jobs.records import JobRecord
-from oumi_mcp_server.jobs.rundir import RunDir
 from oumi_mcp_server.jobs.runtime import JobRuntime
 from oumi_mcp_server.jobs.status import JobState
 from oumi_mcp_server.launcher.jobspec import LOCAL_CLOUD
@@ -59,12 +58,7 @@ class CloudRuns:
         if dry_run or checks.blocking:
             return cloud_result(plan, checks, sync, None, dry_run=dry_run)
 
-        def make(job_id: str) -> tuple[JobRecord, RunDir, Path]:
-            current = plan.with_job_id(job_id, state_dir)
-            return current.record(), current.run, current.config
-
-        record = await reserve(self._services.registry, args, plan.job_id, make)
-        plan = plan.with_job_id(record.job_id, state_dir)
+        record, plan = await reserve(self._services.registry, args, plan, state_dir)
         runtime = self._services.runtimes.create(record.job_id)
         runtime.launch_task = asyncio.ensure_future(self._launch(record, plan.job_config, runtime))
         return cloud_result(plan, checks, sync, JobState.LAUNCHING, dry_run=False)

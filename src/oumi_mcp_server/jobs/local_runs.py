@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol, Self, TypeVar
 
 from oumi_mcp_server.blocking import run_blocking
 from oumi_mcp_server.jobs import registry as registry_ops
@@ -25,31 +26,44 @@ from oumi_mcp_server.settings import JOB_SUPERVISE_POLL_S, REGISTRY_TIMEOUT_S, S
 from oumi_mcp_server.validation.service import ValidationService
 
 MAX_ID_ATTEMPTS = 5
+PlanT = TypeVar("PlanT", bound="Reservable")
+
+
+class Reservable(Protocol):
+    """A launch plan (local or cloud) that can be re-targeted to another job id."""
+
+    @property
+    def config(self) -> Path: ...
+
+    @property
+    def run(self) -> RunDir: ...
+
+    def record(self) -> JobRecord: ...
+
+    def with_job_id(self, job_id: str, state_dir: Path) -> Self: ...
 
 
 async def reserve(
-    registry: Registry,
-    args: CheckedArgs,
-    first_id: str,
-    make: Callable[[str], tuple[JobRecord, RunDir, Path]],
-) -> JobRecord:
+    registry: Registry, args: CheckedArgs, plan: PlanT, state_dir: Path
+) -> tuple[JobRecord, PlanT]:
     """Add the record (before anything starts), create its run dir, stage the config.
 
-    ``make(job_id)`` gives the record, run dir and config for an id; a taken
-    generated id is replaced by a fresh one, a taken chosen name is an error.
+    A taken generated id is replaced by a fresh one; a taken chosen name is an
+    error. Returns the record and the plan for the id that was reserved.
     """
     for attempt in range(MAX_ID_ATTEMPTS):
-        job_id = first_id if attempt == 0 else generate_job_id(args.command)
-        record, run, config = make(job_id)
+        job_id = args.job_id if attempt == 0 else generate_job_id(args.command)
+        current = plan.with_job_id(job_id, state_dir)
+        record = current.record()
 
-        def add(r: JobRecord = record, rd: RunDir = run, c: Path = config) -> None:
+        def add(r: JobRecord = record, p: PlanT = current) -> None:
             registry.add(r)
             try:
-                rd.create()
+                p.run.create()
             except FileExistsError:
                 registry.delete([r.job_id])
                 raise JobIdTakenError(r.job_id) from None
-            rd.stage(c)
+            p.run.stage(p.config)
 
         try:
             await registry_ops.call(add)
@@ -57,8 +71,8 @@ async def reserve(
             if not args.id_generated:
                 raise
             continue
-        return record
-    raise JobIdTakenError(first_id)
+        return record, current
+    raise JobIdTakenError(args.job_id)
 
 
 @dataclass(frozen=True)
@@ -97,12 +111,7 @@ class LocalRuns:
         if dry_run or checks.blocking:
             return run_result(plan, checks, None, dry_run=dry_run)
 
-        def make(job_id: str) -> tuple[JobRecord, RunDir, Path]:
-            current = plan.with_job_id(job_id, state_dir)
-            return current.record(), current.run, current.config
-
-        record = await reserve(self._services.registry, args, plan.job_id, make)
-        plan = plan.with_job_id(record.job_id, state_dir)
+        record, plan = await reserve(self._services.registry, args, plan, state_dir)
         runtime = self._services.runtimes.create(record.job_id)
         task = asyncio.ensure_future(self._start(record, plan))
         runtime.launch_task = task
