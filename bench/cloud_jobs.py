@@ -46,19 +46,12 @@ from mcp.client.stdio import StdioServerParameters
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from common import CONFIGS_DIR, Summary, base_env, ensure_competitor
+from common import CONFIGS_DIR, BenchFailure, Summary, base_env, call, ensure_competitor
 
 BENCH_DIR = Path(__file__).resolve().parent
 FAKE_SERVER = BENCH_DIR / "fake_launcher_server.py"
 SKY = str(Path(sys.executable).parent / "sky")
 SCENARIOS = ("hang", "ping", "skypilot")
-
-
-class BenchFailure(SystemExit):
-    """A check on an answer failed: the numbers would be meaningless."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(f"FAILED: {message}")
 
 
 @dataclass
@@ -118,20 +111,6 @@ def fake_server(state_dir: Path, clouds: list[str], jobs: int, **env: str) -> St
     return StdioServerParameters(
         command=sys.executable, args=args, env=base_env(state_dir, **env), cwd=str(state_dir)
     )
-
-
-async def call(client: Client, tool: str, arguments: dict[str, Any]) -> dict[str, Any]:
-    result = await client.call_tool(tool, arguments)
-    text = result.content[0].text if result.content else ""  # type: ignore[union-attr]
-    if result.is_error:
-        raise BenchFailure(f"{tool} answered with an error: {text[:500]}")
-    if result.structured_content:
-        return dict(result.structured_content)
-    try:
-        loaded = json.loads(text)
-    except (ValueError, TypeError):
-        return {"text": text}
-    return dict(loaded) if isinstance(loaded, dict) else {"value": loaded}
 
 
 async def timed_call(

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import os
 import statistics
 import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import psutil
+from mcp import Client
 
 BENCH_DIR = Path(__file__).resolve().parent
 COMPETITOR_VENV = BENCH_DIR / ".venv-oumi-mcp"
@@ -76,3 +79,25 @@ def child_rss_bytes() -> int:
         except psutil.NoSuchProcess:
             continue
     return total
+
+
+class BenchFailure(SystemExit):
+    """A benchmark saw a wrong answer: its numbers would mean nothing."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(f"FAILED: {message}")
+
+
+async def call(client: Client, tool: str, arguments: dict[str, Any]) -> dict[str, Any]:
+    """Call a tool; its structured answer (or its JSON text), or BenchFailure on an error."""
+    result = await client.call_tool(tool, arguments)
+    text = result.content[0].text if result.content else ""  # type: ignore[union-attr]
+    if result.is_error:
+        raise BenchFailure(f"{tool} answered with an error: {text[:500]}")
+    if result.structured_content:
+        return dict(result.structured_content)
+    try:
+        loaded = json.loads(text)
+    except (ValueError, TypeError):
+        return {"text": text}
+    return dict(loaded) if isinstance(loaded, dict) else {"value": loaded}

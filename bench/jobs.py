@@ -29,7 +29,7 @@ from mcp.client.stdio import StdioServerParameters
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from common import Summary, base_env, ensure_competitor
+from common import Summary, base_env, call, ensure_competitor
 
 from oumi_mcp_server.jobs import logs
 from oumi_mcp_server.jobs.records import JobRecord
@@ -47,19 +47,6 @@ def ours(state_dir: Path, **extra: str) -> StdioServerParameters:
     return StdioServerParameters(
         command=sys.executable, args=["-m", "oumi_mcp_server"], env=base_env(state_dir, **extra)
     )
-
-
-async def call(client: Client, tool: str, arguments: dict[str, Any]) -> dict[str, Any]:
-    result = await client.call_tool(tool, arguments)
-    text = result.content[0].text if result.content else ""  # type: ignore[union-attr]
-    if result.is_error:
-        raise SystemExit(f"{tool} failed: {text}")
-    if result.structured_content:
-        return dict(result.structured_content)
-    try:
-        return dict(json.loads(text))
-    except (ValueError, TypeError):
-        return {"text": text}
 
 
 async def timed(fn: Callable[[], Awaitable[object]], runs: int) -> list[float]:
