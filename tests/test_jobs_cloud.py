@@ -13,6 +13,7 @@ import asyncio
 import copy
 import re
 import shutil
+import sqlite3
 import subprocess
 import threading
 import time
@@ -31,6 +32,7 @@ from oumi_mcp_server.jobs.backends.launcher import LauncherLimits
 from oumi_mcp_server.jobs.cloud_plan import CloudResources
 from oumi_mcp_server.jobs.manager import JobManager
 from oumi_mcp_server.jobs.records import JobRecord
+from oumi_mcp_server.jobs.registry import Registry
 from oumi_mcp_server.launcher.engine import LauncherJob
 from oumi_mcp_server.preflight.cloud_check import env_hints
 from oumi_mcp_server.preflight.context import build_context
@@ -735,3 +737,33 @@ async def test_logs_before_any_output_say_to_come_back(
     assert logs.chunks == [] and logs.state == "launching"
     assert "No output yet" in logs.next_step and launched.job_id in logs.next_step
     engine.up_gate.set()
+
+
+class ForgetfulRegistry(Registry):
+    """A registry that is busy exactly when the launch records its launcher identity."""
+
+    def set_launcher_identity(self, job_id: str, cluster_name: str, launcher_job_id: str) -> None:
+        raise sqlite3.OperationalError("database is locked")
+
+
+async def test_a_launch_the_registry_missed_is_still_found_through_its_run_dir(
+    settings: Settings, engine: FakeLauncher, project: Path
+) -> None:
+    services = _services(settings, engine)
+    manager = JobManager(
+        settings,
+        validation=services.validation,
+        preflight=services.preflight,
+        registry=ForgetfulRegistry(settings.state_dir),
+        launcher=lambda: engine,
+        launcher_limits=LIMITS,
+    )
+    launched = await manager.run(CONFIG, "train", str(project), cloud="gcp", dry_run=False)
+    assert await _until(lambda: not manager.runtimes), "the launch never settled"
+    assert manager.registry.get(launched.job_id).launcher_job_id == ""
+    status = await manager.status(launched.job_id)
+    assert status.state == "running" and status.reason.startswith("gcp/"), status
+    cancelled = await manager.cancel(launched.job_id)
+    assert cancelled.state == "cancelled", cancelled
+    assert engine.calls_named("cancel"), "the launcher job was not cancelled"
+    await manager.close()

@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from oumi_mcp_server.jobs.backends.base import Observation
-from oumi_mcp_server.jobs.backends.launcher import LauncherBackend, observation_of
+from oumi_mcp_server.jobs.backends.launcher import LauncherBackend
+from oumi_mcp_server.jobs.backends.launcher_identity import observation_of
 from oumi_mcp_server.jobs.backends.launcher_listing import CloudListing
 from oumi_mcp_server.jobs.commands import matches_filter
 from oumi_mcp_server.jobs.models import CloudWarning, JobList, JobStatusReport, JobSummary

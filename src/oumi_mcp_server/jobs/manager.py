@@ -19,11 +19,8 @@ from pathlib import Path
 from oumi_mcp_server.errors import InvalidArgumentError, NotFoundError
 from oumi_mcp_server.jobs import registry as registry_ops
 from oumi_mcp_server.jobs.backends.base import JobBackend, Observation
-from oumi_mcp_server.jobs.backends.launcher import (
-    LauncherBackend,
-    LauncherLimits,
-    launched_as,
-)
+from oumi_mcp_server.jobs.backends.launcher import LauncherBackend, LauncherLimits
+from oumi_mcp_server.jobs.backends.launcher_identity import launched_as
 from oumi_mcp_server.jobs.backends.local import LocalBackend
 from oumi_mcp_server.jobs.cloud_plan import CloudResources, is_job_config
 from oumi_mcp_server.jobs.cloud_runs import CloudRuns

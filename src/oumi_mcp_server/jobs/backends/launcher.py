@@ -25,9 +25,15 @@ from pathlib import Path
 
 from oumi_mcp_server.blocking import KeyedSingleFlight, run_blocking
 from oumi_mcp_server.errors import EngineTimeoutError, InvalidArgumentError
-from oumi_mcp_server.jobs import logs
 from oumi_mcp_server.jobs.backends.base import CancelOutcome, LaunchSpec, LogRead, Observation
+from oumi_mcp_server.jobs.backends.launcher_identity import (
+    launched_as,
+    launched_identity,
+    observation_of,
+    with_launch_result,
+)
 from oumi_mcp_server.jobs.backends.launcher_listing import CloudListing, CloudListings
+from oumi_mcp_server.jobs.backends.launcher_logs import local_cloud_logs, stream_snapshot
 from oumi_mcp_server.jobs.backends.local import FinalStates
 from oumi_mcp_server.jobs.process import (
     is_our_process,
@@ -45,8 +51,6 @@ from oumi_mcp_server.launcher.jobspec import JOB_MARKER_ENV, LOCAL_CLOUD
 
 logger = logging.getLogger(__name__)
 
-STREAM_LOG_FILE = "stream.log"  # the last snapshot of a cloud job's log stream
-
 
 @dataclass(frozen=True)
 class LauncherLimits:
@@ -60,21 +64,6 @@ class LauncherLimits:
     logs_s: float = 10.0
     logs_bytes: int = 16 * 1024 * 1024
     survivor_grace_s: float = 5.0
-
-
-def launched_as(record: JobRecord, job: LauncherJob) -> bool:
-    """True if the launcher job is the one this record launched (ids can be reused)."""
-    if job.id != record.launcher_job_id:
-        return False
-    if record.cluster_name and job.cluster and job.cluster != record.cluster_name:
-        return False
-    return not job.name or job.name == record.job_id
-
-
-def observation_of(job: LauncherJob) -> Observation:
-    where = f"{job.cloud}/{job.cluster}" if job.cluster else job.cloud
-    detail = f" {job.metadata.strip()}" if job.metadata.strip() else ""
-    return Observation(JobState(job.state), f"{where} job {job.id}: {job.status}.{detail}")
 
 
 class LauncherBackend:
@@ -147,10 +136,17 @@ class LauncherBackend:
         except BaseException as exc:
             run.record_launch_result({"error": f"{type(exc).__name__}: {exc}"})
             raise
-        self._registry.set_launcher_identity(record.job_id, job.cluster, job.id)
+        # The run dir keeps the identity too, should the registry be busy right now.
         run.record_launch_result({"launcher_job_id": job.id, "cluster_name": job.cluster})
+        try:
+            self._registry.set_launcher_identity(record.job_id, job.cluster, job.id)
+        except Exception:  # the run dir has it: status and cancel read it from there
+            logger.exception("Recording the launcher identity of job %s", record.job_id)
         if runtime.cancel_requested or run.read_cancel() is not None:
-            self._cancel_now(engine, self._with_identity(record, job))
+            try:
+                self._cancel_now(engine, self._with_identity(record, job))
+            except Exception:  # the job keeps running: its status says so; cancel_job retries
+                logger.exception("Cancelling job %s after its launch failed", record.job_id)
         return job
 
     def _with_identity(self, record: JobRecord, job: LauncherJob) -> JobRecord:
@@ -241,6 +237,8 @@ class LauncherBackend:
         )
         if result and result.get("error"):
             return Observation(JobState.FAILED, f"launch failed: {result['error']}")
+        if result and result.get("launcher_job_id"):  # launched; the registry missed it
+            return await self._status(with_launch_result(record, result))
         task = runtime.launch_task if runtime is not None else None
         in_flight = task is not None and not task.done()
         if cancel is not None or (runtime is not None and runtime.cancel_requested):
@@ -278,6 +276,10 @@ class LauncherBackend:
     async def cancel(
         self, record: JobRecord, *, force: bool, runtime: JobRuntime | None
     ) -> CancelOutcome:
+        if not record.launcher_job_id:
+            record = await run_blocking(
+                lambda: launched_identity(record), timeout_s=5.0, what="Reading the launch"
+            )
         previous = await self._observe_one(record, runtime)
         if is_terminal(previous.state):
             return CancelOutcome("already_finished", previous, previous)
@@ -317,7 +319,7 @@ class LauncherBackend:
             # The launch thread records the job id, then checks the flag; we set the
             # flag, then re-read the id: one of the two always sees the other.
             run.request_cancel(force=False)
-            return self._registry.get(record.job_id)
+            return launched_identity(self._registry.get(record.job_id))
 
         current = await run_blocking(
             flag_then_reread, timeout_s=self.limits.status_s, what="Recording the cancel"
@@ -344,15 +346,14 @@ class LauncherBackend:
         run = RunDir(Path(record.run_dir))
         if record.cloud == LOCAL_CLOUD:
             return await run_blocking(
-                lambda: _local_cloud_logs(run, streams, lines, offset),
+                lambda: local_cloud_logs(run, streams, lines, offset),
                 timeout_s=self.limits.status_s,
                 what="Reading job logs",
             )
         if not record.launcher_job_id:
             return []
-        snapshot = run.launcher_logs / STREAM_LOG_FILE
 
-        def read_stream() -> LogRead:
+        def read() -> LogRead:
             text = self._engine().read_logs(
                 record.cloud,
                 record.cluster_name,
@@ -360,30 +361,12 @@ class LauncherBackend:
                 max_bytes=self.limits.logs_bytes,
                 timeout_s=self.limits.logs_s,
             )
-            snapshot.parent.mkdir(parents=True, exist_ok=True)
-            snapshot.write_text(text, encoding="utf-8")
-            return LogRead("output", str(snapshot), _page(snapshot, lines, offset))
+            return stream_snapshot(run, text, lines, offset)
 
         return [
             await run_blocking(
-                read_stream,
+                read,
                 timeout_s=self.limits.logs_s + 5.0,
                 what=f"Reading the log stream of {record.cloud}/{record.cluster_name}",
             )
         ]
-
-
-def _page(path: Path, lines: int, offset: int | None) -> logs.LogPage:
-    return logs.tail(path, lines) if offset is None else logs.read_from(path, offset, lines)
-
-
-def _local_cloud_logs(
-    run: RunDir, streams: Sequence[str], lines: int, offset: int | None
-) -> list[LogRead]:
-    """oumi's local cloud writes <time>_<id>.stdout / .stderr into our logging dir."""
-    reads = []
-    for stream in streams:
-        found = sorted(run.launcher_logs.glob(f"*.{stream}")) if run.launcher_logs.is_dir() else []
-        if found:
-            reads.append(LogRead(stream, str(found[-1]), _page(found[-1], lines, offset)))
-    return reads
