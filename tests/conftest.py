@@ -48,7 +48,9 @@ def settings(tmp_path: Path) -> Settings:
         cache_dir=tmp_path / "cache",
         configs_dir=LIBRARY_DIR,
         warmup=False,
-        listed_clouds=("local",),  # list_jobs asks no SkyPilot cloud unless a test opts in
+        # list_jobs asks no cloud unless a test opts in: oumi.launcher's local cloud is
+        # shared by the whole test process, and SkyPilot clouds start an API server.
+        listed_clouds=(),
     )
 
 

@@ -71,7 +71,7 @@ def _warm_imports() -> None:
 @pytest.fixture
 def settings(settings: Settings) -> Settings:
     """The shared settings, but list_jobs asks every cloud the fake launcher knows."""
-    return replace(settings, listed_clouds=())
+    return replace(settings, listed_clouds=None)
 
 
 def _checker() -> CloudChecker:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from dataclasses import replace
 from importlib.metadata import version
 from pathlib import Path
 
@@ -176,8 +177,8 @@ async def test_list_jobs_shows_a_job_started_directly_through_oumi_launcher(
         run="echo started outside the server",
     )
     _, started = oumi.launcher.up(job, "elsewhere-cluster")
-    assert settings.listed_clouds == ("local",)  # the real engine, asked about one cloud
-    manager = await Services.create(settings).jobs.manager()
+    # The real engine, asked about its local cloud only.
+    manager = await Services.create(replace(settings, listed_clouds=("local",))).jobs.manager()
 
     listed = await manager.list_jobs()
     rows = [row for row in listed.jobs if row.launcher_job_id == started.id]
@@ -216,3 +217,15 @@ def test_the_sync_summary_follows_skypilot_outside_a_git_repository(tmp_path: Pa
     (project / ".skyignore").write_text("data\n")
     summary = summarize_sync(project, excluded_by_skypilot(project))
     assert summary.ignore_rule == ".skyignore" and "data/train.jsonl" not in summary.sample
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [("", None), ("gcp, Local", ("gcp", "local")), ("none", ())],
+)
+def test_oumi_mcp_clouds_picks_the_clouds_list_jobs_asks(
+    raw: str, expected: tuple[str, ...] | None
+) -> None:
+    settings = Settings.from_env({"OUMI_MCP_CLOUDS": raw, "OUMI_MCP_LIST_CACHE_S": "0"})
+    assert settings.listed_clouds == expected
+    assert settings.launcher_limits().list_cache_s == 0.0

@@ -84,9 +84,9 @@ class Settings:
     cloud_status_timeout_s: float = CLOUD_STATUS_TIMEOUT_S  # OUMI_MCP_CLOUD_STATUS_TIMEOUT_S
     list_cache_s: float = LIST_CACHE_S  # OUMI_MCP_LIST_CACHE_S
     launcher_cancel_timeout_s: float = LAUNCHER_CANCEL_TIMEOUT_S  # OUMI_MCP_CANCEL_TIMEOUT_S
-    # OUMI_MCP_CLOUDS: the clouds list_jobs asks (comma-separated); empty: every cloud
-    # oumi.launcher knows.
-    listed_clouds: tuple[str, ...] = ()
+    # OUMI_MCP_CLOUDS: the clouds list_jobs asks (comma-separated, or "none"); None
+    # (unset): every cloud oumi.launcher knows.
+    listed_clouds: tuple[str, ...] | None = None
 
     def launcher_limits(self) -> LauncherLimits:
         from oumi_mcp_server.jobs.backends.launcher import LauncherLimits
@@ -137,11 +137,7 @@ class Settings:
             launcher_cancel_timeout_s=_positive_float(
                 env.get("OUMI_MCP_CANCEL_TIMEOUT_S"), LAUNCHER_CANCEL_TIMEOUT_S
             ),
-            listed_clouds=tuple(
-                name.strip().lower()
-                for name in env.get("OUMI_MCP_CLOUDS", "").split(",")
-                if name.strip()
-            ),
+            listed_clouds=_cloud_list(env.get("OUMI_MCP_CLOUDS", "")),
         )
 
 
@@ -168,3 +164,10 @@ def _non_negative_float(raw: str | None, default: float) -> float:
     except ValueError:
         return default
     return value if value >= 0 else default
+
+
+def _cloud_list(raw: str) -> tuple[str, ...] | None:
+    names = tuple(name.strip().lower() for name in raw.split(",") if name.strip())
+    if not names:
+        return None
+    return () if names == ("none",) else names

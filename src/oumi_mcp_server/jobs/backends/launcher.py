@@ -73,7 +73,7 @@ class LauncherBackend:
         registry: Registry,
         *,
         limits: LauncherLimits | None = None,
-        listed_clouds: Sequence[str] = (),
+        listed_clouds: Sequence[str] | None = None,
     ) -> None:
         self._engine = engine
         self._registry = registry

@@ -45,11 +45,11 @@ class CloudListings:
         timeout_s: float,
         cache_s: float,
         clouds_timeout_s: float,
-        only: Sequence[str] = (),
+        only: Sequence[str] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._engine = engine
-        self._only = tuple(only)
+        self._only = None if only is None else frozenset(only)
         self._timeout_s = timeout_s
         self._cache_s = cache_s
         self._clouds_timeout_s = clouds_timeout_s
@@ -61,7 +61,8 @@ class CloudListings:
         self._known_clouds: list[str] | None = None
 
     async def clouds(self) -> list[str]:
-        """The clouds to list: every cloud oumi.launcher knows, or the configured ones.
+        """The clouds to list: every cloud oumi.launcher knows, or the configured ones
+        (none at all for an empty list).
 
         The first call loads oumi.launcher.
         """
@@ -70,7 +71,7 @@ class CloudListings:
                 timeout_s=self._clouds_timeout_s,
                 next_step="oumi.launcher is still loading; call again in a few seconds.",
             )
-            self._known_clouds = [c for c in known if not self._only or c in self._only]
+            self._known_clouds = [c for c in known if self._only is None or c in self._only]
         return self._known_clouds
 
     async def list_all(self) -> list[CloudListing]:
