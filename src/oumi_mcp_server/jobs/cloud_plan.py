@@ -15,6 +15,7 @@ import copy
 import re
 import time
 from dataclasses import dataclass
+from functools import cached_property
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -92,8 +93,9 @@ class CloudPlan:
     def staged(self) -> Path:
         return self.run.staged_config(self.config)
 
-    @property
+    @cached_property
     def job_config(self) -> dict[str, Any]:
+        """The JobConfig to launch (built once per plan; treat it as read-only)."""
         if self.given_job_config is not None:
             return adopt_job_config(self.given_job_config, self)
         overrides = [override.argument for override in self.args.overrides]
