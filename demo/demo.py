@@ -43,6 +43,20 @@ def text_of(result: Any) -> str:
     return str(result.content[0].text) if result.content else ""
 
 
+async def watch(client: Client, job_id: str, started: float) -> dict[str, Any]:
+    """Poll get_job_status until the job ends, showing each new state once."""
+    last = ""
+    while True:
+        status = structured(await client.call_tool("get_job_status", {"job_id": job_id}))
+        if status["state"] != last:
+            elapsed = time.perf_counter() - started
+            show(f"{elapsed:5.1f} s  {status['state']:<10} {status['reason'][:70]}")
+            last = status["state"]
+        if status["terminal"] or time.perf_counter() - started > 600:
+            return status
+        await anyio.sleep(1.0)
+
+
 async def job_loop(client: Client, work: Path) -> None:
     """Steps 7-14: the whole local loop on a tiny model, as an assistant would run it."""
     heading("7. A tiny project to train (built offline: 2-layer Llama, word-level tokenizer)")
@@ -97,17 +111,7 @@ async def job_loop(client: Client, work: Path) -> None:
     job_id = job["job_id"]
 
     heading("13. get_job_status: polling the live state")
-    started = time.perf_counter()
-    last = ""
-    while True:
-        status = structured(await client.call_tool("get_job_status", {"job_id": job_id}))
-        if status["state"] != last:
-            elapsed = time.perf_counter() - started
-            show(f"{elapsed:5.1f} s  {status['state']:<10} {status['reason']}")
-            last = status["state"]
-        if status["terminal"] or time.perf_counter() - started > 600:
-            break
-        await anyio.sleep(1.0)
+    status = await watch(client, job_id, time.perf_counter())
 
     heading("14. get_job_logs: the training's own output (last lines of stdout)")
     logs = structured(
@@ -153,16 +157,7 @@ async def launcher_loop(client: Client, project: Path) -> None:
     job_id = job["job_id"]
 
     heading("17. Status from launcher.status, logs through the launcher path")
-    last = ""
-    while True:
-        status = structured(await client.call_tool("get_job_status", {"job_id": job_id}))
-        if status["state"] != last:
-            elapsed = time.perf_counter() - started
-            show(f"{elapsed:5.1f} s  {status['state']:<10} {status['reason'][:60]}")
-            last = status["state"]
-        if status["terminal"] or time.perf_counter() - started > 600:
-            break
-        await anyio.sleep(1.0)
+    status = await watch(client, job_id, started)
     logs = structured(await client.call_tool("get_job_logs", {"job_id": job_id, "lines": 200}))
     text = "".join(chunk["text"] for chunk in logs["chunks"])
     losses = [line for line in text.splitlines() if "'loss'" in line]
