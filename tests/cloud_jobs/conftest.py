@@ -1,0 +1,49 @@
+"""Fixtures of the cloud job tests: settings listing every fake cloud, the fake, a manager."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from oumi_mcp_server.jobs.manager import JobManager
+from oumi_mcp_server.settings import Settings
+from tests.cloud_jobs.support import RecordingLauncher, manager_for_engine
+from tests.launcher_support import FakeLauncher
+from tests.project import make_project
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _warm_imports() -> None:
+    """Import oumi and SkyPilot once, so no single test pays for the first import."""
+    import oumi.core.configs  # noqa: F401
+    import sky.data.storage_utils  # noqa: F401
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """The shared settings, but list_jobs asks every cloud the fake launcher knows."""
+    return replace(settings, listed_clouds=None)
+
+
+@pytest.fixture
+def engine() -> RecordingLauncher:
+    return RecordingLauncher()
+
+
+@pytest.fixture
+async def manager(settings: Settings, engine: FakeLauncher) -> AsyncIterator[JobManager]:
+    jobs = manager_for_engine(settings, engine)
+    try:
+        yield jobs
+    finally:
+        if engine.up_gate is not None:
+            engine.up_gate.set()  # never leave a launch thread waiting
+        await jobs.close()
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    return make_project(tmp_path / "project")
