@@ -34,8 +34,7 @@ from common import Summary, base_env, call, ensure_competitor
 from oumi_mcp_server.jobs import logs
 from oumi_mcp_server.jobs.records import JobRecord
 from oumi_mcp_server.jobs.registry import Registry
-from oumi_mcp_server.jobs.rundir import RunDir
-from oumi_mcp_server.jobs.wrapper import write_json_atomically
+from oumi_mcp_server.jobs.rundir import RunDir, write_json_atomically
 from tests.jobs_support import fake_oumi
 from tests.project import make_project
 from tests.tiny_project import build_tiny_model, make_tiny_project

@@ -9,7 +9,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from oumi_mcp_server.jobs.manager import JobManager
+from oumi_mcp_server.jobs.service import JobService
 from oumi_mcp_server.services import Services
 from oumi_mcp_server.settings import Settings
 
@@ -46,12 +46,12 @@ def with_fake_oumi(settings: Settings, tmp_path: Path, **changes: object) -> Set
     )
 
 
-async def manager_for(settings: Settings) -> JobManager:
-    return await Services.create(settings).jobs.manager()
+async def manager_for(settings: Settings) -> JobService:
+    return await Services.create(settings).job_service()
 
 
 async def wait_for_state(
-    manager: JobManager, job_id: str, states: set[str], timeout_s: float = 60.0
+    manager: JobService, job_id: str, states: set[str], timeout_s: float = 60.0
 ) -> str:
     deadline = time.monotonic() + timeout_s
     while True:

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from oumi_mcp_server.launcher.engine import LauncherJob
+from oumi_mcp_server.jobs.launcher.engine import LauncherJob
 
 
 @dataclass

@@ -11,8 +11,8 @@ import pytest
 from mcp import Client, types
 
 from oumi_mcp_server.errors import EngineTimeoutError, InvalidArgumentError, NotFoundError
-from oumi_mcp_server.launcher.clusters import ClusterService
-from oumi_mcp_server.launcher.engine import LauncherJob, OumiLauncherEngine
+from oumi_mcp_server.jobs.launcher.clusters import ClusterService
+from oumi_mcp_server.jobs.launcher.engine import LauncherJob, OumiLauncherEngine
 from oumi_mcp_server.server.app import build_server
 from oumi_mcp_server.services import Services
 from oumi_mcp_server.settings import Settings

@@ -1,4 +1,4 @@
-"""Local jobs through JobManager, with real processes and an injected fake `oumi` script."""
+"""Local jobs through JobService, with real processes and an injected fake `oumi` script."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import asyncio
 import os
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -13,10 +14,12 @@ from pathlib import Path
 import pytest
 
 from oumi_mcp_server.errors import InvalidArgumentError
-from oumi_mcp_server.jobs.cloud_plan import CloudResources
-from oumi_mcp_server.jobs.manager import JobManager
-from oumi_mcp_server.jobs.process import live_group_members
+from oumi_mcp_server.jobs.arguments import CloudResources
+from oumi_mcp_server.jobs.os_processes import live_group_members
+from oumi_mcp_server.jobs.process.files import read_pid
+from oumi_mcp_server.jobs.process.spawn import wrapper_argv
 from oumi_mcp_server.jobs.rundir import RunDir
+from oumi_mcp_server.jobs.service import JobService
 from oumi_mcp_server.settings import Settings
 from tests.jobs_support import manager_for, open_fd_count, wait_for_state, with_fake_oumi
 from tests.project import make_project, training_config, write_yaml
@@ -34,7 +37,7 @@ def job_settings(settings: Settings, tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-async def manager(job_settings: Settings) -> AsyncIterator[JobManager]:
+async def manager(job_settings: Settings) -> AsyncIterator[JobService]:
     jobs = await manager_for(job_settings)
     try:
         yield jobs
@@ -48,7 +51,7 @@ def project(tmp_path: Path) -> Path:
 
 
 async def test_dry_run_shows_exactly_what_would_run_and_starts_nothing(
-    manager: JobManager, project: Path, job_settings: Settings
+    manager: JobService, project: Path, job_settings: Settings
 ) -> None:
     result = await manager.run(
         CONFIG,
@@ -78,7 +81,7 @@ async def test_dry_run_shows_exactly_what_would_run_and_starts_nothing(
     assert (await manager.list_jobs()).total == 0
 
 
-async def test_a_real_run_returns_at_once_and_completes(manager: JobManager, project: Path) -> None:
+async def test_a_real_run_returns_at_once_and_completes(manager: JobService, project: Path) -> None:
     await manager.run(CONFIG, "train", str(project))  # warm: oumi imported for validation
     started = time.perf_counter()
     result = await manager.run(
@@ -104,7 +107,7 @@ async def test_a_real_run_returns_at_once_and_completes(manager: JobManager, pro
 
 
 async def test_a_failing_job_reports_exit_code_and_stderr_tail(
-    manager: JobManager, project: Path
+    manager: JobService, project: Path
 ) -> None:
     result = await manager.run(
         CONFIG,
@@ -121,7 +124,7 @@ async def test_a_failing_job_reports_exit_code_and_stderr_tail(
 
 
 async def test_cancel_stops_the_whole_process_group_and_is_idempotent(
-    manager: JobManager, project: Path
+    manager: JobService, project: Path
 ) -> None:
     result = await manager.run(
         CONFIG,
@@ -149,7 +152,7 @@ async def test_cancel_stops_the_whole_process_group_and_is_idempotent(
 
 
 async def test_cancel_escalates_to_sigkill_and_force_kills_at_once(
-    manager: JobManager, project: Path
+    manager: JobService, project: Path
 ) -> None:
     stubborn = {"FAKE_OUMI_SLEEP": "300", "FAKE_OUMI_IGNORE_TERM": "1"}
     first = await manager.run(CONFIG, "train", str(project), dry_run=False, envs=stubborn)
@@ -194,7 +197,7 @@ async def test_jobs_outlive_their_manager_and_a_new_one_reports_them(
 
 
 async def test_a_vanished_process_without_exit_record_is_lost(
-    manager: JobManager, tmp_path: Path
+    manager: JobService, tmp_path: Path
 ) -> None:
     gone = subprocess.Popen(["true"])
     gone.wait()
@@ -206,7 +209,7 @@ async def test_a_vanished_process_without_exit_record_is_lost(
 
 
 async def test_a_reused_pid_is_not_mistaken_for_our_job(
-    manager: JobManager, tmp_path: Path
+    manager: JobService, tmp_path: Path
 ) -> None:
     run = tmp_path / "state" / "jobs" / "reused"
     run.mkdir(parents=True)
@@ -224,7 +227,7 @@ async def test_a_reused_pid_is_not_mistaken_for_our_job(
 
 
 async def test_a_record_without_process_is_launching_then_lost(
-    manager: JobManager, tmp_path: Path
+    manager: JobService, tmp_path: Path
 ) -> None:
     for job_id, age in (("fresh", 0.0), ("stale", 3600.0)):
         run = tmp_path / "state" / "jobs" / job_id
@@ -236,19 +239,19 @@ async def test_a_record_without_process_is_launching_then_lost(
 
 
 async def test_reconcile_recovers_a_process_known_only_from_its_pid_file(
-    manager: JobManager, tmp_path: Path, job_settings: Settings
+    manager: JobService, tmp_path: Path, job_settings: Settings
 ) -> None:
     run = RunDir.for_job(job_settings.state_dir, "orphan")
     run.create()
     marker = "oumi_mcp_job=orphan"
-    wrapper = manager.local.wrapper_argv(
-        record("orphan", run_dir=str(run.path), marker=marker), ["sleep", "30"]
+    wrapper = wrapper_argv(
+        sys.executable, record("orphan", run_dir=str(run.path), marker=marker), ["sleep", "30"]
     )
     process = subprocess.Popen(wrapper, start_new_session=True)
     try:
         manager.registry.add(record("orphan", run_dir=str(run.path), marker=marker))
         for _ in range(50):
-            if run.read_pid():
+            if read_pid(run):
                 break
             await asyncio.sleep(0.1)
         counts = await manager.reconcile()
@@ -262,7 +265,7 @@ async def test_reconcile_recovers_a_process_known_only_from_its_pid_file(
 
 
 async def test_fifty_short_jobs_leave_no_runtime_and_no_open_file(
-    manager: JobManager, project: Path
+    manager: JobService, project: Path
 ) -> None:
     first = await manager.run(CONFIG, "train", str(project), dry_run=False)
     await wait_for_state(manager, first.job_id, FINISHED)
@@ -285,7 +288,7 @@ async def test_fifty_short_jobs_leave_no_runtime_and_no_open_file(
 
 
 async def test_old_finished_records_are_pruned_with_their_run_dirs(
-    manager: JobManager, project: Path, job_settings: Settings
+    manager: JobService, project: Path, job_settings: Settings
 ) -> None:
     done = await manager.run(CONFIG, "train", str(project), dry_run=False)
     await wait_for_state(manager, done.job_id, FINISHED)
@@ -302,7 +305,7 @@ async def test_old_finished_records_are_pruned_with_their_run_dirs(
 
 
 async def test_blocked_checks_stop_a_real_run_with_the_report(
-    manager: JobManager, tmp_path: Path
+    manager: JobService, tmp_path: Path
 ) -> None:
     write_yaml(tmp_path / "bad.yaml", training_config("data/missing.jsonl"))
     result = await manager.run("bad.yaml", "train", str(tmp_path), dry_run=False)
@@ -314,7 +317,7 @@ async def test_blocked_checks_stop_a_real_run_with_the_report(
 
 
 async def test_job_name_clash_cloud_and_cluster_are_clear_errors(
-    manager: JobManager, project: Path
+    manager: JobService, project: Path
 ) -> None:
     await manager.run(CONFIG, "train", str(project), dry_run=False, job_name="mine")
     for dry_run in (False, True):
@@ -330,7 +333,7 @@ async def test_job_name_clash_cloud_and_cluster_are_clear_errors(
         )
 
 
-async def test_logs_page_forward_with_next_offset(manager: JobManager, project: Path) -> None:
+async def test_logs_page_forward_with_next_offset(manager: JobService, project: Path) -> None:
     result = await manager.run(
         CONFIG, "train", str(project), dry_run=False, envs={"FAKE_OUMI_LINES": "5000"}
     )
@@ -380,7 +383,7 @@ def test_the_wrapper_does_not_start_a_command_cancelled_before_it_began(tmp_path
             sys.executable,
             "-P",
             "-m",
-            "oumi_mcp_server.jobs.wrapper",
+            "oumi_mcp_server.jobs.process.wrapper",
             "--run-dir",
             str(run),
             "--marker",

@@ -254,8 +254,7 @@ def test_tail_cost_does_not_grow_with_file_size(tmp_path: Path) -> None:
 
 
 def test_remembered_final_states_are_bounded() -> None:
-    from oumi_mcp_server.jobs.backends.base import Observation
-    from oumi_mcp_server.jobs.backends.local import FinalStates
+    from oumi_mcp_server.jobs.backend import FinalStates, Observation
 
     final = FinalStates()
     done = Observation(JobState.COMPLETED, "exit code 0", 0)

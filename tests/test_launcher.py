@@ -11,14 +11,17 @@ from pathlib import Path
 import pytest
 
 from oumi_mcp_server.errors import InvalidArgumentError
-from oumi_mcp_server.launcher.engine import OumiLauncherEngine, read_stream_within
-from oumi_mcp_server.launcher.jobspec import (
-    JOB_MARKER_ENV,
+from oumi_mcp_server.jobs.catalog import JOB_MARKER_ENV
+from oumi_mcp_server.jobs.launcher.engine import (
+    OumiLauncherEngine,
+    canonical_state,
+    read_stream_within,
+)
+from oumi_mcp_server.jobs.launcher.jobspec import (
     LOCAL_LOGGING_DIR_ENV,
     CloudJobRequest,
     build_job_config,
 )
-from oumi_mcp_server.launcher.states import canonical_state
 from oumi_mcp_server.services import Services
 from oumi_mcp_server.settings import Settings
 
@@ -178,7 +181,7 @@ async def test_list_jobs_shows_a_job_started_directly_through_oumi_launcher(
     )
     _, started = oumi.launcher.up(job, "elsewhere-cluster")
     # The real engine, asked about its local cloud only.
-    manager = await Services.create(replace(settings, listed_clouds=("local",))).jobs.manager()
+    manager = await Services.create(replace(settings, listed_clouds=("local",))).job_service()
 
     listed = await manager.list_jobs()
     rows = [row for row in listed.jobs if row.launcher_job_id == started.id]
@@ -205,7 +208,7 @@ def test_the_cloud_names_we_accept_are_the_ones_oumi_launcher_registers() -> Non
 
 
 def test_the_sync_summary_follows_skypilot_outside_a_git_repository(tmp_path: Path) -> None:
-    from oumi_mcp_server.launcher.sync import excluded_by_skypilot, summarize_sync
+    from oumi_mcp_server.jobs.launcher.sync import excluded_by_skypilot, summarize_sync
 
     project = tmp_path / "project"
     (project / "data").mkdir(parents=True)

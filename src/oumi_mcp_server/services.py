@@ -1,32 +1,92 @@
-"""The domain services one server process shares across its tools."""
+"""The composition root: the domain services one server process shares, on the real engines.
+
+Tests inject fakes here (a scripted oumi.launcher, a cloud checker, a
+registry), never by patching. The job control plane is built on first use, in
+a worker thread, so that its modules stay out of start-up; the server's
+lifespan builds it in the background a moment after start.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from oumi_mcp_server.blocking import run_blocking
 from oumi_mcp_server.engines import load
 from oumi_mcp_server.environment.clouds import CloudChecker
-from oumi_mcp_server.jobs.service import JobService
-from oumi_mcp_server.launcher.clusters import ClusterService
-from oumi_mcp_server.launcher.engine import LauncherEngine, OumiLauncherEngine
+from oumi_mcp_server.jobs.launcher.clusters import ClusterService
+from oumi_mcp_server.jobs.launcher.engine import LauncherEngine, OumiLauncherEngine
 from oumi_mcp_server.library.service import LibraryService
 from oumi_mcp_server.preflight.service import PreflightService
-from oumi_mcp_server.settings import CLOUD_CHECK_CACHE_S, WARMUP_DELAY_S, Settings
+from oumi_mcp_server.settings import (
+    CLOUD_CHECK_CACHE_S,
+    JOB_START_DELAY_S,
+    WARMUP_DELAY_S,
+    LauncherLimits,
+    Settings,
+)
 from oumi_mcp_server.validation.engine import warm_up_oumi
 from oumi_mcp_server.validation.service import ValidationService
 from oumi_mcp_server.warmup import Warmup
 
 if TYPE_CHECKING:
-    from oumi_mcp_server.jobs.backends.local import LocalBackend
+    from oumi_mcp_server.jobs.registry import Registry
+    from oumi_mcp_server.jobs.service import JobService
+
+JOBS_LOAD_TIMEOUT_S = 60.0
 
 
 def warm_up_engines() -> None:
     """Import oumi's config classes (validation), then oumi.launcher (list_jobs, clouds)."""
     warm_up_oumi()
     load("oumi.launcher")
+
+
+def build_job_service(
+    settings: Settings,
+    *,
+    validation: ValidationService,
+    preflight: PreflightService,
+    launcher: Callable[[], LauncherEngine],
+    registry: Registry | None = None,
+    launcher_limits: LauncherLimits | None = None,
+) -> JobService:
+    """The job control plane: one registry and runtime table, one backend per engine."""
+    from oumi_mcp_server.jobs.launcher.backend import LauncherBackend
+    from oumi_mcp_server.jobs.process.backend import ProcessBackend
+    from oumi_mcp_server.jobs.registry import Registry
+    from oumi_mcp_server.jobs.runtime import RuntimeTable
+    from oumi_mcp_server.jobs.service import JobService
+
+    registry = registry or Registry(settings.state_dir)
+    runtimes = RuntimeTable()
+    oumi = settings.oumi_executable
+    return JobService(
+        settings,
+        validation=validation,
+        preflight=preflight,
+        registry=registry,
+        runtimes=runtimes,
+        process=ProcessBackend(
+            registry,
+            runtimes,
+            state_dir=settings.state_dir,
+            oumi_executable=str(oumi) if oumi else None,
+            cancel_grace_s=settings.job_cancel_grace_s,
+        ),
+        launcher=LauncherBackend(
+            launcher,
+            registry,
+            runtimes,
+            state_dir=settings.state_dir,
+            limits=launcher_limits or settings.launcher_limits(),
+            listed_clouds=settings.listed_clouds,
+        ),
+    )
 
 
 @dataclass
@@ -37,9 +97,12 @@ class Services:
     validation: ValidationService
     preflight: PreflightService
     warmup: Warmup
-    jobs: JobService
     clusters: ClusterService
+    launcher: Callable[[], LauncherEngine]
     started_at: float = field(default_factory=time.time)
+    _jobs: JobService | None = field(default=None, init=False)
+    _jobs_lock: threading.Lock = field(default_factory=threading.Lock, init=False)
+    _jobs_starter: asyncio.Task[None] | None = field(default=None, init=False)
 
     @classmethod
     def create(
@@ -48,15 +111,12 @@ class Services:
         *,
         cloud_checker: CloudChecker | None = None,
         library: LibraryService | None = None,
-        local_jobs: LocalBackend | None = None,
         launcher: LauncherEngine | None = None,
     ) -> Services:
         cloud_checker = cloud_checker or CloudChecker(
             timeout_s=settings.cloud_check_timeout_s, cache_s=CLOUD_CHECK_CACHE_S
         )
         library = library or LibraryService(settings)
-        validation = ValidationService(timeout_s=settings.validation_timeout_s)
-        preflight = PreflightService(settings, cloud_checker=cloud_checker, library=library)
         engine: Callable[[], LauncherEngine] = (
             (lambda: launcher) if launcher is not None else OumiLauncherEngine
         )
@@ -64,15 +124,47 @@ class Services:
             settings=settings,
             cloud_checker=cloud_checker,
             library=library,
-            validation=validation,
-            preflight=preflight,
+            validation=ValidationService(timeout_s=settings.validation_timeout_s),
+            preflight=PreflightService(settings, cloud_checker=cloud_checker, library=library),
             warmup=Warmup(warm_up_engines, enabled=settings.warmup, delay_s=WARMUP_DELAY_S),
-            jobs=JobService(
-                settings,
-                validation=validation,
-                preflight=preflight,
-                local=local_jobs,
-                launcher=engine,
-            ),
             clusters=ClusterService(engine, timeout_s=settings.cluster_timeout_s),
+            launcher=engine,
         )
+
+    async def job_service(self) -> JobService:
+        """The job API, built on first use in a worker thread."""
+        if self._jobs is None:
+            await run_blocking(
+                self._build_jobs, timeout_s=JOBS_LOAD_TIMEOUT_S, what="Loading the job service"
+            )
+        assert self._jobs is not None
+        return self._jobs
+
+    def _build_jobs(self) -> None:
+        with self._jobs_lock:
+            if self._jobs is None:
+                self._jobs = build_job_service(
+                    self.settings,
+                    validation=self.validation,
+                    preflight=self.preflight,
+                    launcher=self.launcher,
+                )
+
+    def start_jobs(self) -> None:
+        """In the background, a moment after start (so the client's handshake is answered
+        first): build the job service, recover jobs of earlier processes, sweep."""
+
+        async def start() -> None:
+            await asyncio.sleep(JOB_START_DELAY_S)
+            (await self.job_service()).start()
+
+        if self._jobs_starter is None:
+            self._jobs_starter = asyncio.get_running_loop().create_task(start())
+
+    async def close_jobs(self) -> None:
+        if self._jobs_starter is not None:
+            self._jobs_starter.cancel()
+            await asyncio.gather(self._jobs_starter, return_exceptions=True)
+            self._jobs_starter = None
+        if self._jobs is not None:
+            await self._jobs.close()

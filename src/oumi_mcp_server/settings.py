@@ -6,12 +6,8 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import platformdirs
-
-if TYPE_CHECKING:
-    from oumi_mcp_server.jobs.backends.launcher import LauncherLimits
 
 APP_NAME = "oumi-mcp-server"
 
@@ -49,6 +45,9 @@ JOB_PRUNE_INTERVAL_S = 3600.0
 JOB_SUPERVISE_POLL_S = 0.25
 JOB_CANCEL_GRACE_S = 10.0
 REGISTRY_TIMEOUT_S = 15.0
+# Reading and parsing the config a job request names (its own limit and message:
+# a slow disk is not a busy registry).
+CONFIG_READ_TIMEOUT_S = 15.0
 # oumi.launcher: each cloud gets CLOUD_STATUS_TIMEOUT_S to list its jobs (a slow
 # cloud becomes a warning in list_jobs); listings are reused for LIST_CACHE_S;
 # cancel gets LAUNCHER_CANCEL_TIMEOUT_S before the tool answers with a time-out.
@@ -57,6 +56,22 @@ LIST_CACHE_S = 5.0
 LAUNCHER_CANCEL_TIMEOUT_S = 60.0
 # Variables that silently override tool parameters; removed at server start.
 OVERRIDING_ENV_VARS = ("OUMI_USE_SPOT_VM", "OUMI_FORCE_EDITABLE_INSTALL")
+
+
+@dataclass(frozen=True)
+class LauncherLimits:
+    """Time (and size) limits of the calls into oumi.launcher."""
+
+    up_s: float = 3600.0  # provisioning a cloud VM can take many minutes
+    status_s: float = 20.0  # one job's status
+    list_s: float = 10.0  # one cloud's listing
+    list_cache_s: float = 5.0
+    load_s: float = 30.0  # importing oumi.launcher the first time
+    cancel_s: float = 60.0
+    cancel_settle_s: float = 10.0  # how long to wait for the launcher to say "cancelled"
+    logs_s: float = 10.0
+    logs_bytes: int = 16 * 1024 * 1024
+    survivor_grace_s: float = 5.0
 
 
 @dataclass(frozen=True)
@@ -89,8 +104,6 @@ class Settings:
     listed_clouds: tuple[str, ...] | None = None
 
     def launcher_limits(self) -> LauncherLimits:
-        from oumi_mcp_server.jobs.backends.launcher import LauncherLimits
-
         return LauncherLimits(
             status_s=max(self.cloud_status_timeout_s, 1.0) * 2,
             list_s=self.cloud_status_timeout_s,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from oumi_mcp_server.jobs.manager import JobManager
+from oumi_mcp_server.jobs.service import JobService
 from oumi_mcp_server.settings import Settings
 from tests.cloud_jobs.support import RecordingLauncher, manager_for_engine
 from tests.launcher_support import FakeLauncher
@@ -34,7 +34,7 @@ def engine() -> RecordingLauncher:
 
 
 @pytest.fixture
-async def manager(settings: Settings, engine: FakeLauncher) -> AsyncIterator[JobManager]:
+async def manager(settings: Settings, engine: FakeLauncher) -> AsyncIterator[JobService]:
     jobs = manager_for_engine(settings, engine)
     try:
         yield jobs

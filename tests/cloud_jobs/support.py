@@ -1,4 +1,4 @@
-"""Shared helpers for the cloud job tests: a fake launcher wired into a JobManager."""
+"""Shared helpers for the cloud job tests: a fake launcher wired into a JobService."""
 
 from __future__ import annotations
 
@@ -10,12 +10,11 @@ from pathlib import Path
 from typing import Any
 
 from oumi_mcp_server.environment.clouds import CloudChecker
-from oumi_mcp_server.jobs.backends.launcher import LauncherLimits
-from oumi_mcp_server.jobs.manager import JobManager
+from oumi_mcp_server.jobs.launcher.engine import LauncherJob
 from oumi_mcp_server.jobs.records import JobRecord
-from oumi_mcp_server.launcher.engine import LauncherJob
-from oumi_mcp_server.services import Services
-from oumi_mcp_server.settings import Settings
+from oumi_mcp_server.jobs.service import JobService
+from oumi_mcp_server.services import Services, build_job_service
+from oumi_mcp_server.settings import LauncherLimits, Settings
 from tests.launcher_support import FakeCloud, FakeLauncher
 
 CONFIG = "configs/train.yaml"
@@ -59,9 +58,9 @@ class RecordingLauncher(FakeLauncher):
 
 def manager_for_engine(
     settings: Settings, engine: FakeLauncher, limits: LauncherLimits = LIMITS
-) -> JobManager:
+) -> JobService:
     services = services_for(settings, engine)
-    return JobManager(
+    return build_job_service(
         settings,
         validation=services.validation,
         preflight=services.preflight,
@@ -79,7 +78,7 @@ async def until(predicate: Callable[[], bool], timeout_s: float = 5.0) -> bool:
     return True
 
 
-async def launch_on_gcp(manager: JobManager, project: Path, **arguments: Any) -> JobRecord:
+async def launch_on_gcp(manager: JobService, project: Path, **arguments: Any) -> JobRecord:
     """Launch on gcp and wait until up returned (the runtime is then evicted)."""
     result = await manager.run(
         CONFIG, "train", str(project), cloud="gcp", dry_run=False, **arguments

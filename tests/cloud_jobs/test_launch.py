@@ -19,9 +19,10 @@ from pathlib import Path
 import pytest
 
 from oumi_mcp_server.errors import EngineTimeoutError, InvalidArgumentError
-from oumi_mcp_server.jobs.cloud_plan import CloudResources
-from oumi_mcp_server.jobs.manager import JobManager
+from oumi_mcp_server.jobs.arguments import CloudResources
 from oumi_mcp_server.jobs.registry import Registry
+from oumi_mcp_server.jobs.service import JobService
+from oumi_mcp_server.services import build_job_service
 from oumi_mcp_server.settings import Settings
 from tests.cloud_jobs.support import (
     CANCEL_S,
@@ -44,7 +45,7 @@ pytestmark = pytest.mark.anyio
 
 
 async def test_generated_job_config_for_a_training_config(
-    manager: JobManager, engine: FakeLauncher, project: Path
+    manager: JobService, engine: FakeLauncher, project: Path
 ) -> None:
     if shutil.which("git") is None:
         pytest.skip("git is needed: SkyPilot honours .gitignore only in a git repository")
@@ -106,7 +107,7 @@ async def test_generated_job_config_for_a_training_config(
 
 
 async def test_a_given_job_config_is_launched_as_written_with_our_identity(
-    manager: JobManager, engine: FakeLauncher, project: Path
+    manager: JobService, engine: FakeLauncher, project: Path
 ) -> None:
     (project / "workdir").mkdir()
     (project / "workdir" / "script.py").write_text("print('hi')\n")
@@ -131,7 +132,7 @@ async def test_a_given_job_config_is_launched_as_written_with_our_identity(
 
 
 async def test_a_job_config_cloud_conflict_or_no_cloud_is_a_clear_error(
-    manager: JobManager, engine: FakeLauncher, project: Path
+    manager: JobService, engine: FakeLauncher, project: Path
 ) -> None:
     write_yaml(project / "jobs" / "gcp.yaml", job_config_data())
     with pytest.raises(InvalidArgumentError, match="conflicts with the job config") as raised:
@@ -151,7 +152,7 @@ async def test_a_job_config_cloud_conflict_or_no_cloud_is_a_clear_error(
 
 
 async def test_launch_returns_at_once_then_the_launcher_is_the_source_of_truth(
-    manager: JobManager, engine: RecordingLauncher, project: Path
+    manager: JobService, engine: RecordingLauncher, project: Path
 ) -> None:
     engine.up_gate = threading.Event()
     started = time.monotonic()
@@ -193,7 +194,7 @@ async def test_launch_returns_at_once_then_the_launcher_is_the_source_of_truth(
 
 
 async def test_a_failing_up_fails_the_job_with_the_launch_error(
-    manager: JobManager, engine: FakeLauncher, project: Path
+    manager: JobService, engine: FakeLauncher, project: Path
 ) -> None:
     engine.up_error = "quota exceeded for A100 in us-central1"
     result = await manager.run(CONFIG, "train", str(project), cloud="gcp", dry_run=False)
@@ -209,7 +210,7 @@ async def test_a_failing_up_fails_the_job_with_the_launch_error(
 
 
 async def test_cancel_during_up_cancels_what_up_started(
-    manager: JobManager, engine: FakeLauncher, project: Path
+    manager: JobService, engine: FakeLauncher, project: Path
 ) -> None:
     engine.up_gate = threading.Event()
     result = await manager.run(CONFIG, "train", str(project), cloud="gcp", dry_run=False)
@@ -236,7 +237,7 @@ async def test_cancel_during_up_cancels_what_up_started(
 
 
 async def test_cancel_after_launch_checks_the_live_state_first(
-    manager: JobManager, engine: FakeLauncher, project: Path
+    manager: JobService, engine: FakeLauncher, project: Path
 ) -> None:
     finished = await launch_on_gcp(manager, project)
     engine.set_status("gcp", finished.launcher_job_id, "SUCCEEDED", "completed", True)
@@ -257,7 +258,7 @@ async def test_cancel_after_launch_checks_the_live_state_first(
 
 
 async def test_a_hanging_cancel_is_a_time_out_that_says_how_to_check(
-    manager: JobManager, engine: FakeLauncher, project: Path
+    manager: JobService, engine: FakeLauncher, project: Path
 ) -> None:
     record = await launch_on_gcp(manager, project)
     engine.cancel_hang_s = CANCEL_S + 2.0
@@ -285,7 +286,7 @@ async def test_a_launch_the_registry_missed_is_still_found_through_its_run_dir(
     settings: Settings, engine: FakeLauncher, project: Path
 ) -> None:
     services = services_for(settings, engine)
-    manager = JobManager(
+    manager = build_job_service(
         settings,
         validation=services.validation,
         preflight=services.preflight,

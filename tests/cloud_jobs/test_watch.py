@@ -20,7 +20,7 @@ import pytest
 from mcp import Client
 
 from oumi_mcp_server.errors import EngineTimeoutError, InvalidArgumentError, NotFoundError
-from oumi_mcp_server.jobs.manager import JobManager
+from oumi_mcp_server.jobs.service import JobService
 from oumi_mcp_server.preflight.cloud_check import env_hints
 from oumi_mcp_server.preflight.context import build_context
 from oumi_mcp_server.server.app import build_server
@@ -95,7 +95,7 @@ async def test_only_the_configured_clouds_are_listed(settings: Settings) -> None
 
 
 async def test_list_merges_our_jobs_with_foreign_ones_filters_and_caches(
-    manager: JobManager, engine: FakeLauncher, project: Path
+    manager: JobService, engine: FakeLauncher, project: Path
 ) -> None:
     ours = await launch_on_gcp(manager, project)
     engine.add_job("aws", "their-cluster", "7", "sky-job", "SUCCEEDED")
@@ -133,7 +133,7 @@ async def test_list_merges_our_jobs_with_foreign_ones_filters_and_caches(
 
 
 async def test_status_by_launcher_id_for_foreign_and_our_jobs(
-    manager: JobManager, engine: FakeLauncher, project: Path
+    manager: JobService, engine: FakeLauncher, project: Path
 ) -> None:
     engine.add_job("aws", "their-cluster", "42", "someone-else", "RUNNING")
     foreign = await manager.status("42", cloud="aws")
@@ -163,7 +163,7 @@ async def test_status_by_launcher_id_for_foreign_and_our_jobs(
 
 
 async def test_a_terminal_state_is_final(
-    manager: JobManager, engine: FakeLauncher, project: Path
+    manager: JobService, engine: FakeLauncher, project: Path
 ) -> None:
     record = await launch_on_gcp(manager, project)
     engine.set_status("gcp", record.launcher_job_id, "SUCCEEDED", "completed", True)
@@ -179,7 +179,7 @@ async def test_a_terminal_state_is_final(
 
 
 async def test_cloud_logs_come_from_the_launcher_paged_and_saved(
-    manager: JobManager, engine: FakeLauncher, project: Path
+    manager: JobService, engine: FakeLauncher, project: Path
 ) -> None:
     record = await launch_on_gcp(manager, project)
     engine.logs_text = "".join(f"step {i}\n" for i in range(30))
@@ -213,7 +213,7 @@ async def test_cloud_logs_come_from_the_launcher_paged_and_saved(
 
 
 async def test_logs_before_any_output_say_to_come_back(
-    manager: JobManager, engine: FakeLauncher, project: Path
+    manager: JobService, engine: FakeLauncher, project: Path
 ) -> None:
     engine.up_gate = threading.Event()  # still launching: nothing to read yet
     launched = await manager.run(CONFIG, "train", str(project), cloud="gcp", dry_run=False)
@@ -239,7 +239,7 @@ async def test_polling_a_job_on_a_hanging_cloud_adds_no_threads(settings: Settin
 
 
 async def test_preflight_warns_about_local_files_and_credentials_left_behind(
-    manager: JobManager,
+    manager: JobService,
     project: Path,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,

@@ -19,7 +19,7 @@ import anyio
 import pytest
 from mcp import Client
 
-from oumi_mcp_server.jobs.process import live_group_members
+from oumi_mcp_server.jobs.os_processes import live_group_members
 from tests.conftest import stdio_parameters
 from tests.jobs_support import fake_oumi
 from tests.project import make_project

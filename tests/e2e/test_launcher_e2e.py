@@ -18,8 +18,8 @@ import anyio
 import pytest
 from mcp import Client
 
-from oumi_mcp_server.jobs.process import processes_with_env
-from oumi_mcp_server.launcher.jobspec import JOB_MARKER_ENV
+from oumi_mcp_server.jobs.catalog import JOB_MARKER_ENV
+from oumi_mcp_server.jobs.os_processes import processes_with_env
 from tests.conftest import server_env, stdio_parameters
 from tests.e2e.test_jobs_e2e import REAL_JOB_TIMEOUT_S, call
 from tests.jsonrpc import RawStdioSession

@@ -1,4 +1,6 @@
-"""Job control plane: identity-only registry, live status, runtimes, logs, backends.
+"""The job control plane: ``service.py`` (the job API) over two engines.
 
-Kept import-light: the wrapper module runs as ``python -m`` inside every job.
+``process/`` runs ``oumi`` as our own process group; ``launcher/`` goes through
+oumi.launcher. The modules beside them are shared by both. Kept import-light:
+the process wrapper runs as ``python -m`` inside every job.
 """

@@ -60,3 +60,11 @@ LAUNCHER_CLOUDS = (
     "slurm",
 )
 CLOUD_ALIASES = {"kubernetes": "k8s", "google": "gcp", "lambdalabs": "lambda", "amazon": "aws"}
+# oumi.launcher's own "local" cloud (jobs on this machine, kept in the server's
+# memory). Our own process backend's jobs also show "local" as their cloud.
+LOCAL_CLOUD = "local"
+# Set in the environment of every job we start, on any engine, so that its
+# processes can be recognised (and stopped) as that job's.
+JOB_MARKER_ENV = "OUMI_MCP_JOB_ID"
+# Line-buffered Python output, so get_job_logs sees progress as it happens.
+JOB_ENV_DEFAULTS = {"PYTHONUNBUFFERED": "1"}

@@ -13,13 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from oumi_mcp_server.errors import InvalidArgumentError
-from oumi_mcp_server.jobs.catalog import (
-    COMMAND_ALIASES,
-    COMMAND_ARGV,
-    MAX_LOG_LINES,
-    OUTPUT_FIELDS,
-)
-from oumi_mcp_server.jobs.status import ACTIVE, TERMINAL, JobState
+from oumi_mcp_server.jobs.catalog import COMMAND_ALIASES, COMMAND_ARGV, OUTPUT_FIELDS
 
 MAX_OVERRIDES = 64
 MAX_OVERRIDE_LENGTH = 1000
@@ -36,10 +30,6 @@ OVERRIDE_HINT = (
     "data.train.datasets[0].dataset_path=data/train.jsonl (no leading dashes, no quotes, "
     "no shell characters; values are passed as-is, never through a shell)."
 )
-
-
-def supported_commands() -> list[str]:
-    return list(COMMAND_ARGV)
 
 
 def check_command(command: str) -> str:
@@ -164,49 +154,3 @@ def model_name(data: object, overrides: Sequence[Override]) -> str:
             return override.value
     value = dotted_get(data, "model.model_name")
     return value if isinstance(value, str) else ""
-
-
-# -- list_jobs and get_job_logs arguments ------------------------------------------------
-
-STATUS_FILTERS = ("all", "active", "finished", *(state.value for state in JobState))
-STATUS_ALIASES = {"canceled": "cancelled", "succeeded": "completed", "done": "finished"}
-LOG_STREAMS = {"stdout": ("stdout",), "stderr": ("stderr",), "both": ("stdout", "stderr")}
-
-
-def check_status_filter(status: str) -> str:
-    wanted = status.strip().lower() or "all"
-    wanted = STATUS_ALIASES.get(wanted, wanted)
-    if wanted not in STATUS_FILTERS:
-        raise InvalidArgumentError(
-            "status",
-            f"'{status}' is not a job status filter.",
-            next_step=f"Use one of: {', '.join(STATUS_FILTERS)}.",
-        )
-    return wanted
-
-
-def matches_filter(wanted: str, state: JobState) -> bool:
-    return (
-        wanted in ("all", state.value)
-        or (wanted == "active" and state in ACTIVE)
-        or (wanted == "finished" and state in TERMINAL)
-    )
-
-
-def check_log_request(stream: str, lines: int, offset: int | None) -> tuple[str, ...]:
-    streams = LOG_STREAMS.get(stream.strip().lower())
-    if streams is None:
-        raise InvalidArgumentError(
-            "stream", f"'{stream}' is not a log stream.", next_step="Use stdout, stderr or both."
-        )
-    if offset is not None and len(streams) > 1:
-        raise InvalidArgumentError(
-            "offset",
-            "paging needs one stream.",
-            next_step="Pass stream='stdout' or stream='stderr' with offset.",
-        )
-    if offset is not None and offset < 0:
-        raise InvalidArgumentError("offset", "it must be 0 or more.")
-    if not 1 <= lines <= MAX_LOG_LINES:
-        raise InvalidArgumentError("lines", f"it must be between 1 and {MAX_LOG_LINES}.")
-    return streams

@@ -116,3 +116,8 @@ def read_from(
         truncated = True  # one line longer than the cap
     text, count = _display(data[:-1] if data.endswith(b"\n") else data)
     return LogPage(text, offset, offset + len(data), size, count, truncated)
+
+
+def read_page(path: Path, lines: int, offset: int | None) -> LogPage:
+    """The tail of ``path`` (``offset`` None), or a forward page from byte ``offset``."""
+    return tail(path, lines) if offset is None else read_from(path, offset, lines)

@@ -6,9 +6,21 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from oumi_mcp_server.launcher.sync import SyncSummary
 from oumi_mcp_server.preflight.models import Finding
 from oumi_mcp_server.validation.problems import Problem
+
+
+class SyncSummary(BaseModel):
+    """What a launcher job uploads: the working dir's files, as SkyPilot picks them."""
+
+    working_dir: str
+    files: int = Field(description="Files that would be uploaded.")
+    total_bytes: int
+    ignore_rule: str = Field(description="What leaves files out: .skyignore, .gitignore or none.")
+    sample: list[str] = Field(description="Some of the files, sorted.")
+    largest: list[str] = Field(description="The largest files, with their sizes.")
+    complete: bool = Field(description="False when the count stopped at the limit.")
+    warnings: list[str] = Field(default_factory=list)
 
 
 class CheckSummary(BaseModel):

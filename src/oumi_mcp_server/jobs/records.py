@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-LOCAL_CLOUD = "local"
+from oumi_mcp_server.jobs.catalog import LOCAL_CLOUD
+
 # Which engine runs a job: our own process backend, or oumi.launcher (any cloud,
 # including the launcher's own "local" cloud).
 PROCESS_BACKEND = "process"
@@ -44,7 +45,7 @@ class JobRecord:
     backend: str = PROCESS_BACKEND
 
     @property
-    def is_local(self) -> bool:
+    def is_process(self) -> bool:
         """True for jobs of our own process backend (not oumi.launcher's local cloud)."""
         return self.backend == PROCESS_BACKEND
 

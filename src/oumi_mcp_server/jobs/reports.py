@@ -5,16 +5,14 @@ from __future__ import annotations
 import time
 from datetime import datetime
 
-from oumi_mcp_server.jobs.backends.base import CancelOutcome, LogRead, Observation
-from oumi_mcp_server.jobs.commands import LOG_STREAMS
-from oumi_mcp_server.jobs.launch import Plan, shown_env
+from oumi_mcp_server.jobs.arguments import LOG_STREAMS
+from oumi_mcp_server.jobs.backend import CancelOutcome, LogRead, Observation
+from oumi_mcp_server.jobs.catalog import LOCAL_CLOUD
 from oumi_mcp_server.jobs.models import (
     CancelResult,
-    CheckSummary,
     JobStatusReport,
     JobSummary,
     LogChunk,
-    RunJobResult,
 )
 from oumi_mcp_server.jobs.records import JobRecord
 from oumi_mcp_server.jobs.status import JobState, is_terminal
@@ -46,17 +44,17 @@ def next_step_for(record: JobRecord, observation: Observation) -> str:
             if record.command == "train"
             else ""
         )
-        if not record.is_local:
+        if not record.is_process:
             where = (
                 f" Results are on the cluster ({record.output_dir}, relative to the working dir)."
                 if record.output_dir
                 else ""
             )
-            follow += _cluster_reminder(record)
+            follow += _cluster_reminder(record, observation)
         return f"The job finished successfully.{where}{follow}"
     if state is JobState.CANCELLED:
         return "The job was cancelled. Start a new one with run_oumi_job when ready." + (
-            "" if record.is_local else _cluster_reminder(record)
+            _cluster_reminder(record, observation)
         )
     if state is JobState.UNKNOWN:
         return (
@@ -69,13 +67,14 @@ def next_step_for(record: JobRecord, observation: Observation) -> str:
     )
 
 
-def _cluster_reminder(record: JobRecord) -> str:
-    if record.cloud == "local" or not record.cluster_name:
+def _cluster_reminder(record: JobRecord, observation: Observation) -> str:
+    """Launcher jobs on a cloud cluster: it bills until stopped (process jobs: cloud local)."""
+    cluster = observation.cluster_name or record.cluster_name
+    if record.cloud == LOCAL_CLOUD or not cluster:
         return ""
     return (
-        f" Cluster {record.cluster_name} bills until stopped: copy outputs out, then "
-        f"stop_cluster or down_cluster(cloud='{record.cloud}', "
-        f"cluster_name='{record.cluster_name}')."
+        f" Cluster {cluster} bills until stopped: copy outputs out, then "
+        f"stop_cluster or down_cluster(cloud='{record.cloud}', cluster_name='{cluster}')."
     )
 
 
@@ -100,8 +99,8 @@ def status_report(
         exit_code=observation.exit_code,
         command=record.command,
         cloud=record.cloud,
-        cluster_name=record.cluster_name,
-        launcher_job_id=record.launcher_job_id,
+        cluster_name=observation.cluster_name or record.cluster_name,
+        launcher_job_id=observation.launcher_job_id or record.launcher_job_id,
         config_path=record.config_path,
         staged_config_path=record.staged_config_path,
         client_cwd=record.client_cwd,
@@ -126,8 +125,8 @@ def summary(record: JobRecord, observation: Observation) -> JobSummary:
         state=observation.state.value,
         command=record.command,
         cloud=record.cloud,
-        cluster_name=record.cluster_name,
-        launcher_job_id=record.launcher_job_id,
+        cluster_name=observation.cluster_name or record.cluster_name,
+        launcher_job_id=observation.launcher_job_id or record.launcher_job_id,
         submitted_at=iso(record.submitted_at) or "",
         ended_at=iso(observation.ended_at),
         exit_code=observation.exit_code,
@@ -184,93 +183,12 @@ def logs_next_step(
     return None, f"{done} Earlier lines are not shown: {start} reads from the start."
 
 
-def run_result(
-    plan: Plan, checks: CheckSummary, observation: Observation | None, *, dry_run: bool
-) -> RunJobResult:
-    launched = observation is not None
-    job = f"job_id='{plan.job_id}'"
-    if dry_run:
-        message = "Dry run: nothing was started. " + (
-            "The checks found blocking errors." if checks.blocking else "The checks passed."
-        )
-        next_step = (
-            "Fix the errors in checks, then dry-run again."
-            if checks.blocking
-            else "If the user agrees, call run_oumi_job again with the same arguments and "
-            "dry_run=false."
-        )
-    elif not launched:
-        message = "Not launched: the checks found blocking errors (see checks)."
-        next_step = "Fix the errors, run validate_config and pre_flight_check, then launch again."
-    else:
-        message = f"Launched {plan.args.command} as {plan.job_id} in its own process group."
-        next_step = (
-            f"Poll get_job_status({job}) and read get_job_logs({job}); cancel_job({job}) stops it."
-        )
-    return RunJobResult(
-        dry_run=dry_run,
-        launched=launched,
-        job_id=plan.job_id,
-        state=observation.state.value if observation else None,
-        command=plan.args.command,
-        cloud=plan.args.cloud or "local",
-        argv=plan.argv,
-        cwd=str(plan.cwd),
-        env_additions=shown_env(plan),
-        config_path=str(plan.config),
-        staged_config_path=str(plan.staged),
-        run_dir=str(plan.run.path),
-        stdout_path=str(plan.run.stdout),
-        stderr_path=str(plan.run.stderr),
-        output_dir=plan.output_dir,
-        checks=checks,
-        message=message,
-        next_step=next_step,
-    )
-
-
-def cancel_result(job_id: str, outcome: CancelOutcome, *, launcher: bool = False) -> CancelResult:
-    final = outcome.final.state
-    sent = " then ".join(outcome.signals_sent)
-    if outcome.action == "already_finished":
-        message = f"Nothing to do: the job already finished ({final.value})."
-    elif launcher:
-        message = _launcher_cancel_message(outcome)
-    elif outcome.action == "cancelled":
-        how = f"sent {sent} to the job's process group" if sent else "it never started"
-        message = f"Cancelled: {how}; it is {final.value}."
-    elif not sent:
-        message = (
-            "Cancel requested: the job is still being launched (by another server process); "
-            "it will not start."
-        )
-    else:
-        message = (
-            f"Sent {sent}, but the process group is still alive. "
-            "Call cancel_job again with force=true."
-        )
+def cancel_result(job_id: str, outcome: CancelOutcome) -> CancelResult:
     return CancelResult(
         job_id=job_id,
         action=outcome.action,
         previous_state=outcome.previous.state.value,
-        state=final.value,
+        state=outcome.final.state.value,
         signals_sent=outcome.signals_sent,
-        message=message,
-    )
-
-
-def _launcher_cancel_message(outcome: CancelOutcome) -> str:
-    final = outcome.final.state.value
-    if not outcome.signals_sent:
-        return (
-            "Cancelled before oumi.launcher returned a job id: if the launch still starts a "
-            f"job, it is cancelled the moment the launch returns. State: {final}."
-        )
-    leftovers = [s for s in outcome.signals_sent if s != "launcher.cancel"]
-    extra = f" Stopped processes it left behind ({' then '.join(leftovers)})." if leftovers else ""
-    if outcome.action == "cancelled":
-        return f"oumi.launcher cancelled the job; it now reports {final}.{extra}"
-    return (
-        f"oumi.launcher accepted the cancel but still reports the job as {final}.{extra} "
-        "Call get_job_status in a minute; call cancel_job again if it keeps running."
+        message=outcome.message,
     )

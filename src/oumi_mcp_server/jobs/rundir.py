@@ -1,32 +1,46 @@
-"""A job's run directory under the state dir: staged config, logs, pid/exit/cancel files."""
+"""A job's run directory under the state dir: the staged config, the cancel request, JSON files.
+
+Both engines keep a job's files here; each engine names its own files (the
+process wrapper's pid and exit records, the launcher's launch records) in its
+own folder. Standard library only: the process wrapper imports this module
+inside every job. Blocking: call from worker threads.
+"""
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from oumi_mcp_server.jobs.wrapper import (
-    CANCEL_FILE,
-    EXIT_FILE,
-    PID_FILE,
-    STDERR_FILE,
-    STDOUT_FILE,
-    write_json_atomically,
-)
-
 JOBS_DIR = "jobs"
-# Launcher jobs: who is running launcher.up for the job, and how it ended.
-LAUNCHING_FILE = "launching.json"
-LAUNCH_RESULT_FILE = "launch_result.json"
-LAUNCHER_LOGS_DIR = "launcher_logs"  # oumi's local cloud writes the job's output here
+CANCEL_FILE = "cancel.json"
 
 
 def jobs_root(state_dir: Path) -> Path:
     return state_dir / JOBS_DIR
+
+
+def write_json_atomically(path: Path, data: dict[str, Any]) -> None:
+    """Write ``data`` so that readers see the old file or the whole new one, never half."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(temporary, "w", encoding="utf-8") as out:
+        json.dump(data, out)
+        out.flush()
+        os.fsync(out.fileno())
+    os.replace(temporary, path)
+
+
+def read_json(path: Path) -> dict[str, Any] | None:
+    """A JSON object file, or None when it is missing, unreadable or not an object."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
 
 
 @dataclass(frozen=True)
@@ -36,14 +50,6 @@ class RunDir:
     @classmethod
     def for_job(cls, state_dir: Path, job_id: str) -> RunDir:
         return cls(jobs_root(state_dir) / job_id)
-
-    @property
-    def stdout(self) -> Path:
-        return self.path / STDOUT_FILE
-
-    @property
-    def stderr(self) -> Path:
-        return self.path / STDERR_FILE
 
     def staged_config(self, original: Path) -> Path:
         suffix = original.suffix if original.suffix in (".yaml", ".yml") else ".yaml"
@@ -60,41 +66,22 @@ class RunDir:
         shutil.copyfile(original, target)
         return target
 
-    def read_pid(self) -> dict[str, Any] | None:
-        return _read_json(self.path / PID_FILE)
+    def read(self, name: str) -> dict[str, Any] | None:
+        return read_json(self.path / name)
 
-    def read_exit(self) -> dict[str, Any] | None:
-        return _read_json(self.path / EXIT_FILE)
+    def write(self, name: str, data: dict[str, Any]) -> None:
+        write_json_atomically(self.path / name, data)
 
     def read_cancel(self) -> dict[str, Any] | None:
-        return _read_json(self.path / CANCEL_FILE)
+        return self.read(CANCEL_FILE)
 
     def request_cancel(self, *, force: bool) -> dict[str, Any]:
         existing = self.read_cancel()
         if existing is not None:
             return existing
         request = {"requested_at": time.time(), "force": force}
-        write_json_atomically(self.path / CANCEL_FILE, request)
+        self.write(CANCEL_FILE, request)
         return request
-
-    @property
-    def launcher_logs(self) -> Path:
-        return self.path / LAUNCHER_LOGS_DIR
-
-    def mark_launching(self, server_pid: int, server_started: float | None) -> None:
-        write_json_atomically(
-            self.path / LAUNCHING_FILE,
-            {"server_pid": server_pid, "server_started": server_started, "at": time.time()},
-        )
-
-    def read_launching(self) -> dict[str, Any] | None:
-        return _read_json(self.path / LAUNCHING_FILE)
-
-    def record_launch_result(self, result: dict[str, Any]) -> None:
-        write_json_atomically(self.path / LAUNCH_RESULT_FILE, {**result, "at": time.time()})
-
-    def read_launch_result(self) -> dict[str, Any] | None:
-        return _read_json(self.path / LAUNCH_RESULT_FILE)
 
     def remove(self, state_dir: Path) -> bool:
         """Delete the directory, but only if it really is a run dir under the state dir."""
@@ -108,11 +95,3 @@ class RunDir:
             return False
         shutil.rmtree(resolved, ignore_errors=True)
         return True
-
-
-def _read_json(path: Path) -> dict[str, Any] | None:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None

@@ -41,6 +41,11 @@ class JobRuntime:
             except OSError as exc:  # closing is best effort
                 logger.debug("Closing a file of job %s failed: %s", self.job_id, exc)
 
+    @property
+    def launching(self) -> bool:
+        """True while the launch task (a spawn, or oumi.launcher's up) is in flight."""
+        return self.launch_task is not None and not self.launch_task.done()
+
     def process_exited(self) -> bool:
         """True once the process is gone (this also reaps it, so no zombie is left)."""
         return self.process is not None and self.process.poll() is not None
@@ -69,6 +74,10 @@ class RuntimeTable:
 
     def get(self, job_id: str) -> JobRuntime | None:
         return self._runtimes.get(job_id)
+
+    def is_launching(self, job_id: str) -> bool:
+        runtime = self._runtimes.get(job_id)
+        return runtime is not None and runtime.launching
 
     def create(self, job_id: str) -> JobRuntime:
         runtime = self._runtimes.get(job_id)

@@ -1,19 +1,35 @@
-"""JobService: the one API the job tools call.
+"""JobService: the job API. The job tools and the tests call it; it is the front door.
 
-A thin front over ``JobManager`` (manager.py: registry, backends, runtimes),
-which loads on first use in a worker thread: building the server costs
-nothing, and the server's lifespan loads it in the background to reconcile
-jobs left by earlier server processes and to sweep stale runtimes.
+Identity comes from the registry, state from the engines (never stored). Each
+record names its engine (``backend``), and every per-job call goes to that
+engine through the ``JobBackend`` Protocol (backend.py): ``process/`` runs
+``oumi`` as our own process group, ``launcher/`` goes through oumi.launcher.
+Per-job runtimes live only while a launch or a process needs them. On start
+the service lets each engine recover what earlier server processes left
+before it accepts launches, then sweeps stale runtimes and prunes old records.
 """
 
 from __future__ import annotations
 
 import asyncio
-import threading
-from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from oumi_mcp_server.blocking import run_blocking
+from oumi_mcp_server.jobs import registry as registry_ops
+from oumi_mcp_server.jobs.arguments import (
+    CheckedArgs,
+    CloudResources,
+    check_arguments,
+    check_log_request,
+    check_status_filter,
+)
+from oumi_mcp_server.jobs.backend import JobBackend, Observation, PlanT
+from oumi_mcp_server.jobs.catalog import LOCAL_CLOUD
+from oumi_mcp_server.jobs.checks import ConfigSource, LaunchChecks, read_config
+from oumi_mcp_server.jobs.listing import job_list
 from oumi_mcp_server.jobs.models import (
     CancelResult,
     JobList,
@@ -21,17 +37,30 @@ from oumi_mcp_server.jobs.models import (
     JobStatusReport,
     RunJobResult,
 )
-from oumi_mcp_server.settings import JOB_START_DELAY_S, Settings
+from oumi_mcp_server.jobs.naming import check_job_id
+from oumi_mcp_server.jobs.records import JobRecord
+from oumi_mcp_server.jobs.registry import JobIdTakenError, Registry
+from oumi_mcp_server.jobs.reports import (
+    STDERR_TAIL_LINES,
+    STDOUT_TAIL_LINES,
+    cancel_result,
+    log_chunk,
+    logs_next_step,
+    status_report,
+    summary,
+)
+from oumi_mcp_server.jobs.reservation import reserve
+from oumi_mcp_server.jobs.rundir import RunDir
+from oumi_mcp_server.jobs.runtime import RuntimeTable
+from oumi_mcp_server.jobs.status import JobState, is_terminal
+from oumi_mcp_server.preflight.service import PreflightService
+from oumi_mcp_server.settings import JOB_PRUNE_INTERVAL_S, JOB_SWEEP_INTERVAL_S, Settings
+from oumi_mcp_server.validation.service import ValidationService
 
 if TYPE_CHECKING:
-    from oumi_mcp_server.jobs.backends.local import LocalBackend
-    from oumi_mcp_server.jobs.cloud_plan import CloudResources
-    from oumi_mcp_server.jobs.manager import JobManager
-    from oumi_mcp_server.launcher.engine import LauncherEngine
-    from oumi_mcp_server.preflight.service import PreflightService
-    from oumi_mcp_server.validation.service import ValidationService
+    from oumi_mcp_server.jobs.launcher.backend import LauncherBackend
 
-LOAD_TIMEOUT_S = 60.0
+logger = logging.getLogger(__name__)
 
 
 class JobService:
@@ -41,58 +70,74 @@ class JobService:
         *,
         validation: ValidationService,
         preflight: PreflightService,
-        local: LocalBackend | None = None,
-        launcher: Callable[[], LauncherEngine] | None = None,
+        registry: Registry,
+        runtimes: RuntimeTable,
+        process: JobBackend[Any],
+        launcher: LauncherBackend,
     ) -> None:
         self._settings = settings
-        self._validation = validation
-        self._preflight = preflight
-        self._local = local
+        self._checks = LaunchChecks(validation, preflight)
+        self.registry = registry
+        self.runtimes = runtimes
+        self._process = process
         self._launcher = launcher
-        self._manager: JobManager | None = None
-        self._lock = threading.Lock()
-        self._starter: asyncio.Task[None] | None = None
+        self._backends: dict[str, JobBackend[Any]] = {
+            process.name: process,
+            launcher.name: launcher,
+        }
+        self._reconciled = False
+        self._reconcile_lock: asyncio.Lock | None = None
+        self._sweeper: asyncio.Task[None] | None = None
 
-    def _load(self) -> JobManager:
-        with self._lock:
-            if self._manager is None:
-                from oumi_mcp_server.jobs.manager import JobManager
-                from oumi_mcp_server.launcher.engine import OumiLauncherEngine
-
-                self._manager = JobManager(
-                    self._settings,
-                    validation=self._validation,
-                    preflight=self._preflight,
-                    local=self._local,
-                    launcher=self._launcher or OumiLauncherEngine,
-                )
-            return self._manager
-
-    async def manager(self) -> JobManager:
-        if self._manager is not None:
-            return self._manager
-        return await run_blocking(
-            self._load, timeout_s=LOAD_TIMEOUT_S, what="Loading the job control plane"
-        )
+    # -- lifecycle -----------------------------------------------------------------------
 
     def start(self) -> None:
-        """Load, reconcile unfinished local jobs, then sweep periodically (in the background)."""
-        if self._starter is None:
-            self._starter = asyncio.get_running_loop().create_task(self._start())
-
-    async def _start(self) -> None:
-        # Let the client's handshake be answered before the job modules load
-        # and reconciliation reads the registry; any job call loads them at once.
-        await asyncio.sleep(JOB_START_DELAY_S)
-        (await self.manager()).start()
+        """Reconcile, then sweep runtimes and prune records periodically (background task)."""
+        if self._sweeper is None or self._sweeper.done():
+            self._sweeper = asyncio.get_running_loop().create_task(self._sweep_forever())
 
     async def close(self) -> None:
-        if self._starter is not None:
-            self._starter.cancel()
-            await asyncio.gather(self._starter, return_exceptions=True)
-            self._starter = None
-        if self._manager is not None:
-            await self._manager.close()
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            await asyncio.gather(self._sweeper, return_exceptions=True)
+        for job_id in self.runtimes.ids():  # the jobs themselves keep running
+            self.runtimes.evict_runtime(job_id)
+
+    async def _sweep_forever(self) -> None:
+        await self.ensure_reconciled()
+        last_prune = 0.0
+        while True:
+            try:
+                self.cleanup_stale_runtimes()
+                if time.monotonic() - last_prune >= JOB_PRUNE_INTERVAL_S or not last_prune:
+                    last_prune = time.monotonic()
+                    await self.prune()
+            except Exception:  # the sweep must outlive any single failure
+                logger.exception("Job sweep failed")
+            await asyncio.sleep(JOB_SWEEP_INTERVAL_S)
+
+    def cleanup_stale_runtimes(self) -> list[str]:
+        return self.runtimes.cleanup_stale_runtimes()
+
+    async def ensure_reconciled(self) -> None:
+        if self._reconciled:
+            return
+        if self._reconcile_lock is None:
+            self._reconcile_lock = asyncio.Lock()
+        async with self._reconcile_lock:
+            if not self._reconciled:
+                await self.reconcile()
+                self._reconciled = True
+
+    async def reconcile(self) -> dict[str, int]:
+        """Let each engine look at the jobs left unfinished; the count per state."""
+        counts: dict[str, int] = {}
+        for backend in self._backends.values():
+            for state, count in (await backend.recover()).items():
+                counts[state] = counts.get(state, 0) + count
+        return counts
+
+    # -- launch ----------------------------------------------------------------------------
 
     async def run(
         self,
@@ -108,29 +153,167 @@ class JobService:
         overrides: Sequence[str] | None = None,
         resources: CloudResources | None = None,
     ) -> RunJobResult:
-        return await (await self.manager()).run(
-            config_path,
+        """Check, plan and (unless a dry run, or blocked by the checks) launch one job."""
+        args = check_arguments(
             command,
-            client_cwd,
-            dry_run=dry_run,
             job_name=job_name,
             cloud=cloud,
             cluster_name=cluster_name,
-            envs=envs,
-            overrides=overrides,
+            envs=envs or {},
+            overrides=overrides or [],
             resources=resources,
         )
+        if not args.id_generated:  # a dry run tells the truth about a taken name too
+            taken = await registry_ops.call(lambda: self.registry.find(args.job_id))
+            if taken is not None:
+                raise JobIdTakenError(args.job_id)
+        source = await read_config(config_path, client_cwd)
+        return await self._plan_and_launch(
+            self._engine_for(args.cloud, source), args, source, dry_run=dry_run
+        )
+
+    async def _plan_and_launch(
+        self, backend: JobBackend[PlanT], args: CheckedArgs, source: ConfigSource, *, dry_run: bool
+    ) -> RunJobResult:
+        plan = await backend.plan(args, source)
+        checks = await self._checks.check(
+            source, plan.validation_kind, plan.check_target, plan.check_envs
+        )
+        if dry_run or checks.blocking:
+            return plan.result(checks, None, dry_run=dry_run)
+        await self.ensure_reconciled()
+        record, plan = await reserve(self.registry, args, plan, self._settings.state_dir)
+        observation = await backend.launch(plan, record)
+        return plan.result(checks, observation, dry_run=False)
+
+    def _engine_for(self, cloud: str, source: ConfigSource) -> JobBackend[Any]:
+        """oumi.launcher for a cloud or for a job config (its local cloud included); our own
+        process backend for a command's config run here (cloud '' or 'local')."""
+        if cloud not in ("", LOCAL_CLOUD) or source.is_job_config:
+            return self._launcher
+        return self._process
+
+    # -- status, list, logs, cancel ----------------------------------------------------------
+
+    async def _record(self, job_id: str) -> JobRecord:
+        checked = check_job_id(job_id)
+        return await registry_ops.call(lambda: self.registry.get(checked))
+
+    def _backend(self, record: JobRecord) -> JobBackend[Any]:
+        return self._backends[record.backend]
+
+    def _by_engine(
+        self, records: Sequence[JobRecord]
+    ) -> list[tuple[JobBackend[Any], list[JobRecord]]]:
+        return [
+            (backend, [record for record in records if record.backend == name])
+            for name, backend in self._backends.items()
+        ]
+
+    async def _observe(self, records: Sequence[JobRecord]) -> list[Observation]:
+        """Live state of each record, in order, each from its own engine (in parallel)."""
+        groups = self._by_engine(records)
+        answers = await asyncio.gather(*(backend.observe(group) for backend, group in groups))
+        by_id = _by_job_id(groups, answers)
+        return [by_id[record.job_id] for record in records]
 
     async def status(self, job_id: str, cloud: str = "", cluster_name: str = "") -> JobStatusReport:
-        return await (await self.manager()).status(job_id, cloud, cluster_name)
+        """One job's live state; with ``cloud``, ``job_id`` is a launcher job id (anyone's)."""
+        if cloud.strip():
+            found = await self._launcher.lookup(job_id, cloud, cluster_name)
+            if isinstance(found, JobStatusReport):
+                return found
+            job_id = found.job_id
+        record = await self._record(job_id)
+        backend = self._backend(record)
+        observation = (await backend.observe([record]))[0]
+        tails: dict[str, list[str]] = {}
+        if observation.state is JobState.FAILED:
+            tails = await backend.failure_output(record, STDERR_TAIL_LINES)
+        return status_report(
+            record,
+            observation,
+            tails.get("stderr", [])[-STDERR_TAIL_LINES:],
+            tails.get("stdout", [])[-STDOUT_TAIL_LINES:],
+        )
 
     async def list_jobs(self, status: str = "all", limit: int = 50) -> JobList:
-        return await (await self.manager()).list_jobs(status, limit)
+        wanted = check_status_filter(status)
+        records = await registry_ops.call(self.registry.all)
+        groups = self._by_engine(records)
+        surveys = await asyncio.gather(*(backend.survey(group) for backend, group in groups))
+        observed = _by_job_id(groups, [survey.observations for survey in surveys])
+        rows = [summary(record, observed[record.job_id]) for record in records]
+        rows += [row for survey in surveys for row in survey.foreign]
+        return job_list(
+            wanted,
+            limit,
+            rows,
+            [warning for survey in surveys for warning in survey.warnings],
+            [source for survey in surveys for source in survey.listed],
+        )
 
     async def logs(
         self, job_id: str, lines: int = 200, stream: str = "both", offset: int | None = None
     ) -> JobLogs:
-        return await (await self.manager()).logs(job_id, lines, stream, offset)
+        streams = check_log_request(stream, lines, offset)
+        record = await self._record(job_id)
+        backend = self._backend(record)
+        observations, reads = await asyncio.gather(
+            backend.observe([record]),
+            backend.logs(record, streams, lines=lines, offset=offset),
+        )
+        state = observations[0].state
+        chunks = [log_chunk(read) for read in reads]
+        next_offset, next_step = logs_next_step(record.job_id, chunks, state, offset is not None)
+        return JobLogs(
+            job_id=record.job_id,
+            state=state.value,
+            chunks=chunks,
+            next_offset=next_offset,
+            next_step=next_step,
+        )
 
     async def cancel(self, job_id: str, force: bool = False) -> CancelResult:
-        return await (await self.manager()).cancel(job_id, force)
+        record = await self._record(job_id)
+        outcome = await self._backend(record).cancel(record, force=force)
+        return cancel_result(record.job_id, outcome)
+
+    # -- pruning -----------------------------------------------------------------------
+
+    async def prune(self, now: float | None = None) -> list[str]:
+        """Delete records (and run dirs) older than the retention period, unless still active."""
+        moment = time.time() if now is None else now
+        cutoff = moment - self._settings.job_retention_days * 86400
+        old = await registry_ops.call(lambda: self.registry.older_than(cutoff))
+        if not old:
+            return []
+        observations = await self._observe(old)
+        doomed = [r for r, o in zip(old, observations, strict=True) if is_terminal(o.state)]
+        ids = [record.job_id for record in doomed]
+        state_dir = self._settings.state_dir
+
+        def delete() -> None:
+            self.registry.delete(ids)
+            for record in doomed:
+                RunDir(Path(record.run_dir)).remove(state_dir)
+
+        await registry_ops.call(delete)
+        for job_id in ids:
+            self.runtimes.evict_runtime(job_id)
+        for backend in self._backends.values():
+            backend.forget(ids)
+        if ids:
+            logger.info("Pruned %d job record(s) older than the retention period", len(ids))
+        return ids
+
+
+def _by_job_id(
+    groups: Sequence[tuple[object, list[JobRecord]]], answers: Sequence[list[Observation]]
+) -> dict[str, Observation]:
+    """Each engine's observations (one list per group, in the group's order), by job id."""
+    return {
+        record.job_id: observation
+        for (_, group), observed in zip(groups, answers, strict=True)
+        for record, observation in zip(group, observed, strict=True)
+    }

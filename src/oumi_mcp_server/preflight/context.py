@@ -63,9 +63,20 @@ def build_context(
 ) -> PreflightContext:
     """Blocking: resolve and read the config. Raises OumiMcpError for unusable input."""
     cwd = resolve_client_cwd(client_cwd)
-    path = resolve_config_file(config, cwd)
-    document = load_config_document(path)
-    kind = choose_kind(task_type, document.data, path.name)
+    document = load_config_document(resolve_config_file(config, cwd))
+    return context_for(document, cwd, cloud, task_type, envs=envs)
+
+
+def context_for(
+    document: ConfigDocument,
+    client_cwd: Path,
+    cloud: str,
+    task_type: str = "auto",
+    *,
+    envs: Mapping[str, str] | None = None,
+) -> PreflightContext:
+    """The checks' context for a config already read (``client_cwd`` resolved)."""
+    kind = choose_kind(task_type, document.data, document.path.name)
     target = cloud.strip().lower()
     if kind.kind.name == "job":
         target = target or _job_cloud(document.data) or LOCAL
@@ -74,7 +85,7 @@ def build_context(
         {str(k): str(v) for k, v in config_envs.items()} if isinstance(config_envs, dict) else {}
     )
     return PreflightContext(
-        client_cwd=cwd,
+        client_cwd=client_cwd,
         document=document,
         kind=kind,
         target=target or LOCAL,

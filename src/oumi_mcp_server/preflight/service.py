@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 from oumi_mcp_server.blocking import run_blocking
@@ -12,7 +13,7 @@ from oumi_mcp_server.environment.clouds import CloudChecker
 from oumi_mcp_server.errors import EngineTimeoutError
 from oumi_mcp_server.library.service import LibraryService
 from oumi_mcp_server.preflight.cloud_check import check_cloud, env_hints
-from oumi_mcp_server.preflight.context import PreflightContext, build_context
+from oumi_mcp_server.preflight.context import PreflightContext, build_context, context_for
 from oumi_mcp_server.preflight.hardware_check import check_hardware
 from oumi_mcp_server.preflight.hf_check import check_hf
 from oumi_mcp_server.preflight.models import Finding, PreflightReport, SuggestedConfig
@@ -23,6 +24,7 @@ from oumi_mcp_server.preflight.paths_check import (
 )
 from oumi_mcp_server.preflight.suggestions import model_family_for, task_type_for
 from oumi_mcp_server.settings import Settings
+from oumi_mcp_server.validation.documents import ConfigDocument
 from oumi_mcp_server.validation.engine import validate_document
 
 CheckResult = dict[str, Any]
@@ -57,7 +59,32 @@ class PreflightService:
             timeout_s=self._settings.preflight_check_timeout_s,
             what="Reading the config",
         )
+        return await self._check_context(ctx, started, validate=True)
+
+    async def check_document(
+        self,
+        document: ConfigDocument,
+        client_cwd: Path,
+        cloud: str,
+        *,
+        envs: Mapping[str, str] | None = None,
+        validate: bool = True,
+    ) -> PreflightReport:
+        """Every check, on a config the caller has already read (it is not read again).
+
+        ``validate=False`` leaves out the config check, for callers that validate
+        the config strictly themselves (a launch validates against its command's class).
+        """
+        started = time.monotonic()
+        ctx = context_for(document, client_cwd, cloud, envs=envs)
+        return await self._check_context(ctx, started, validate=validate)
+
+    async def _check_context(
+        self, ctx: PreflightContext, started: float, *, validate: bool
+    ) -> PreflightReport:
         checks = self._checks(ctx)
+        if not validate:
+            del checks["config"]
         results = await self._run_all(checks, started)
         return await self._report(ctx, results)
 

@@ -44,11 +44,11 @@ def _lifespan(services: Services) -> Callable[[MCPServer], AbstractAsyncContextM
     @asynccontextmanager
     async def lifespan(_: MCPServer) -> AsyncIterator[dict[str, Any]]:
         services.library.start(eager=False)
-        services.jobs.start()
+        services.start_jobs()
         try:
             yield {}
         finally:
-            await services.jobs.close()
+            await services.close_jobs()
             services.library.close()
 
     return lifespan

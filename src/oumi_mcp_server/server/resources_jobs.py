@@ -19,8 +19,6 @@ JOB_ID_CHECKED_BY_SERVICE = ResourceSecurity(exempt_params=frozenset({"job_id"})
 
 
 def register(server: MCPServer, services: Services) -> None:
-    jobs = services.jobs
-
     @server.resource(
         "jobs://running",
         name="jobs-running",
@@ -29,7 +27,7 @@ def register(server: MCPServer, services: Services) -> None:
         mime_type="application/json",
     )
     async def running_jobs() -> str:
-        return await _answer(lambda: jobs.list_jobs("active", limit=1000))
+        return await _answer(lambda: _list(services, "active"))
 
     @server.resource(
         "jobs://completed",
@@ -39,7 +37,7 @@ def register(server: MCPServer, services: Services) -> None:
         mime_type="application/json",
     )
     async def completed_jobs() -> str:
-        return await _answer(lambda: jobs.list_jobs("finished", limit=1000))
+        return await _answer(lambda: _list(services, "finished"))
 
     @server.resource(
         "jobs://{job_id}/logs",
@@ -51,7 +49,16 @@ def register(server: MCPServer, services: Services) -> None:
         security=JOB_ID_CHECKED_BY_SERVICE,
     )
     async def job_logs(job_id: str) -> str:
-        return await _answer(lambda: jobs.logs(job_id, lines=RESOURCE_LOG_LINES, stream="both"))
+        return await _answer(lambda: _logs(services, job_id))
+
+
+async def _list(services: Services, status: str) -> BaseModel:
+    return await (await services.job_service()).list_jobs(status, limit=1000)
+
+
+async def _logs(services: Services, job_id: str) -> BaseModel:
+    jobs = await services.job_service()
+    return await jobs.logs(job_id, lines=RESOURCE_LOG_LINES, stream="both")
 
 
 async def _answer(call: Callable[[], Awaitable[BaseModel]]) -> str:

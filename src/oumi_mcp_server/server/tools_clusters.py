@@ -6,7 +6,7 @@ from mcp import types
 from mcp.server.mcpserver import Context, MCPServer
 from pydantic import BaseModel, Field
 
-from oumi_mcp_server.launcher.clusters import DOWN_EFFECT, ClusterActionResult
+from oumi_mcp_server.jobs.launcher.clusters import DOWN_EFFECT, ClusterActionResult
 from oumi_mcp_server.server.annotations import mutating
 from oumi_mcp_server.server.errors import reported_as_tool_errors
 from oumi_mcp_server.services import Services

@@ -5,8 +5,8 @@ from typing import Annotated, Literal
 from mcp.server.mcpserver import MCPServer
 from pydantic import Field
 
+from oumi_mcp_server.jobs.arguments import CloudResources
 from oumi_mcp_server.jobs.catalog import COMMANDS
-from oumi_mcp_server.jobs.cloud_plan import CloudResources
 from oumi_mcp_server.jobs.models import (
     CancelResult,
     JobList,
@@ -22,7 +22,6 @@ JobIdArg = Annotated[str, Field(description="The job id returned by run_oumi_job
 
 
 def register(server: MCPServer, services: Services) -> None:
-    jobs = services.jobs
 
     @server.tool(
         annotations=mutating("Run Oumi job", destructive=False, idempotent=False, open_world=True),
@@ -97,6 +96,7 @@ def register(server: MCPServer, services: Services) -> None:
     ) -> RunJobResult:
         resources = CloudResources(accelerators.strip(), disk_size_gb, use_spot)
         with reported_as_tool_errors("run_oumi_job"):
+            jobs = await services.job_service()
             return await jobs.run(
                 config_path,
                 command,
@@ -132,6 +132,7 @@ def register(server: MCPServer, services: Services) -> None:
         ] = "",
     ) -> JobStatusReport:
         with reported_as_tool_errors("get_job_status"):
+            jobs = await services.job_service()
             return await jobs.status(job_id, cloud, cluster_name)
 
     @server.tool(
@@ -156,6 +157,7 @@ def register(server: MCPServer, services: Services) -> None:
         ] = None,
     ) -> JobLogs:
         with reported_as_tool_errors("get_job_logs"):
+            jobs = await services.job_service()
             return await jobs.logs(job_id, lines=lines, stream=stream, offset=offset)
 
     @server.tool(
@@ -180,6 +182,7 @@ def register(server: MCPServer, services: Services) -> None:
         limit: Annotated[int, Field(description="Jobs to return (1-1000).", ge=1, le=1000)] = 50,
     ) -> JobList:
         with reported_as_tool_errors("list_jobs"):
+            jobs = await services.job_service()
             return await jobs.list_jobs(status, limit)
 
     @server.tool(
@@ -189,16 +192,21 @@ def register(server: MCPServer, services: Services) -> None:
             "already finished, with its state). Local jobs: SIGTERM to the job's process group, "
             "a grace period, then SIGKILL (at once with force=true). Launcher jobs: oumi."
             "launcher's cancel under a time limit (a time-out is an error saying how to check); "
-            "a job still being launched is cancelled the moment its launch returns. The cluster "
-            "keeps running: stop_cluster/down_cluster end its billing. Idempotent; says what it "
-            "did."
+            "a job still being launched is cancelled the moment its launch returns; force=true "
+            "is refused for them (oumi.launcher has no forced cancel). The cluster keeps "
+            "running: stop_cluster/down_cluster end its billing. Idempotent; says what it did."
         ),
     )
     async def cancel_job(
         job_id: JobIdArg,
         force: Annotated[
-            bool, Field(description="SIGKILL at once instead of SIGTERM and a grace period.")
+            bool,
+            Field(
+                description="Local jobs only: SIGKILL at once instead of SIGTERM and a grace "
+                "period. Refused for launcher (cloud/cluster) jobs."
+            ),
         ] = False,
     ) -> CancelResult:
         with reported_as_tool_errors("cancel_job"):
+            jobs = await services.job_service()
             return await jobs.cancel(job_id, force=force)

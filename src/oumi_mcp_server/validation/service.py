@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from pydantic import BaseModel, Field
 
 from oumi_mcp_server.blocking import run_blocking
 from oumi_mcp_server.paths import resolve_client_cwd, resolve_config_file
-from oumi_mcp_server.validation.documents import load_config_document
+from oumi_mcp_server.validation.documents import ConfigDocument, load_config_document
 from oumi_mcp_server.validation.engine import validate_document
 from oumi_mcp_server.validation.kinds import choose_kind
 from oumi_mcp_server.validation.problems import Problem
@@ -30,12 +31,16 @@ class ValidationReport(BaseModel):
 def validate_config_file(config: str, client_cwd: str, task_type: str) -> ValidationReport:
     """Blocking: resolve, read, classify and validate one config file."""
     cwd = resolve_client_cwd(client_cwd)
-    path = resolve_config_file(config, cwd)
-    document = load_config_document(path)
-    choice = choose_kind(task_type, document.data, path.name)
-    errors, warnings = validate_document(choice.kind, document, cwd)
+    document = load_config_document(resolve_config_file(config, cwd))
+    return validate_loaded(document, cwd, task_type)
+
+
+def validate_loaded(document: ConfigDocument, client_cwd: Path, task_type: str) -> ValidationReport:
+    """Blocking: classify and validate a config already read (``client_cwd`` resolved)."""
+    choice = choose_kind(task_type, document.data, document.path.name)
+    errors, warnings = validate_document(choice.kind, document, client_cwd)
     return _report(
-        path,
+        document.path,
         choice.kind.name,
         choice.kind.class_name,
         choice.inferred,
@@ -83,8 +88,17 @@ class ValidationService:
     async def validate(
         self, config: str, client_cwd: str, task_type: str = "auto"
     ) -> ValidationReport:
+        return await self._in_thread(lambda: validate_config_file(config, client_cwd, task_type))
+
+    async def validate_document(
+        self, document: ConfigDocument, client_cwd: Path, task_type: str = "auto"
+    ) -> ValidationReport:
+        """Validate a config the caller has already read (it is not read again)."""
+        return await self._in_thread(lambda: validate_loaded(document, client_cwd, task_type))
+
+    async def _in_thread(self, validate: Callable[[], ValidationReport]) -> ValidationReport:
         return await run_blocking(
-            lambda: validate_config_file(config, client_cwd, task_type),
+            validate,
             timeout_s=self._timeout_s,
             what="Config validation (importing oumi on first use)",
             next_step="Oumi may still be loading; call validate_config again in a minute.",

@@ -12,25 +12,13 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from pydantic import BaseModel, Field
-
+from oumi_mcp_server.jobs.models import SyncSummary
 from oumi_mcp_server.preflight.paths_check import is_excluded, skypilot_excluded_files
 
 MAX_FILES = 50_000
 SAMPLE_FILES = 20
 LARGEST_FILES = 5
 LARGE_SYNC_BYTES = 1 << 30
-
-
-class SyncSummary(BaseModel):
-    working_dir: str
-    files: int = Field(description="Files that would be uploaded.")
-    total_bytes: int
-    ignore_rule: str = Field(description="What leaves files out: .skyignore, .gitignore or none.")
-    sample: list[str] = Field(description="Some of the files, sorted.")
-    largest: list[str] = Field(description="The largest files, with their sizes.")
-    complete: bool = Field(description="False when the count stopped at the limit.")
-    warnings: list[str] = Field(default_factory=list)
 
 
 def _walk(root: Path, excluded: Sequence[str]) -> tuple[list[str], bool]:

@@ -1,22 +1,48 @@
-"""Which launcher job is ours, and what its status says, in our words.
+"""Which launcher job is ours, what its status says in our words, and the launch's own records.
 
 A launcher job id alone is not an identity: oumi's local cloud numbers its jobs
 from 0 again in every process. A job is ours when its id, cluster and name
-(our job id, set at launch) match the record. The launch writes the identity
-to the run dir before the registry, so a busy registry loses nothing.
+(our job id, set at launch) match the record. The launch writes who is running
+it and how it ended into the run dir, the identity before the registry, so a
+busy registry loses nothing. Blocking file reads: call from worker threads.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
-from oumi_mcp_server.jobs.backends.base import Observation
+from oumi_mcp_server.jobs.backend import Observation
+from oumi_mcp_server.jobs.launcher.engine import LauncherJob
 from oumi_mcp_server.jobs.records import JobRecord
 from oumi_mcp_server.jobs.rundir import RunDir
 from oumi_mcp_server.jobs.status import JobState
-from oumi_mcp_server.launcher.engine import LauncherJob
+
+# Who is running launcher.up for the job (a server pid), and how up ended.
+LAUNCHING_FILE = "launching.json"
+LAUNCH_RESULT_FILE = "launch_result.json"
+
+
+def mark_launching(run: RunDir, server_pid: int, server_started: float | None) -> None:
+    run.write(
+        LAUNCHING_FILE,
+        {"server_pid": server_pid, "server_started": server_started, "at": time.time()},
+    )
+
+
+def read_launching(run: RunDir) -> dict[str, Any] | None:
+    return run.read(LAUNCHING_FILE)
+
+
+def record_launch_result(run: RunDir, result: dict[str, Any]) -> None:
+    run.write(LAUNCH_RESULT_FILE, {**result, "at": time.time()})
+
+
+def read_launch_result(run: RunDir) -> dict[str, Any] | None:
+    return run.read(LAUNCH_RESULT_FILE)
 
 
 def launched_as(record: JobRecord, job: LauncherJob) -> bool:
@@ -41,7 +67,7 @@ def launched_identity(record: JobRecord) -> JobRecord:
     has none yet (the launch writes it there first)."""
     if record.launcher_job_id:
         return record
-    result = RunDir(Path(record.run_dir)).read_launch_result()
+    result = read_launch_result(RunDir(Path(record.run_dir)))
     if result and result.get("launcher_job_id"):
         return with_launch_result(record, result)
     return record
@@ -50,4 +76,9 @@ def launched_identity(record: JobRecord) -> JobRecord:
 def observation_of(job: LauncherJob) -> Observation:
     where = f"{job.cloud}/{job.cluster}" if job.cluster else job.cloud
     detail = f" {job.metadata.strip()}" if job.metadata.strip() else ""
-    return Observation(JobState(job.state), f"{where} job {job.id}: {job.status}.{detail}")
+    return Observation(
+        JobState(job.state),
+        f"{where} job {job.id}: {job.status}.{detail}",
+        launcher_job_id=job.id,
+        cluster_name=job.cluster,
+    )

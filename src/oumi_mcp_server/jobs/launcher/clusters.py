@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 
 from oumi_mcp_server.blocking import run_blocking
 from oumi_mcp_server.errors import InvalidArgumentError, NotFoundError
-from oumi_mcp_server.launcher.engine import LauncherEngine
+from oumi_mcp_server.jobs.launcher.engine import LauncherEngine
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 STOP_EFFECT = (

@@ -1,4 +1,4 @@
-"""Local process identity and signals: is this pid still our job, and stop its group.
+"""OS process identity and signals, for both engines: is this pid still ours, stop a group.
 
 A pid alone is not an identity: after a job ends the OS may give its pid to
 another process. A job is "ours and alive" only if the pid exists, is not a

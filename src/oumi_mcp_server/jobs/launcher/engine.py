@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from oumi_mcp_server.engines import load
-from oumi_mcp_server.launcher.states import canonical_state
+from oumi_mcp_server.jobs.status import JobState, from_engine_state
 
 
 @dataclass(frozen=True)
@@ -50,6 +50,16 @@ class LauncherEngine(Protocol):
     def stop(self, cloud: str, cluster: str) -> None: ...
 
     def down(self, cloud: str, cluster: str) -> None: ...
+
+
+def canonical_state(state: str | None, status_text: str | None, done: bool) -> str:
+    """Our state for a launcher job: its ``state`` first, then its status text, then ``done``."""
+    for raw in (state, status_text):
+        if raw:
+            found = from_engine_state(raw)
+            if found is not None:
+                return found.value
+    return (JobState.COMPLETED if done else JobState.RUNNING).value
 
 
 def to_launcher_job(cloud: str, status: Any) -> LauncherJob:

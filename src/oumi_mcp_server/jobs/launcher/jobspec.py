@@ -13,12 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from oumi_mcp_server.errors import InvalidArgumentError
+from oumi_mcp_server.jobs.catalog import JOB_MARKER_ENV, LOCAL_CLOUD
 
-LOCAL_CLOUD = "local"
 # Environment variable oumi's local cloud reads to write job logs to files.
 LOCAL_LOGGING_DIR_ENV = "OUMI_LOGGING_DIR"
-# Set in every job we launch, so its processes can be found (and stopped).
-JOB_MARKER_ENV = "OUMI_MCP_JOB_ID"
 
 
 @dataclass(frozen=True)

@@ -1,21 +1,21 @@
-"""The tiny supervisor that runs inside every local job, in the job's own process group.
+"""The tiny supervisor that runs inside every process job, in the job's own process group.
 
-    python -P -m oumi_mcp_server.jobs.wrapper --run-dir DIR --marker MARK -- oumi train -c ...
+    python -P -m oumi_mcp_server.jobs.process.wrapper --run-dir DIR --marker MARK -- oumi ...
 
 It writes ``pid.json`` when it starts, runs the command (inheriting the
 working directory, environment and log files it was given), and when the
 command ends writes ``exit.json`` atomically: exit code, end time and the
 signals it received. So the final state is known even if no server was alive
 when the job ended. A cancel is requested by the server writing
-``cancel.json`` before it signals the process group. Standard library only:
-this runs in the job, not in the server.
+``cancel.json`` before it signals the process group. It imports only the
+standard library and the two small run-dir modules (themselves standard library
+only): this runs in the job, not in the server.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
 import signal
 import subprocess
@@ -23,29 +23,16 @@ import sys
 import time
 from pathlib import Path
 from types import FrameType
-from typing import Any
 
-PID_FILE = "pid.json"
-EXIT_FILE = "exit.json"
-CANCEL_FILE = "cancel.json"
-STDOUT_FILE = "stdout.log"
-STDERR_FILE = "stderr.log"
+from oumi_mcp_server.jobs.process.files import EXIT_FILE, PID_FILE
+from oumi_mcp_server.jobs.rundir import CANCEL_FILE, write_json_atomically
+
 EXEC_FAILED = 127
 FORWARDED_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 
 
-def write_json_atomically(path: Path, data: dict[str, Any]) -> None:
-    """Write ``data`` so that readers see the old file or the whole new one, never half."""
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(temporary, "w", encoding="utf-8") as out:
-        json.dump(data, out)
-        out.flush()
-        os.fsync(out.fileno())
-    os.replace(temporary, path)
-
-
 def _parse(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="oumi_mcp_server.jobs.wrapper")
+    parser = argparse.ArgumentParser(prog="oumi_mcp_server.jobs.process.wrapper")
     parser.add_argument("--run-dir", required=True)
     parser.add_argument("--marker", required=True)
     parser.add_argument("command", nargs=argparse.REMAINDER)
@@ -57,7 +44,7 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     return args
 
 
-def run(argv: list[str]) -> int:
+def main(argv: list[str]) -> int:
     args = _parse(argv)
     run_dir = Path(args.run_dir)
     started_at = time.time()
@@ -106,4 +93,4 @@ def run(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(run(sys.argv[1:]))
+    sys.exit(main(sys.argv[1:]))

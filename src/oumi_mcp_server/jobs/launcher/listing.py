@@ -18,7 +18,9 @@ from dataclasses import dataclass, field
 
 from oumi_mcp_server.blocking import SingleFlight
 from oumi_mcp_server.errors import EngineTimeoutError, OumiMcpError
-from oumi_mcp_server.launcher.engine import LauncherEngine, LauncherJob
+from oumi_mcp_server.jobs.launcher.engine import LauncherEngine, LauncherJob
+
+ALL_CLOUDS = "*"  # a listing failure that affects every cloud (oumi.launcher did not load)
 
 
 @dataclass(frozen=True)
@@ -79,9 +81,9 @@ class CloudListings:
         try:
             clouds = await self.clouds()
         except OumiMcpError as exc:
-            return [CloudListing("*", error=exc.message, next_step=exc.next_step)]
+            return [CloudListing(ALL_CLOUDS, error=exc.message, next_step=exc.next_step)]
         except Exception as exc:  # an engine that cannot load is a warning, not a crash
-            return [CloudListing("*", error=f"oumi.launcher failed to load: {exc}")]
+            return [CloudListing(ALL_CLOUDS, error=f"oumi.launcher failed to load: {exc}")]
         return list(await asyncio.gather(*(self.list_cloud(cloud) for cloud in clouds)))
 
     async def list_cloud(self, cloud: str) -> CloudListing:

@@ -1,4 +1,4 @@
-"""Derive a local job's state from the engine itself: its process and its run-dir files.
+"""Derive a process job's state from the engine itself: its process and its run-dir files.
 
 Order matters. The wrapper writes ``exit.json`` before it exits, so the exit
 file is read first (a finished job needs no process lookup); if it is absent
@@ -13,8 +13,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from oumi_mcp_server.jobs.backends.base import Observation
-from oumi_mcp_server.jobs.process import describe_exit, is_our_process
+from oumi_mcp_server.jobs.backend import Observation
+from oumi_mcp_server.jobs.os_processes import describe_exit, is_our_process
+from oumi_mcp_server.jobs.process.files import read_exit, read_pid
 from oumi_mcp_server.jobs.records import JobRecord
 from oumi_mcp_server.jobs.rundir import RunDir
 from oumi_mcp_server.jobs.status import JobState
@@ -30,7 +31,7 @@ LOST_REASON = (
 def process_identity(record: JobRecord, run: RunDir) -> tuple[int | None, float | None]:
     """The wrapper's pid and when it started: the pid from the record, else from the
     wrapper's pid file; the time from the pid file (the wrapper's clock), else the record."""
-    info = run.read_pid() or {}
+    info = read_pid(run) or {}
     started = _number(info.get("started_at")) or record.process_start_time
     if record.pid:
         return record.pid, started
@@ -65,9 +66,9 @@ def _from_exit(
     return Observation(JobState.FAILED, reason, code, started, ended, pid)
 
 
-def observe_local(record: JobRecord, *, launching: bool, now: float | None = None) -> Observation:
+def observe_process(record: JobRecord, *, launching: bool, now: float | None = None) -> Observation:
     run = RunDir(Path(record.run_dir))
-    exit_info = run.read_exit()
+    exit_info = read_exit(run)
     if exit_info is not None:
         return _from_exit(exit_info, run.read_cancel(), record.pid)
     pid, start_time = process_identity(record, run)
@@ -78,7 +79,7 @@ def observe_local(record: JobRecord, *, launching: bool, now: float | None = Non
         if cancel:
             reason += "; a cancel was requested and it is stopping"
         return Observation(JobState.RUNNING, reason, None, start_time, None, pid)
-    exit_info = run.read_exit()
+    exit_info = read_exit(run)
     cancel = run.read_cancel()
     if exit_info is not None:
         return _from_exit(exit_info, cancel, pid)

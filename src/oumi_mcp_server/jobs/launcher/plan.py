@@ -5,39 +5,43 @@ shown in the dry run: its name becomes our job id (so the launcher's job can
 be recognised as ours), a missing or relative working_dir resolves against
 client_cwd, ``envs`` from the tool are added, and our job id is set in its
 environment. A training/eval/infer config gets a generated job config
-(launcher/jobspec.py): working_dir = client_cwd, the same oumi version, and a
-run line with the config's path relative to working_dir.
+(jobspec.py): working_dir = client_cwd, the same oumi version, and a run line
+with the config's path relative to working_dir.
 """
 
 from __future__ import annotations
 
 import copy
-import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
 from oumi_mcp_server.errors import InvalidArgumentError
-from oumi_mcp_server.jobs.catalog import COMMAND_ARGV, COMMAND_KIND
-from oumi_mcp_server.jobs.commands import model_name, output_location, redact
-from oumi_mcp_server.jobs.launch import JOB_ENV_DEFAULTS, CheckedArgs
-from oumi_mcp_server.jobs.records import LAUNCHER_BACKEND, JobRecord
-from oumi_mcp_server.jobs.rundir import RunDir
-from oumi_mcp_server.launcher.jobspec import (
+from oumi_mcp_server.jobs.arguments import CheckedArgs
+from oumi_mcp_server.jobs.backend import Observation
+from oumi_mcp_server.jobs.catalog import (
+    COMMAND_ARGV,
+    COMMAND_KIND,
+    JOB_ENV_DEFAULTS,
     JOB_MARKER_ENV,
     LOCAL_CLOUD,
+)
+from oumi_mcp_server.jobs.checks import JOB_KIND, ConfigSource
+from oumi_mcp_server.jobs.commands import model_name, output_location, redact
+from oumi_mcp_server.jobs.launcher.jobspec import (
     LOCAL_LOGGING_DIR_ENV,
     CloudJobRequest,
     build_job_config,
 )
-from oumi_mcp_server.paths import expand_user_path, resolve_client_cwd, resolve_config_file
-from oumi_mcp_server.validation.documents import load_config_document
-from oumi_mcp_server.validation.kinds import choose_kind
+from oumi_mcp_server.jobs.launcher.logs import launcher_logs_dir
+from oumi_mcp_server.jobs.models import CheckSummary, RunJobResult, SyncSummary
+from oumi_mcp_server.jobs.records import LAUNCHER_BACKEND, JobRecord
+from oumi_mcp_server.jobs.rundir import RunDir
+from oumi_mcp_server.paths import expand_user_path
 
-JOB_KIND = "job"
 REMINDER = (
     "Cloud machines bill from the moment the cluster is up until it is stopped or deleted, "
     "also after the job ends. When the job is done, copy its outputs out (they live on the "
@@ -45,34 +49,8 @@ REMINDER = (
 )
 
 
-_ACCELERATORS = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}(:[1-9][0-9]{0,2})?$")
-
-
 @dataclass(frozen=True)
-class CloudResources:
-    accelerators: str = ""
-    disk_size_gb: int = 0
-    use_spot: bool = False
-
-    def check(self) -> CloudResources:
-        if self.accelerators and not _ACCELERATORS.match(self.accelerators):
-            raise InvalidArgumentError(
-                "accelerators",
-                f"'{self.accelerators}' is not an accelerator spec.",
-                next_step="Use NAME or NAME:COUNT, e.g. 'A100:1' or 'H100:8' "
-                "(`sky show-gpus` lists them).",
-            )
-        if not 0 <= self.disk_size_gb <= 65536:
-            raise InvalidArgumentError(
-                "disk_size_gb",
-                f"{self.disk_size_gb} is not a disk size in GB.",
-                next_step="Use 0 for the cloud's default, or a size such as 256.",
-            )
-        return self
-
-
-@dataclass(frozen=True)
-class CloudPlan:
+class LauncherPlan:
     args: CheckedArgs
     job_id: str
     cwd: Path
@@ -80,18 +58,30 @@ class CloudPlan:
     cloud: str
     cluster_name: str
     given_job_config: dict[str, Any] | None  # the user's job config, or None: generated
-    resources: CloudResources
-    run: RunDir
+    run_dir: RunDir
     output_dir: str = ""
     model_name: str = ""
+    sync: SyncSummary | None = None  # what goes up (None for the local cloud: runs in place)
 
     @property
     def validation_kind(self) -> str:
         return JOB_KIND if self.given_job_config is not None else COMMAND_KIND[self.args.command]
 
     @property
+    def check_target(self) -> str:
+        return self.cloud
+
+    @property
+    def check_envs(self) -> dict[str, str]:
+        return self.args.envs
+
+    @property
     def staged(self) -> Path:
-        return self.run.staged_config(self.config)
+        return self.run_dir.staged_config(self.config)
+
+    @property
+    def working_dir(self) -> Path:
+        return Path(self.job_config["working_dir"])
 
     @cached_property
     def job_config(self) -> dict[str, Any]:
@@ -99,6 +89,7 @@ class CloudPlan:
         if self.given_job_config is not None:
             return adopt_job_config(self.given_job_config, self)
         overrides = [override.argument for override in self.args.overrides]
+        resources = self.args.resources
         return build_job_config(
             CloudJobRequest(
                 job_id=self.job_id,
@@ -109,9 +100,9 @@ class CloudPlan:
                 oumi_version=version("oumi"),
                 overrides=overrides,
                 envs={**JOB_ENV_DEFAULTS, **self.args.envs},
-                accelerators=self.resources.accelerators or None,
-                disk_size=self.resources.disk_size_gb or None,
-                use_spot=self.resources.use_spot,
+                accelerators=resources.accelerators or None,
+                disk_size=resources.disk_size_gb or None,
+                use_spot=resources.use_spot,
             )
         )
 
@@ -121,20 +112,8 @@ class CloudPlan:
             shown["envs"] = redact({str(k): str(v) for k, v in shown["envs"].items()})
         return shown
 
-    def with_job_id(self, job_id: str, state_dir: Path) -> CloudPlan:
-        return CloudPlan(
-            self.args,
-            job_id,
-            self.cwd,
-            self.config,
-            self.cloud,
-            self.cluster_name,
-            self.given_job_config,
-            self.resources,
-            RunDir.for_job(state_dir, job_id),
-            self.output_dir,
-            self.model_name,
-        )
+    def with_job_id(self, job_id: str, state_dir: Path) -> LauncherPlan:
+        return replace(self, job_id=job_id, run_dir=RunDir.for_job(state_dir, job_id))
 
     def record(self) -> JobRecord:
         envs = self.job_config.get("envs") or {}
@@ -144,7 +123,7 @@ class CloudPlan:
             config_path=str(self.config),
             staged_config_path=str(self.staged),
             client_cwd=str(self.cwd),
-            run_dir=str(self.run.path),
+            run_dir=str(self.run_dir.path),
             submitted_at=time.time(),
             cloud=self.cloud,
             cluster_name=self.cluster_name,
@@ -154,8 +133,64 @@ class CloudPlan:
             backend=LAUNCHER_BACKEND,
         )
 
+    def result(
+        self, checks: CheckSummary, observation: Observation | None, *, dry_run: bool
+    ) -> RunJobResult:
+        message, next_step = self._answer(checks, observation, dry_run)
+        return RunJobResult(
+            dry_run=dry_run,
+            launched=observation is not None,
+            job_id=self.job_id,
+            state=observation.state.value if observation else None,
+            command=self.args.command,
+            cloud=self.cloud,
+            cluster_name=self.cluster_name,
+            argv=[],
+            cwd=str(self.working_dir),
+            env_additions={},
+            config_path=str(self.config),
+            staged_config_path=str(self.staged),
+            run_dir=str(self.run_dir.path),
+            stdout_path="",
+            stderr_path="",
+            output_dir=self.output_dir,
+            checks=checks,
+            job_config=self.shown_job_config(),
+            sync=self.sync,
+            reminder=REMINDER,
+            message=message,
+            next_step=next_step,
+        )
 
-def adopt_job_config(given: dict[str, Any], plan: CloudPlan) -> dict[str, Any]:
+    def _answer(
+        self, checks: CheckSummary, observation: Observation | None, dry_run: bool
+    ) -> tuple[str, str]:
+        job = f"job_id='{self.job_id}'"
+        where = self.cloud + (f" (cluster {self.cluster_name})" if self.cluster_name else "")
+        if dry_run:
+            message = f"Dry run: nothing was launched on {where}. " + (
+                "The checks found blocking errors." if checks.blocking else "The checks passed."
+            )
+            if checks.blocking:
+                return message, "Fix the errors in checks, then dry-run again."
+            return message, (
+                "Show the user job_config, sync and reminder; if they agree, call run_oumi_job "
+                "again with the same arguments and dry_run=false."
+            )
+        if observation is None:
+            return (
+                "Not launched: the checks found blocking errors (see checks).",
+                "Fix the errors, run validate_config and pre_flight_check, then launch again.",
+            )
+        return (
+            f"Launching on {where} through oumi.launcher as {self.job_id}: the job is "
+            "being started in the background.",
+            f"Poll get_job_status({job}) every 30-60 s (state launching until the cluster is up); "
+            f"cancel_job({job}) stops it, even before it has started.",
+        )
+
+
+def adopt_job_config(given: dict[str, Any], plan: LauncherPlan) -> dict[str, Any]:
     job = copy.deepcopy(given)
     job["name"] = plan.job_id
     raw_dir = job.get("working_dir")
@@ -171,36 +206,21 @@ def adopt_job_config(given: dict[str, Any], plan: CloudPlan) -> dict[str, Any]:
     envs.update(plan.args.envs)
     envs[JOB_MARKER_ENV] = plan.job_id
     if plan.cloud == LOCAL_CLOUD:
-        envs[LOCAL_LOGGING_DIR_ENV] = str(plan.run.launcher_logs)
+        envs[LOCAL_LOGGING_DIR_ENV] = str(launcher_logs_dir(plan.run_dir))
     job["envs"] = envs
     return job
 
 
-def is_job_config(config_path: str, client_cwd: str) -> bool:
-    """Blocking: True if the file is an oumi job config (resources/setup/run)."""
-    cwd = resolve_client_cwd(client_cwd)
-    path = resolve_config_file(config_path, cwd)
-    document = load_config_document(path)
-    return choose_kind("auto", document.data, path.name).kind.name == JOB_KIND
-
-
-def make_cloud_plan(
-    args: CheckedArgs,
-    config_path: str,
-    client_cwd: str,
-    state_dir: Path,
-    cluster_name: str,
-    resources: CloudResources,
-) -> CloudPlan:
-    """Blocking: resolve the paths, read the config, pick the cloud."""
-    cwd = resolve_client_cwd(client_cwd)
-    config = resolve_config_file(config_path, cwd)
-    document = load_config_document(config)
-    data = document.data
-    run = RunDir.for_job(state_dir, args.job_id)
-    if choose_kind("auto", data, config.name).kind.name == JOB_KIND:
+def make_plan(args: CheckedArgs, source: ConfigSource, state_dir: Path) -> LauncherPlan:
+    """The plan for the config already read: a given job config, or one to generate."""
+    data = source.document.data
+    run_dir = RunDir.for_job(state_dir, args.job_id)
+    cluster = args.cluster_name
+    if source.is_job_config:
         cloud = _job_config_cloud(data, args.cloud)
-        return CloudPlan(args, args.job_id, cwd, config, cloud, cluster_name, data, resources, run)
+        return LauncherPlan(
+            args, args.job_id, source.cwd, source.path, cloud, cluster, data, run_dir
+        )
     if args.cloud == LOCAL_CLOUD:
         raise InvalidArgumentError(
             "cloud",
@@ -209,16 +229,15 @@ def make_cloud_plan(
             "local cloud.",
         )
     output = output_location(args.command, data, args.overrides)
-    return CloudPlan(
+    return LauncherPlan(
         args,
         args.job_id,
-        cwd,
-        config,
+        source.cwd,
+        source.path,
         args.cloud,
-        cluster_name,
+        cluster,
         None,
-        resources,
-        run,
+        run_dir,
         output_dir=output or "",
         model_name=model_name(data, args.overrides),
     )

@@ -1,0 +1,185 @@
+"""The contract both engines implement, and the shapes of their answers.
+
+Two engines run jobs: ``jobs/process/`` (``oumi`` in its own process group,
+started by us) and ``jobs/launcher/`` (everything through oumi.launcher, on
+any cloud, Slurm, or its own ``local`` cloud). ``JobService`` holds one of
+each and reaches them only through ``JobBackend``, picking the backend by
+each record's ``backend`` name. Backends are injected (the composition root
+builds them; tests pass real or fake engines there, never by patching).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol, Self, TypeVar
+
+from oumi_mcp_server.jobs.arguments import CheckedArgs
+from oumi_mcp_server.jobs.checks import ConfigSource
+from oumi_mcp_server.jobs.logs import LogPage
+from oumi_mcp_server.jobs.models import CheckSummary, CloudWarning, JobSummary, RunJobResult
+from oumi_mcp_server.jobs.records import JobRecord
+from oumi_mcp_server.jobs.rundir import RunDir
+from oumi_mcp_server.jobs.status import JobState
+
+
+@dataclass(frozen=True)
+class Observation:
+    """The engine's live answer for one job."""
+
+    state: JobState
+    reason: str
+    exit_code: int | None = None
+    started_at: float | None = None
+    ended_at: float | None = None
+    pid: int | None = None  # process jobs: the wrapper's pid
+    # launcher jobs: the job the launcher answered for (the registry may not have it yet)
+    launcher_job_id: str = ""
+    cluster_name: str = ""
+
+
+@dataclass(frozen=True)
+class CancelOutcome:
+    action: str  # cancelled | already_finished | still_running
+    previous: Observation
+    final: Observation
+    message: str  # what was done, in the engine's words
+    signals_sent: list[str] = field(default_factory=list)
+
+
+def already_finished(observation: Observation) -> CancelOutcome:
+    """A cancel of a job that had already ended: nothing is done (cancel is idempotent)."""
+    return CancelOutcome(
+        "already_finished",
+        observation,
+        observation,
+        f"Nothing to do: the job already finished ({observation.state.value}).",
+    )
+
+
+@dataclass(frozen=True)
+class LogRead:
+    stream: str
+    path: str
+    page: LogPage
+
+
+@dataclass(frozen=True)
+class Survey:
+    """What one engine says for list_jobs: a live observation of each of its records (in
+    order), and what else it knows: jobs we did not start, sources that did not answer."""
+
+    observations: list[Observation]
+    foreign: list[JobSummary] = field(default_factory=list)
+    warnings: list[CloudWarning] = field(default_factory=list)
+    listed: list[str] = field(default_factory=list)  # sources that answered (clouds)
+
+
+class LaunchPlan(Protocol):
+    """What an engine will start for one request, before and after its id is reserved."""
+
+    @property
+    def job_id(self) -> str: ...
+
+    @property
+    def config(self) -> Path: ...
+
+    @property
+    def run_dir(self) -> RunDir: ...
+
+    @property
+    def validation_kind(self) -> str:
+        """The config class the config must validate as."""
+
+    @property
+    def check_target(self) -> str:
+        """Where it runs, as pre-flight names it ('local' or a cloud)."""
+
+    @property
+    def check_envs(self) -> dict[str, str]:
+        """Variables the job gets besides the config's (pre-flight looks at them)."""
+
+    def record(self) -> JobRecord: ...
+
+    def with_job_id(self, job_id: str, state_dir: Path) -> Self: ...
+
+    def result(
+        self, checks: CheckSummary, observation: Observation | None, *, dry_run: bool
+    ) -> RunJobResult:
+        """run_oumi_job's answer: a dry run, a launch blocked by checks (no observation),
+        or a launch with the engine's first observation."""
+
+
+PlanT = TypeVar("PlanT", bound=LaunchPlan)
+
+
+class JobBackend(Protocol[PlanT]):
+    """One engine. Every method that takes records takes only records of this engine."""
+
+    @property
+    def name(self) -> str:
+        """The ``backend`` value of this engine's records."""
+
+    async def plan(self, args: CheckedArgs, source: ConfigSource) -> PlanT:
+        """What would run (raises ``InvalidArgumentError`` for what this engine cannot run)."""
+
+    async def launch(self, plan: PlanT, record: JobRecord) -> Observation:
+        """Start the job of a reserved record; return at once with its first observation."""
+
+    async def observe(self, records: Sequence[JobRecord]) -> list[Observation]:
+        """Live state of each record, in order, from the engine (never a cache of ours)."""
+
+    async def survey(self, records: Sequence[JobRecord]) -> Survey:
+        """list_jobs: ``observe`` plus what the engine knows besides our records."""
+
+    async def cancel(self, record: JobRecord, *, force: bool) -> CancelOutcome:
+        """Stop the job if it is still running, and say what was done."""
+
+    async def logs(
+        self, record: JobRecord, streams: Sequence[str], *, lines: int, offset: int | None
+    ) -> list[LogRead]:
+        """A bounded tail (``offset`` None) or forward page of each stream."""
+
+    async def failure_output(self, record: JobRecord, lines: int) -> dict[str, list[str]]:
+        """The last lines of each stream, where they can be read without asking a remote
+        cluster (a failed job's status shows them); {} where they cannot."""
+
+    async def recover(self) -> dict[str, int]:
+        """Once at start, before launches: repair what earlier server processes left; the
+        number of unfinished jobs found per state."""
+
+    def forget(self, job_ids: Sequence[str]) -> None:
+        """Drop what is remembered about these jobs (their records were pruned)."""
+
+
+class FinalStates:
+    """Terminal observations, remembered because a terminal state never changes.
+
+    Bounded (oldest forgotten first), so memory does not grow with the number
+    of jobs ever run; a forgotten job is simply observed again.
+    """
+
+    MAX_ENTRIES = 10_000
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._entries: OrderedDict[str, Observation] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, job_id: str) -> Observation | None:
+        return self._entries.get(job_id)
+
+    def put(self, job_id: str, observation: Observation) -> None:
+        with self._lock:
+            self._entries[job_id] = observation
+            while len(self._entries) > self.MAX_ENTRIES:
+                self._entries.popitem(last=False)
+
+    def pop(self, job_id: str) -> None:
+        with self._lock:
+            self._entries.pop(job_id, None)

@@ -1,0 +1,99 @@
+"""A launch's config, read once, and its checks: strict validation plus pre-flight.
+
+The config a request names is read and parsed once (under its own time limit,
+so a slow disk is reported as a slow disk), then handed as it is to planning,
+validation and pre-flight.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from pathlib import Path
+
+from oumi_mcp_server.blocking import run_blocking
+from oumi_mcp_server.jobs.models import CheckSummary
+from oumi_mcp_server.paths import resolve_client_cwd, resolve_config_file
+from oumi_mcp_server.preflight.models import PreflightReport
+from oumi_mcp_server.preflight.service import PreflightService
+from oumi_mcp_server.settings import CONFIG_READ_TIMEOUT_S
+from oumi_mcp_server.validation.documents import ConfigDocument, load_config_document
+from oumi_mcp_server.validation.kinds import choose_kind
+from oumi_mcp_server.validation.service import ValidationReport, ValidationService
+
+JOB_KIND = "job"
+
+
+@dataclass(frozen=True)
+class ConfigSource:
+    """The project directory and the config of one request, read once."""
+
+    cwd: Path  # client_cwd, resolved
+    document: ConfigDocument
+
+    @property
+    def path(self) -> Path:
+        return self.document.path
+
+    @property
+    def is_job_config(self) -> bool:
+        """True for an oumi job config (resources/setup/run) rather than a command's config."""
+        return choose_kind("auto", self.document.data, self.path.name).kind.name == JOB_KIND
+
+
+def read_source(config_path: str, client_cwd: str) -> ConfigSource:
+    """Blocking: resolve client_cwd and the config, then read and parse the config."""
+    cwd = resolve_client_cwd(client_cwd)
+    return ConfigSource(cwd, load_config_document(resolve_config_file(config_path, cwd)))
+
+
+async def read_config(
+    config_path: str, client_cwd: str, timeout_s: float = CONFIG_READ_TIMEOUT_S
+) -> ConfigSource:
+    return await run_blocking(
+        lambda: read_source(config_path, client_cwd),
+        timeout_s=timeout_s,
+        what=f"Reading the config file '{config_path}'",
+        next_step="The disk (or network mount) holding it is not answering; check it, "
+        "then call again.",
+    )
+
+
+@dataclass(frozen=True)
+class LaunchChecks:
+    """Validation and pre-flight for a planned launch, on the config it has already read."""
+
+    validation: ValidationService
+    preflight: PreflightService
+
+    async def check(
+        self, source: ConfigSource, kind: str, target: str, envs: dict[str, str]
+    ) -> CheckSummary:
+        """``kind``: the class the config must be; ``target``: where it runs (pre-flight)."""
+        validation, preflight = await asyncio.gather(
+            self.validation.validate_document(source.document, source.cwd, kind),
+            # Strict validation (above) replaces pre-flight's own config check.
+            self.preflight.check_document(
+                source.document, source.cwd, target, envs=envs, validate=False
+            ),
+        )
+        return summarize_checks(validation, preflight)
+
+
+def summarize_checks(validation: ValidationReport, preflight: PreflightReport) -> CheckSummary:
+    preflight_errors = [f for f in preflight.errors if f.check != "config"]
+    blocking = not validation.valid or bool(preflight_errors)
+    warnings = [f for f in preflight.warnings if f.check != "config"]
+    if blocking:
+        count = len(validation.errors) + len(preflight_errors)
+        summary = f"BLOCKED: {count} error(s) must be fixed before this job can run."
+    else:
+        summary = f"{validation.summary} Pre-flight: {preflight.summary}"
+    return CheckSummary(
+        valid=validation.valid,
+        blocking=blocking,
+        summary=summary,
+        validation_errors=list(validation.errors),
+        preflight_errors=preflight_errors,
+        warnings=warnings,
+    )

@@ -1,0 +1,364 @@
+"""Launcher jobs: oumi.launcher (SkyPilot clouds, Kubernetes, Slurm/HPC, its local cloud).
+
+The launcher is the source of truth. Until ``launcher.up`` returns a job id,
+the state comes from the launch itself (launch.py: in flight here, in flight
+in another server process, failed with its error, or cancelled before it
+returned); afterwards only from ``launcher.status``. A terminal state seen
+once is remembered, because it never changes (and oumi's local cloud can
+report a cancelled job as failed a moment later).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from pathlib import Path
+
+from oumi_mcp_server.blocking import run_blocking
+from oumi_mcp_server.errors import EngineTimeoutError, InvalidArgumentError, NotFoundError
+from oumi_mcp_server.jobs import registry as registry_ops
+from oumi_mcp_server.jobs.arguments import CheckedArgs, check_cloud
+from oumi_mcp_server.jobs.backend import (
+    CancelOutcome,
+    LogRead,
+    Observation,
+    Survey,
+    already_finished,
+)
+from oumi_mcp_server.jobs.catalog import JOB_MARKER_ENV, LOCAL_CLOUD
+from oumi_mcp_server.jobs.checks import ConfigSource
+from oumi_mcp_server.jobs.launcher.engine import LauncherEngine
+from oumi_mcp_server.jobs.launcher.foreign import foreign_status_report, foreign_summary
+from oumi_mcp_server.jobs.launcher.identity import launched_as, launched_identity, observation_of
+from oumi_mcp_server.jobs.launcher.launch import up_and_settle
+from oumi_mcp_server.jobs.launcher.listing import ALL_CLOUDS, CloudListing, CloudListings
+from oumi_mcp_server.jobs.launcher.logs import local_cloud_logs, stream_snapshot
+from oumi_mcp_server.jobs.launcher.plan import LauncherPlan, make_plan
+from oumi_mcp_server.jobs.launcher.status import LauncherStatus
+from oumi_mcp_server.jobs.launcher.sync import excluded_by_skypilot, summarize_sync
+from oumi_mcp_server.jobs.models import CloudWarning, JobStatusReport
+from oumi_mcp_server.jobs.naming import check_job_id
+from oumi_mcp_server.jobs.os_processes import process_start_time, processes_with_env, stop_processes
+from oumi_mcp_server.jobs.records import LAUNCHER_BACKEND, JobRecord
+from oumi_mcp_server.jobs.registry import Registry
+from oumi_mcp_server.jobs.rundir import RunDir
+from oumi_mcp_server.jobs.runtime import JobRuntime, RuntimeTable
+from oumi_mcp_server.jobs.status import JobState, is_terminal
+from oumi_mcp_server.settings import LauncherLimits
+
+logger = logging.getLogger(__name__)
+
+SYNC_SUMMARY_TIMEOUT_S = 30.0
+FORCE_REFUSED = (
+    "it applies only to jobs this server runs as its own processes; oumi.launcher's "
+    "cancel is the only stop it offers for its jobs."
+)
+
+
+class LauncherBackend:
+    name = LAUNCHER_BACKEND
+
+    def __init__(
+        self,
+        engine: Callable[[], LauncherEngine],
+        registry: Registry,
+        runtimes: RuntimeTable,
+        *,
+        state_dir: Path,
+        limits: LauncherLimits | None = None,
+        listed_clouds: Sequence[str] | None = None,
+    ) -> None:
+        self._engine = engine
+        self._registry = registry
+        self._runtimes = runtimes
+        self._state_dir = state_dir
+        self.limits = limits or LauncherLimits()
+        self.listings = CloudListings(
+            engine,
+            timeout_s=self.limits.list_s,
+            cache_s=self.limits.list_cache_s,
+            clouds_timeout_s=self.limits.load_s,
+            only=listed_clouds,
+        )
+        self.status = LauncherStatus(engine, runtimes, self.limits)
+        self._server_started = process_start_time(os.getpid())
+
+    # -- plan and launch -------------------------------------------------------------------
+
+    async def plan(self, args: CheckedArgs, source: ConfigSource) -> LauncherPlan:
+        plan = make_plan(args, source, self._state_dir)
+        if plan.cloud == LOCAL_CLOUD:
+            return plan  # oumi's local cloud runs in the working dir itself: nothing is copied
+        working_dir = plan.working_dir
+        sync = await run_blocking(
+            lambda: summarize_sync(working_dir, excluded_by_skypilot(working_dir)),
+            timeout_s=SYNC_SUMMARY_TIMEOUT_S,
+            what="Listing the files to sync",
+        )
+        return replace(plan, sync=sync)
+
+    async def launch(self, plan: LauncherPlan, record: JobRecord) -> Observation:
+        """Start ``up`` in the background and answer at once: the job is launching."""
+        runtime = self._runtimes.create(record.job_id)
+        job_config = dict(plan.job_config)
+        runtime.launch_task = asyncio.ensure_future(self._launch(record, job_config, runtime))
+        return Observation(
+            JobState.LAUNCHING, f"oumi.launcher is starting the job on {record.cloud}."
+        )
+
+    async def _launch(
+        self, record: JobRecord, job_config: dict[str, object], runtime: JobRuntime
+    ) -> None:
+        try:
+            job = await run_blocking(
+                lambda: up_and_settle(
+                    self._engine(),
+                    self._registry,
+                    record,
+                    job_config,
+                    runtime,
+                    self._server_started,
+                    self._cancel_now,
+                ),
+                timeout_s=self.limits.up_s,
+                what=f"oumi.launcher up on {record.cloud}",
+                next_step="The launch keeps running; get_job_status shows when it has a job id.",
+            )
+            logger.info(
+                "Job %s launched: %s/%s job %s", record.job_id, record.cloud, job.cluster, job.id
+            )
+        except asyncio.CancelledError:
+            logger.info("Job %s: launch cancelled; the launch thread settles it", record.job_id)
+        except Exception as exc:  # recorded in the run dir by the launch thread
+            logger.warning("Job %s: launch failed: %s", record.job_id, exc)
+        finally:
+            self.listings.invalidate(record.cloud)
+            self._runtimes.evict_runtime(record.job_id)
+
+    def _cancel_now(self, engine: LauncherEngine, record: JobRecord) -> list[str]:
+        """Blocking: the launcher's cancel, then stop what oumi's local cloud leaves behind.
+
+        The status cancel returns is the launcher's word that the job is cancelled; it
+        is kept as final (oumi's local cloud later reports the job it killed as failed).
+        """
+        answer = engine.cancel(record.cloud, record.cluster_name, record.launcher_job_id)
+        self.listings.invalidate(record.cloud)
+        if launched_as(record, answer):
+            self.status.remember(record, observation_of(answer))
+        if record.cloud != LOCAL_CLOUD:
+            return []
+        # The local cloud terminates only the shell it started; the job's own
+        # processes carry our job id in their environment.
+        survivors = processes_with_env(JOB_MARKER_ENV, record.job_id)
+        return stop_processes(survivors, self.limits.survivor_grace_s)
+
+    async def recover(self) -> dict[str, int]:
+        return {}  # nothing to repair: the launcher holds the truth, an interrupted up says so
+
+    # -- observe ---------------------------------------------------------------------------
+
+    async def observe(self, records: Sequence[JobRecord]) -> list[Observation]:
+        """Live state of each record: one status call per launched job, in parallel."""
+        return list(await asyncio.gather(*(self.status.observe(record) for record in records)))
+
+    async def survey(self, records: Sequence[JobRecord]) -> Survey:
+        """Every cloud's listing (in parallel); launched records take their state from it,
+        the others from their launch; the jobs no record claims are foreign."""
+        waiting = [record for record in records if not record.is_launched]
+        listings, seen = await asyncio.gather(self.listings.list_all(), self.observe(waiting))
+        before = dict(zip((record.job_id for record in waiting), seen, strict=True))
+        by_cloud = {listing.cloud: listing for listing in listings}
+        observations: list[Observation] = []
+        claimed: set[tuple[str, str, str]] = set()
+        for record in records:
+            if record.job_id in before:
+                observations.append(before[record.job_id])
+                continue
+            listing = (
+                by_cloud.get(ALL_CLOUDS)
+                or by_cloud.get(record.cloud)
+                or CloudListing(record.cloud, error="oumi.launcher does not know this cloud.")
+            )
+            observations.append(self.status.from_listing(record, listing))
+            claimed.add((record.cloud, record.cluster_name, record.launcher_job_id))
+        return Survey(
+            observations,
+            foreign=[
+                foreign_summary(job)
+                for listing in listings
+                for job in listing.jobs
+                if (job.cloud, job.cluster, job.id) not in claimed
+            ],
+            warnings=[
+                CloudWarning(cloud=listing.cloud, error=listing.error, next_step=listing.next_step)
+                for listing in listings
+                if not listing.ok
+            ],
+            listed=sorted(listing.cloud for listing in listings if listing.ok),
+        )
+
+    async def lookup(
+        self, launcher_job_id: str, cloud: str, cluster_name: str
+    ) -> JobRecord | JobStatusReport:
+        """A job by its launcher id: our record if we launched it, else its status report."""
+        target = check_cloud(cloud)
+        job_ref = check_job_id(launcher_job_id)
+        cluster = check_job_id(cluster_name, "cluster_name") if cluster_name.strip() else ""
+        jobs = await self.status.find_jobs(target, cluster, job_ref)
+        if not jobs:
+            raise NotFoundError(
+                f"oumi.launcher knows no job '{job_ref}' on {target}"
+                + (f"/{cluster}." if cluster else "."),
+                next_step="list_jobs shows every job the launcher knows, with cloud and cluster.",
+            )
+        if len(jobs) > 1:
+            clusters = ", ".join(sorted({job.cluster for job in jobs}))
+            raise InvalidArgumentError(
+                "cluster_name",
+                f"job '{job_ref}' exists on several {target} clusters: {clusters}.",
+                next_step="Pass cluster_name to pick one.",
+            )
+        job = jobs[0]
+        record = await registry_ops.call(
+            lambda: self._registry.find_launched(target, job.cluster, job.id)
+        )
+        if record is not None and launched_as(record, job):
+            return record
+        return foreign_status_report(job)
+
+    def forget(self, job_ids: Sequence[str]) -> None:
+        for job_id in job_ids:
+            self.status.forget(job_id)
+
+    # -- cancel ----------------------------------------------------------------------------
+
+    async def cancel(self, record: JobRecord, *, force: bool) -> CancelOutcome:
+        if force:
+            raise InvalidArgumentError(
+                "force",
+                FORCE_REFUSED,
+                next_step=f"Call cancel_job(job_id='{record.job_id}') without force; if the job "
+                "keeps running, stop_cluster or down_cluster ends everything on its cluster.",
+            )
+        if not record.launcher_job_id:
+            record = await run_blocking(
+                lambda: launched_identity(record), timeout_s=5.0, what="Reading the launch"
+            )
+        previous = await self.status.observe(record)
+        if is_terminal(previous.state):
+            return already_finished(previous)
+        if not record.launcher_job_id:
+            return await self._cancel_launch(record, previous)
+        where = f"job {record.launcher_job_id} on {record.cloud}/{record.cluster_name}"
+        try:
+            signals = await run_blocking(
+                lambda: self._cancel_now(self._engine(), record),
+                timeout_s=self.limits.cancel_s,
+                what=f"oumi.launcher cancel of {where}",
+            )
+        except EngineTimeoutError:
+            raise EngineTimeoutError(
+                f"oumi.launcher did not confirm the cancel of {where} within "
+                f"{self.limits.cancel_s:g} s. The job may still be running (and billing).",
+                next_step=f"Call get_job_status(job_id='{record.job_id}') in a minute; if it is "
+                "still running, call cancel_job again, or cancel it with "
+                f"`oumi launch cancel --cloud {record.cloud} --cluster {record.cluster_name} "
+                f"--id {record.launcher_job_id}`.",
+            ) from None
+        final = await self._settled(record)
+        action = "cancelled" if is_terminal(final.state) else "still_running"
+        sent = ["launcher.cancel", *signals]
+        return CancelOutcome(action, previous, final, _cancel_message(action, final, sent), sent)
+
+    async def _cancel_launch(self, record: JobRecord, previous: Observation) -> CancelOutcome:
+        """Before up returned: flag it; the launch thread cancels whatever up starts."""
+        runtime = self._runtimes.get(record.job_id)
+        if runtime is not None:
+            runtime.cancel_requested = True
+            if runtime.launch_task is not None:
+                runtime.launch_task.cancel()  # the thread itself runs on and settles the job
+        run = RunDir(Path(record.run_dir))
+
+        def flag_then_reread() -> JobRecord:
+            # The launch thread records the job id, then checks the flag; we set the
+            # flag, then re-read the id: one of the two always sees the other.
+            run.request_cancel(force=False)
+            return launched_identity(self._registry.get(record.job_id))
+
+        current = await run_blocking(
+            flag_then_reread, timeout_s=self.limits.status_s, what="Recording the cancel"
+        )
+        if current.launcher_job_id:  # up returned meanwhile: cancel the launcher's job
+            return await self.cancel(current, force=False)
+        final = await self.status.observe(record)
+        return CancelOutcome("cancelled", previous, final, _cancel_message("cancelled", final, []))
+
+    async def _settled(self, record: JobRecord) -> Observation:
+        """The launcher's next status, waiting briefly for it to say the job ended."""
+        deadline = time.monotonic() + self.limits.cancel_settle_s
+        while True:
+            observation = await self.status.observe(record)
+            if is_terminal(observation.state) or time.monotonic() >= deadline:
+                return observation
+            await asyncio.sleep(0.5)
+
+    # -- logs ------------------------------------------------------------------------------
+
+    async def logs(
+        self, record: JobRecord, streams: Sequence[str], *, lines: int, offset: int | None
+    ) -> list[LogRead]:
+        run = RunDir(Path(record.run_dir))
+        if record.cloud == LOCAL_CLOUD:
+            return await run_blocking(
+                lambda: local_cloud_logs(run, streams, lines, offset),
+                timeout_s=self.limits.status_s,
+                what="Reading job logs",
+            )
+        if not record.launcher_job_id:
+            return []
+
+        def read() -> LogRead:
+            text = self._engine().read_logs(
+                record.cloud,
+                record.cluster_name,
+                record.launcher_job_id,
+                max_bytes=self.limits.logs_bytes,
+                timeout_s=self.limits.logs_s,
+            )
+            return stream_snapshot(run, text, lines, offset)
+
+        return [
+            await run_blocking(
+                read,
+                timeout_s=self.limits.logs_s + 5.0,
+                what=f"Reading the log stream of {record.cloud}/{record.cluster_name}",
+            )
+        ]
+
+    async def failure_output(self, record: JobRecord, lines: int) -> dict[str, list[str]]:
+        """oumi's local cloud: its log files; a remote cluster's stream is not read here."""
+        if record.cloud != LOCAL_CLOUD:
+            return {}
+        reads = await self.logs(record, ("stderr", "stdout"), lines=lines, offset=None)
+        return {read.stream: read.page.text.splitlines() for read in reads}
+
+
+def _cancel_message(action: str, final: Observation, sent: list[str]) -> str:
+    state = final.state.value
+    if not sent:
+        return (
+            "Cancelled before oumi.launcher returned a job id: if the launch still starts a "
+            f"job, it is cancelled the moment the launch returns. State: {state}."
+        )
+    leftovers = [signal for signal in sent if signal != "launcher.cancel"]
+    extra = f" Stopped processes it left behind ({' then '.join(leftovers)})." if leftovers else ""
+    if action == "cancelled":
+        return f"oumi.launcher cancelled the job; it now reports {state}.{extra}"
+    return (
+        f"oumi.launcher accepted the cancel but still reports the job as {state}.{extra} "
+        "Call get_job_status in a minute; call cancel_job again if it keeps running."
+    )
