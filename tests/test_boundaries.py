@@ -1,12 +1,30 @@
-"""Domain packages never import the MCP SDK; only server/ does."""
+"""The import rules that keep the layout readable top-down.
+
+- Only server/ imports the MCP SDK; no heavy engine is imported at module level.
+- settings, errors, blocking and engines are leaves: they import none of our
+  modules but each other.
+- No cycles, and no upward imports: domain code never imports the composition
+  root (services.py) or the MCP layer (server/); only the entry point (cli.py)
+  imports server/.
+- jobs/: the two engine folders (process/, launcher/) never import each other
+  nor the service; the shared modules beside them import neither engine nor
+  the service. Outside jobs/, only the composition root and the cluster tools
+  import an engine folder.
+"""
 
 from __future__ import annotations
 
 import ast
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 PACKAGE = Path(__file__).parents[1] / "src" / "oumi_mcp_server"
+ROOT = "oumi_mcp_server"
 HEAVY = ("oumi", "torch", "transformers", "sky", "huggingface_hub")
+LEAVES = frozenset(f"{ROOT}.{name}" for name in ("settings", "errors", "blocking", "engines"))
+ENGINES = (f"{ROOT}.jobs.process", f"{ROOT}.jobs.launcher")
+JOB_SERVICE = f"{ROOT}.jobs.service"
+ENGINE_USERS = frozenset({f"{ROOT}.services", f"{ROOT}.server.tools_clusters"})
 
 
 def _imports(path: Path) -> list[tuple[str, int, bool]]:
@@ -22,8 +40,113 @@ def _imports(path: Path) -> list[tuple[str, int, bool]]:
     return found
 
 
+def _imported_names(path: Path) -> set[str]:
+    """Every module a file imports, anywhere in it, and every name it imports from one
+    (``from pkg import mod`` imports the module ``pkg.mod``)."""
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names |= {node.module, *(f"{node.module}.{alias.name}" for alias in node.names)}
+    return names
+
+
 def _sources() -> list[Path]:
     return sorted(PACKAGE.rglob("*.py"))
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def import_graph() -> dict[str, set[str]]:
+    """Our module -> the modules of ours it imports (anywhere in the file)."""
+    modules = {_module_name(path): path for path in _sources()}
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        targets = {module for module in _imported_names(path) if module in modules}
+        graph[name] = targets - {name, ROOT}  # the package itself holds only __version__
+    return graph
+
+
+def _within(module: str, package: str) -> bool:
+    return module == package or module.startswith(f"{package}.")
+
+
+def _engine_of(module: str) -> str | None:
+    return next((engine for engine in ENGINES if _within(module, engine)), None)
+
+
+def _broken_rule(source: str, target: str) -> str:
+    """Why ``source`` may not import ``target`` ('' if it may)."""
+    engine, target_engine = _engine_of(source), _engine_of(target)
+    in_jobs = _within(source, f"{ROOT}.jobs")
+    if source in LEAVES and target not in LEAVES:
+        return "a leaf imports nothing of ours but the other leaves"
+    if target == f"{ROOT}.services" and not _within(source, f"{ROOT}.server"):
+        return "only server/ uses the composition root"
+    if _within(target, f"{ROOT}.server") and not (
+        _within(source, f"{ROOT}.server") or source == f"{ROOT}.cli"
+    ):
+        return "only cli.py imports the MCP layer"
+    if target == JOB_SERVICE and in_jobs:
+        return "the service is the top of jobs/"
+    if not target_engine or engine == target_engine:
+        return ""
+    if engine:
+        return "one engine imports the other"
+    if in_jobs and source != JOB_SERVICE:
+        return "a shared jobs/ module imports an engine"
+    if not in_jobs and source not in ENGINE_USERS:
+        return f"outside jobs/, only {sorted(ENGINE_USERS)} import an engine"
+    return ""
+
+
+def layering_violations(graph: Mapping[str, Iterable[str]]) -> list[str]:
+    """Every import that breaks the rules in this module's docstring."""
+    return sorted(
+        f"{source} -> {target}: {rule}"
+        for source, targets in graph.items()
+        for target in targets
+        if (rule := _broken_rule(source, target))
+    )
+
+
+def cycles(graph: Mapping[str, Iterable[str]]) -> list[list[str]]:
+    """Strongly connected groups of more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    groups: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for target in graph.get(node, ()):
+            if target not in index:
+                visit(target)
+                low[node] = min(low[node], low[target])
+            elif target in on_stack:
+                low[node] = min(low[node], index[target])
+        if low[node] == index[node]:
+            group = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                group.append(member)
+                if member == node:
+                    break
+            if len(group) > 1:
+                groups.append(sorted(group))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return groups
 
 
 def test_only_the_server_package_imports_mcp() -> None:
@@ -56,3 +179,41 @@ def test_the_check_can_fail() -> None:
     finally:
         tmp.unlink()
     assert modules == ["torch", "mcp.server"]
+
+
+def test_every_import_points_down_the_layers() -> None:
+    graph = import_graph()
+    assert f"{ROOT}.jobs.launcher.backend" in graph[f"{ROOT}.services"]  # the graph is real
+    assert layering_violations(graph) == []
+
+
+def test_there_are_no_import_cycles() -> None:
+    assert cycles(import_graph()) == []
+
+
+def test_the_engine_folders_and_their_front_door_exist() -> None:
+    graph = import_graph()
+    for engine in ENGINES:
+        assert any(_within(module, engine) for module in graph), engine
+    for gone in (PACKAGE / "launcher", PACKAGE / "jobs" / "backends"):
+        assert not list(gone.glob("*.py")), f"{gone} is back: its code belongs in jobs/"
+
+
+def test_the_layering_rules_can_fail() -> None:
+    graph = import_graph()
+    process = f"{ROOT}.jobs.process.backend"
+    launcher = f"{ROOT}.jobs.launcher.backend"
+    shared = f"{ROOT}.jobs.registry"
+    broken = {
+        **{module: set(targets) for module, targets in graph.items()},
+        process: graph[process] | {launcher},  # cross-engine
+        shared: graph[shared] | {process},  # a shared module reaching into an engine
+        f"{ROOT}.settings": {shared},  # a leaf importing upward
+        f"{ROOT}.validation.service": graph[f"{ROOT}.validation.service"] | {launcher},
+    }
+    found = layering_violations(broken)
+    assert any("one engine imports the other" in line for line in found), found
+    assert any("a shared jobs/ module imports an engine" in line for line in found), found
+    assert any("a leaf imports nothing" in line for line in found), found
+    assert any("outside jobs/" in line for line in found), found
+    assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
