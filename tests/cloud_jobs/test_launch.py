@@ -257,6 +257,19 @@ async def test_cancel_after_launch_checks_the_live_state_first(
     assert (await manager.status(running.job_id)).state == "cancelled"
 
 
+async def test_force_is_refused_for_a_launcher_job_and_changes_nothing(
+    manager: JobService, engine: FakeLauncher, project: Path
+) -> None:
+    running = await launch_on_gcp(manager, project)
+    with pytest.raises(InvalidArgumentError) as raised:
+        await manager.cancel(running.job_id, force=True)
+    assert raised.value.field == "force" and "oumi.launcher" in raised.value.message
+    assert "without force" in raised.value.next_step
+    assert engine.calls_named("cancel") == []
+    assert (await manager.status(running.job_id)).state == "running"
+    assert (await manager.cancel(running.job_id)).state == "cancelled"
+
+
 async def test_a_hanging_cancel_is_a_time_out_that_says_how_to_check(
     manager: JobService, engine: FakeLauncher, project: Path
 ) -> None:
