@@ -47,6 +47,9 @@ def settings(tmp_path: Path) -> Settings:
         state_dir=tmp_path / "state",
         cache_dir=tmp_path / "cache",
         configs_dir=LIBRARY_DIR,
+        # Each in-memory server indexes the library in a thread that outlives it; a
+        # burst of short tests leaves several running at once on a 2-core machine.
+        library_wait_s=30.0,
         warmup=False,
         # list_jobs asks no cloud unless a test opts in: oumi.launcher's local cloud is
         # shared by the whole test process, and SkyPilot clouds start an API server.
