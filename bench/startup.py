@@ -1,6 +1,11 @@
 """Spawn -> initialize -> tools/list, and idle RSS, side by side with Oumi 0.9's oumi-mcp.
 
 .venv/bin/python bench/startup.py [--runs 15] [--no-competitor] [--install-competitor]
+                                 [--before-src DIR]
+
+--before-src DIR measures another checkout's src/ too (for example the previous
+commit, from `git worktree add /tmp/before HEAD~1`), run for run alternating
+with this one, so that both see the same machine.
 """
 
 from __future__ import annotations
@@ -33,16 +38,20 @@ async def _one_run(parameters: StdioServerParameters) -> tuple[float, float, int
 
 
 async def measure(label: str, parameters: StdioServerParameters, runs: int) -> None:
-    init_times, list_times, rss_values = [], [], []
-    tool_count = 0
+    await measure_alternating({label: parameters}, runs)
+
+
+async def measure_alternating(servers: dict[str, StdioServerParameters], runs: int) -> None:
+    """Each run spawns every server once, in turn; then one summary per server."""
+    samples: dict[str, list[tuple[float, float, int, int]]] = {label: [] for label in servers}
     for _ in range(runs):
-        initialized, listed, tool_count, rss = await _one_run(parameters)
-        init_times.append(initialized)
-        list_times.append(listed)
-        rss_values.append(float(rss))
-    print(Summary(f"{label} spawn->initialize", init_times).line())
-    print(Summary(f"{label} spawn->tools/list", list_times).line())
-    print(Summary(f"{label} idle RSS", rss_values).line("MB", 1 / 1e6) + f"; {tool_count} tools")
+        for label, parameters in servers.items():
+            samples[label].append(await _one_run(parameters))
+    for label, rows in samples.items():
+        print(Summary(f"{label} spawn->initialize", [row[0] for row in rows]).line())
+        print(Summary(f"{label} spawn->tools/list", [row[1] for row in rows]).line())
+        rss = Summary(f"{label} idle RSS", [float(row[3]) for row in rows])
+        print(rss.line("MB", 1 / 1e6) + f"; {rows[-1][2]} tools")
 
 
 def main() -> None:
@@ -51,6 +60,7 @@ def main() -> None:
     parser.add_argument("--competitor-runs", type=int, default=5)
     parser.add_argument("--no-competitor", action="store_true")
     parser.add_argument("--install-competitor", action="store_true")
+    parser.add_argument("--before-src", type=Path, help="another checkout's src/ to compare")
     args = parser.parse_args()
 
     state = tempfile.mkdtemp(prefix="bench-startup-")
@@ -58,7 +68,20 @@ def main() -> None:
         os.environ, OUMI_MCP_STATE_DIR=state, HF_HUB_OFFLINE="1", OUMI_MCP_LOG_LEVEL="WARNING"
     )
     ours = StdioServerParameters(command=sys.executable, args=["-m", "oumi_mcp_server"], env=env)
-    anyio.run(measure, "oumi-mcp-server", ours, args.runs)
+    if args.before_src is None:
+        anyio.run(measure, "oumi-mcp-server", ours, args.runs)
+    else:
+        # Both import from a PYTHONPATH entry, so that both pay the same path lookups.
+        here = Path(__file__).resolve().parents[1] / "src"
+        servers = {
+            f"oumi-mcp-server ({label})": StdioServerParameters(
+                command=sys.executable,
+                args=["-m", "oumi_mcp_server"],
+                env=dict(env, PYTHONPATH=str(src.resolve())),
+            )
+            for label, src in (("before", args.before_src), ("now", here))
+        }
+        anyio.run(measure_alternating, servers, args.runs)
 
     if args.no_competitor:
         return
