@@ -12,7 +12,7 @@ import pytest
 from oumi_mcp_server.errors import InvalidArgumentError
 from oumi_mcp_server.jobs import logs
 from oumi_mcp_server.jobs.catalog import COMMAND_ARGV, COMMANDS
-from oumi_mcp_server.jobs.commands import check_command, check_envs, parse_overrides, redact
+from oumi_mcp_server.jobs.commands import check_command, check_envs, parse_overrides
 from oumi_mcp_server.jobs.naming import check_job_id, generate_job_id, job_id_from_name
 from oumi_mcp_server.jobs.status import (
     TERMINAL,
@@ -21,6 +21,7 @@ from oumi_mcp_server.jobs.status import (
     from_engine_state,
     is_terminal,
 )
+from oumi_mcp_server.masking import mask_env
 
 # -- states ---------------------------------------------------------------------------
 
@@ -66,9 +67,17 @@ def test_generated_ids_are_human_friendly_and_unique() -> None:
     assert check_job_id(job_id) == job_id
 
 
-def test_job_names_are_sanitised() -> None:
-    assert job_id_from_name("  my run #3 ") == "my_run_3"
+def test_job_names_are_refused_with_a_suggestion_never_rewritten() -> None:
     assert job_id_from_name("llama-sft.v2") == "llama-sft.v2"
+    assert job_id_from_name("  llama-sft.v2 ") == "llama-sft.v2"  # surrounding blanks only
+    for name, suggestion in (("my run #3", "'my_run_3'"), ("%2e%2e", "'2e_2e'")):
+        with pytest.raises(InvalidArgumentError, match="job_name") as raised:
+            job_id_from_name(name)
+        assert suggestion in raised.value.next_step, raised.value.next_step
+    huge = "x" * 50_000_000
+    with pytest.raises(InvalidArgumentError) as raised:
+        job_id_from_name(huge)
+    assert len(raised.value.describe()) < 500
 
 
 @pytest.mark.parametrize(
@@ -157,7 +166,7 @@ def test_envs_are_checked_and_secrets_masked() -> None:
     for bad in ({"1X": "a"}, {"A-B": "a"}, {"OUMI_MCP_JOB_ID": "x"}, {"A": "a\x00"}):
         with pytest.raises(InvalidArgumentError, match="envs"):
             check_envs(bad)
-    assert redact({"HF_TOKEN": "hf_abc", "MODE": "x"}) == {"HF_TOKEN": "***", "MODE": "x"}
+    assert mask_env({"HF_TOKEN": "hf_abc", "MODE": "x"}) == {"HF_TOKEN": "***", "MODE": "x"}
 
 
 # -- logs ------------------------------------------------------------------------------------

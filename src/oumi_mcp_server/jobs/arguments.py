@@ -15,6 +15,7 @@ from oumi_mcp_server.jobs.catalog import CLOUD_ALIASES, LAUNCHER_CLOUDS, MAX_LOG
 from oumi_mcp_server.jobs.commands import Override, check_command, check_envs, parse_overrides
 from oumi_mcp_server.jobs.naming import check_job_id, generate_job_id, job_id_from_name
 from oumi_mcp_server.jobs.status import ACTIVE, TERMINAL, JobState
+from oumi_mcp_server.masking import shown
 
 _ACCELERATORS = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}(:[1-9][0-9]{0,2})?$")
 
@@ -31,7 +32,7 @@ class CloudResources:
         if self.accelerators and not _ACCELERATORS.match(self.accelerators):
             raise InvalidArgumentError(
                 "accelerators",
-                f"'{self.accelerators}' is not an accelerator spec.",
+                f"{shown(self.accelerators)} is not an accelerator spec.",
                 next_step="Use NAME or NAME:COUNT, e.g. 'A100:1' or 'H100:8' "
                 "(`sky show-gpus` lists them).",
             )
@@ -88,7 +89,7 @@ def check_cloud(cloud: str) -> str:
     if target and target not in LAUNCHER_CLOUDS:
         raise InvalidArgumentError(
             "cloud",
-            f"'{cloud}' is not a cloud oumi.launcher knows.",
+            f"{shown(cloud)} is not a cloud oumi.launcher knows.",
             next_step=f"Use '' (run here) or one of: {', '.join(LAUNCHER_CLOUDS)}.",
         )
     return target
@@ -107,7 +108,7 @@ def check_status_filter(status: str) -> str:
     if wanted not in STATUS_FILTERS:
         raise InvalidArgumentError(
             "status",
-            f"'{status}' is not a job status filter.",
+            f"{shown(status)} is not a job status filter.",
             next_step=f"Use one of: {', '.join(STATUS_FILTERS)}.",
         )
     return wanted
@@ -125,7 +126,9 @@ def check_log_request(stream: str, lines: int, offset: int | None) -> tuple[str,
     streams = LOG_STREAMS.get(stream.strip().lower())
     if streams is None:
         raise InvalidArgumentError(
-            "stream", f"'{stream}' is not a log stream.", next_step="Use stdout, stderr or both."
+            "stream",
+            f"{shown(stream)} is not a log stream.",
+            next_step="Use stdout, stderr or both.",
         )
     if offset is not None and len(streams) > 1:
         raise InvalidArgumentError(

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from oumi_mcp_server.errors import InvalidArgumentError
 from oumi_mcp_server.jobs.catalog import COMMAND_ALIASES, COMMAND_ARGV, OUTPUT_FIELDS
+from oumi_mcp_server.masking import shown
 
 MAX_OVERRIDES = 64
 MAX_OVERRIDE_LENGTH = 1000
@@ -23,7 +24,6 @@ SHELL_METACHARACTERS = frozenset(";&|$`<>\\'\"(){}*?\n\r\x00")
 # Top-level names that the CLI itself parses as options, not config fields.
 RESERVED_KEYS = frozenset({"config", "list", "help", "verbose", "interactive", "image", "raw"})
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_SECRET_WORDS = ("TOKEN", "SECRET", "PASSWORD", "KEY", "CREDENTIAL", "AUTH")
 RESERVED_ENV_PREFIX = "OUMI_MCP_"
 OVERRIDE_HINT = (
     "Write each override as key.path=value, e.g. training.max_steps=10 or "
@@ -38,7 +38,7 @@ def check_command(command: str) -> str:
     if name not in COMMAND_ARGV:
         raise InvalidArgumentError(
             "command",
-            f"'{command}' is not a command this server runs.",
+            f"{shown(command)} is not a command this server runs.",
             next_step=f"Use one of: {', '.join(COMMAND_ARGV)}.",
         )
     return name
@@ -66,7 +66,7 @@ def _parse_override(raw: str) -> Override:
     text = raw.strip()
 
     def bad(problem: str) -> InvalidArgumentError:
-        return InvalidArgumentError("overrides", f"'{raw}' {problem}", next_step=OVERRIDE_HINT)
+        return InvalidArgumentError("overrides", f"{shown(raw)} {problem}", next_step=OVERRIDE_HINT)
 
     if len(text) > MAX_OVERRIDE_LENGTH:
         raise bad(f"is longer than {MAX_OVERRIDE_LENGTH} characters.")
@@ -74,8 +74,8 @@ def _parse_override(raw: str) -> Override:
         raise bad("starts with a dash; write key.path=value without leading dashes.")
     found = sorted({char for char in text if char in SHELL_METACHARACTERS})
     if found:
-        shown = " ".join(repr(char) for char in found)
-        raise bad(f"contains shell metacharacters ({shown}).")
+        listed = " ".join(repr(char) for char in found)
+        raise bad(f"contains shell metacharacters ({listed}).")
     if "=" not in text:
         raise bad("is not of the form key.path=value.")
     key, value = (part.strip() for part in text.split("=", 1))
@@ -94,25 +94,17 @@ def check_envs(envs: Mapping[str, str]) -> dict[str, str]:
         if not _ENV_NAME.match(name):
             raise InvalidArgumentError(
                 "envs",
-                f"'{name}' is not a valid environment variable name.",
+                f"{shown(name)} is not a valid environment variable name.",
                 next_step="Use names made of letters, digits and '_' (not starting with a digit).",
             )
         if name.startswith(RESERVED_ENV_PREFIX):
             raise InvalidArgumentError(
-                "envs", f"'{name}' is reserved for the server.", next_step="Use another name."
+                "envs", f"{shown(name)} is reserved for the server.", next_step="Use another name."
             )
         if "\x00" in str(value):
             raise InvalidArgumentError("envs", f"the value of '{name}' contains NUL.")
         checked[name] = str(value)
     return checked
-
-
-def redact(envs: Mapping[str, str]) -> dict[str, str]:
-    """Env values safe to show: anything that looks like a secret is masked."""
-    return {
-        name: ("***" if any(word in name.upper() for word in _SECRET_WORDS) and value else value)
-        for name, value in envs.items()
-    }
 
 
 def oumi_argv(

@@ -7,6 +7,7 @@ import secrets
 import time
 
 from oumi_mcp_server.errors import InvalidArgumentError
+from oumi_mcp_server.masking import shown
 
 MAX_JOB_ID_LENGTH = 64
 JOB_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -23,28 +24,25 @@ def generate_job_id(command: str, now: float | None = None) -> str:
 
 
 def job_id_from_name(job_name: str) -> str:
-    """A safe job id from a caller-given name; traversal and separators are errors."""
+    """A caller-given name used as the job id as it is: refused, with a suggestion, when it
+    is not one (never rewritten behind the caller's back)."""
     name = job_name.strip()
-    if any(bad in name for bad in ("/", "\\", "\x00")) or ".." in name:
-        raise InvalidArgumentError(
-            "job_name",
-            f"'{job_name}' contains a path separator, '..' or NUL.",
-            next_step="Use a plain name such as 'llama-sft-lr3e4' (letters, digits, . _ -).",
-        )
-    safe = _UNSAFE.sub("_", name).strip("._-")
-    if not safe:
-        raise InvalidArgumentError(
-            "job_name",
-            f"'{job_name}' has no usable characters.",
-            next_step="Use letters, digits, '.', '_' or '-', or leave job_name empty.",
-        )
-    if len(safe) > MAX_JOB_ID_LENGTH:
-        raise InvalidArgumentError(
-            "job_name",
-            f"it is {len(safe)} characters long; the limit is {MAX_JOB_ID_LENGTH}.",
-            next_step="Use a shorter name.",
-        )
-    return safe
+    if JOB_ID_PATTERN.match(name) and ".." not in name:
+        return name
+    safe = _UNSAFE.sub("_", name).replace("..", "_").strip("._-")[:MAX_JOB_ID_LENGTH]
+    if len(name) > MAX_JOB_ID_LENGTH:
+        problem = f"it is {len(name):,} characters long; the limit is {MAX_JOB_ID_LENGTH}."
+    elif any(bad in name for bad in ("/", "\\", "\x00")) or ".." in name:
+        problem = f"{shown(job_name)} contains a path separator, '..' or NUL."
+    else:
+        problem = f"{shown(job_name)} has characters a job id cannot have."
+    suggestion = f"for example {safe!r}" if safe else "for example 'llama-sft-lr3e4'"
+    raise InvalidArgumentError(
+        "job_name",
+        problem,
+        next_step=f"Use letters, digits, '.', '_' and '-' only ({suggestion}), "
+        "or leave job_name empty for a generated id.",
+    )
 
 
 def check_job_id(job_id: str, field: str = "job_id") -> str:
@@ -52,6 +50,6 @@ def check_job_id(job_id: str, field: str = "job_id") -> str:
     value = job_id.strip()
     if not JOB_ID_PATTERN.match(value) or ".." in value:
         raise InvalidArgumentError(
-            field, f"'{job_id}' is not a valid job id.", next_step=JOB_ID_HINT
+            field, f"{shown(job_id)} is not a valid job id.", next_step=JOB_ID_HINT
         )
     return value

@@ -15,6 +15,7 @@ from oumi_mcp_server.errors import InvalidArgumentError
 from oumi_mcp_server.library.classify import ConfigEntry
 from oumi_mcp_server.library.index import ConfigIndex
 from oumi_mcp_server.library.tokens import compact, query_terms, whole_atoms
+from oumi_mcp_server.masking import shown
 
 PREFIX_FACTOR = 0.6  # "eval" finds "evaluation", below an exact token
 RELATED_CREDIT = 0.5  # when no config has every term, a near miss counts half
@@ -74,7 +75,7 @@ def parse_task(task: str) -> tuple[str, str] | None:
     if key not in TASK_ALIASES:
         raise InvalidArgumentError(
             "task",
-            f"unknown task {task!r}.",
+            f"unknown task {shown(task)}.",
             next_step="Use one of: " + ", ".join(sorted(TASK_ALIASES)) + " (or leave it empty).",
         )
     return TASK_ALIASES[key]

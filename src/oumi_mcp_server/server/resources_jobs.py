@@ -6,9 +6,11 @@ from collections.abc import Awaitable, Callable
 
 from mcp.server.mcpserver import MCPServer, ResourceSecurity
 from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
+from mcp.shared.exceptions import MCPError
+from mcp.types import INVALID_PARAMS
 from pydantic import BaseModel
 
-from oumi_mcp_server.errors import NotFoundError, OumiMcpError
+from oumi_mcp_server.errors import InvalidArgumentError, NotFoundError, OumiMcpError
 from oumi_mcp_server.jobs.catalog import MAX_LOG_LINES
 from oumi_mcp_server.services import Services
 
@@ -66,6 +68,8 @@ async def _answer(call: Callable[[], Awaitable[BaseModel]]) -> str:
         result = await call()
     except NotFoundError as exc:
         raise ResourceNotFoundError(exc.describe()) from exc
+    except InvalidArgumentError as exc:  # a malformed id in the URI: the caller's to fix
+        raise MCPError(INVALID_PARAMS, exc.describe()) from exc
     except OumiMcpError as exc:
         raise ResourceError(exc.describe()) from exc
     return result.model_dump_json(indent=2)

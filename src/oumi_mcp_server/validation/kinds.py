@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from oumi_mcp_server.errors import InvalidArgumentError
+from oumi_mcp_server.masking import shown
 
 
 @dataclass(frozen=True)
@@ -141,7 +142,7 @@ def kind_from_name(task_type: str) -> ConfigKind:
     if name not in KINDS_BY_NAME:
         raise InvalidArgumentError(
             "task_type",
-            f"'{task_type}' is not a config kind.",
+            f"{shown(task_type)} is not a config kind.",
             next_step=f"Use 'auto' or one of: {', '.join(KINDS_BY_NAME)}.",
         )
     return KINDS_BY_NAME[name]

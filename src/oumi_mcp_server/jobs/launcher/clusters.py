@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 from oumi_mcp_server.blocking import run_blocking
 from oumi_mcp_server.errors import InvalidArgumentError, NotFoundError
 from oumi_mcp_server.jobs.launcher.engine import LauncherEngine
+from oumi_mcp_server.masking import shown
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 STOP_EFFECT = (
@@ -40,7 +41,7 @@ def _check_name(field: str, value: str) -> str:
     if not _NAME.match(value):
         raise InvalidArgumentError(
             field,
-            f"'{value}' is not a valid {field.replace('_', ' ')}.",
+            f"{shown(value)} is not a valid {field.replace('_', ' ')}.",
             next_step="Use the name shown by list_jobs (letters, digits, '.', '_', '-').",
         )
     return value
@@ -66,7 +67,7 @@ class ClusterService:
             if cloud not in known:
                 raise InvalidArgumentError(
                     "cloud",
-                    f"'{cloud}' is not a cloud oumi.launcher knows.",
+                    f"{shown(cloud)} is not a cloud oumi.launcher knows.",
                     next_step=f"Use one of: {', '.join(known)}.",
                 )
             try:

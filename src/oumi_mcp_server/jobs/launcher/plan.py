@@ -30,7 +30,7 @@ from oumi_mcp_server.jobs.catalog import (
     LOCAL_CLOUD,
 )
 from oumi_mcp_server.jobs.checks import JOB_KIND, ConfigSource
-from oumi_mcp_server.jobs.commands import model_name, output_location, redact
+from oumi_mcp_server.jobs.commands import model_name, output_location
 from oumi_mcp_server.jobs.launcher.jobspec import (
     LOCAL_LOGGING_DIR_ENV,
     CloudJobRequest,
@@ -40,6 +40,7 @@ from oumi_mcp_server.jobs.launcher.logs import launcher_logs_dir
 from oumi_mcp_server.jobs.models import CheckSummary, RunJobResult, SyncSummary
 from oumi_mcp_server.jobs.records import LAUNCHER_BACKEND, JobRecord
 from oumi_mcp_server.jobs.rundir import RunDir
+from oumi_mcp_server.masking import mask_env, shown
 from oumi_mcp_server.paths import expand_user_path
 
 REMINDER = (
@@ -107,10 +108,10 @@ class LauncherPlan:
         )
 
     def shown_job_config(self) -> dict[str, Any]:
-        shown = copy.deepcopy(self.job_config)
-        if isinstance(shown.get("envs"), dict):
-            shown["envs"] = redact({str(k): str(v) for k, v in shown["envs"].items()})
-        return shown
+        masked = copy.deepcopy(self.job_config)
+        if isinstance(masked.get("envs"), dict):
+            masked["envs"] = mask_env(masked["envs"])
+        return masked
 
     def with_job_id(self, job_id: str, state_dir: Path) -> LauncherPlan:
         return replace(self, job_id=job_id, run_dir=RunDir.for_job(state_dir, job_id))
@@ -250,7 +251,7 @@ def _job_config_cloud(data: dict[str, Any], requested: str) -> str:
     if requested and configured and requested != configured:
         raise InvalidArgumentError(
             "cloud",
-            f"'{requested}' conflicts with the job config's resources.cloud '{configured}'.",
+            f"{shown(requested)} conflicts with the job config's resources.cloud '{configured}'.",
             next_step="Leave cloud empty to use the job config's cloud, or change the config.",
         )
     cloud = requested or configured

@@ -19,11 +19,12 @@ from oumi_mcp_server.jobs.catalog import (
     LOCAL_CLOUD,
 )
 from oumi_mcp_server.jobs.checks import ConfigSource
-from oumi_mcp_server.jobs.commands import model_name, oumi_argv, output_location, redact
+from oumi_mcp_server.jobs.commands import model_name, oumi_argv, output_location
 from oumi_mcp_server.jobs.models import CheckSummary, RunJobResult
 from oumi_mcp_server.jobs.process.files import stderr_log, stdout_log
 from oumi_mcp_server.jobs.records import PROCESS_BACKEND, JobRecord
 from oumi_mcp_server.jobs.rundir import RunDir
+from oumi_mcp_server.masking import mask_env
 from oumi_mcp_server.paths import expand_user_path
 
 
@@ -121,7 +122,7 @@ class ProcessPlan:
             cloud=self.args.cloud or LOCAL_CLOUD,
             argv=self.argv,
             cwd=str(self.cwd),
-            env_additions=redact(self.env_additions),
+            env_additions=mask_env(self.env_additions),
             config_path=str(self.config),
             staged_config_path=str(self.staged),
             run_dir=str(self.run_dir.path),
