@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import os
-import threading
 from pathlib import Path
 
 import pytest
 
-from oumi_mcp_server.errors import EngineTimeoutError
+from oumi_mcp_server.errors import EngineTimeoutError, InvalidArgumentError
 from oumi_mcp_server.jobs.checks import read_config
 from tests.project import make_project
 
@@ -22,19 +21,19 @@ async def test_the_config_is_read_once_into_what_every_step_uses(tmp_path: Path)
     assert source.document.data["training"] and not source.is_job_config
 
 
-async def test_a_config_that_does_not_answer_is_reported_as_the_config_not_the_registry(
+async def test_a_config_that_does_not_answer_in_time_is_reported_as_the_config(
     tmp_path: Path,
 ) -> None:
-    hung = tmp_path / "hung.yaml"
-    os.mkfifo(hung)  # opening it for reading blocks, as on a hung network mount
-    try:
-        with pytest.raises(EngineTimeoutError) as raised:
-            await read_config(str(hung), str(tmp_path), timeout_s=0.3)
-        assert raised.value.message.startswith("Reading the config file")
-        assert "registry" not in raised.value.describe()
-        assert "disk" in raised.value.next_step
-    finally:
-        # Release the reader still blocked in open(): a writer opens, writes nothing, closes.
-        writer = threading.Thread(target=lambda: open(hung, "w").close(), daemon=True)
-        writer.start()
-        writer.join(5)
+    big = tmp_path / "big.yaml"  # 1.3 MB of YAML: seconds to parse, like a hung network mount
+    big.write_text("values:\n" + "".join(f"  - {index}\n" for index in range(200_000)))
+    with pytest.raises(EngineTimeoutError) as raised:
+        await read_config(str(big), str(tmp_path), timeout_s=0.05)
+    assert raised.value.message.startswith("Reading the config file")
+    assert "registry" not in raised.value.describe()
+    assert "disk" in raised.value.next_step
+
+
+async def test_a_pipe_is_refused_at_once_instead_of_blocking(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "pipe.yaml")  # opening it for reading would wait for a writer
+    with pytest.raises(InvalidArgumentError, match="not a regular file"):
+        await read_config("pipe.yaml", str(tmp_path), timeout_s=5.0)

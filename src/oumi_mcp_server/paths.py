@@ -1,11 +1,24 @@
-"""Paths are the client's: resolve them against ``client_cwd``, never the server's cwd."""
+"""Paths are the client's: resolve them against ``client_cwd``, never the server's cwd.
+
+A config the server reads must lie, after following symlinks, inside the
+project (``client_cwd``) or one of the extra roots the settings allow (the
+config library, ``OUMI_MCP_ALLOWED_ROOTS``), and be a regular file: the server
+never reads, or quotes, a file elsewhere on the machine.
+"""
 
 from __future__ import annotations
 
 import os
+import stat
+from collections.abc import Sequence
 from pathlib import Path
 
 from oumi_mcp_server.errors import InvalidArgumentError, NotFoundError
+from oumi_mcp_server.masking import shown
+
+# Longer paths are refused before the OS is asked (it would fail with "File name too long").
+MAX_PATH_CHARS = 4096
+MAX_NAME_CHARS = 255
 
 CLIENT_CWD_HINT = (
     "Pass client_cwd as the absolute path of the user's project directory "
@@ -13,28 +26,39 @@ CLIENT_CWD_HINT = (
 )
 
 
+def check_path_text(field: str, raw: str, next_step: str) -> None:
+    """Refuse a path the OS could not even look up: empty, with NUL, or too long."""
+    if not raw or not raw.strip():
+        raise InvalidArgumentError(field, "it is empty.", next_step=next_step)
+    if "\x00" in raw:
+        raise InvalidArgumentError(field, "it contains a NUL byte.", next_step=next_step)
+    longest = max((len(part) for part in raw.split(os.sep)), default=0)
+    if len(raw) > MAX_PATH_CHARS or longest > MAX_NAME_CHARS:
+        raise InvalidArgumentError(
+            field,
+            f"{shown(raw)} is too long for a path (at most {MAX_PATH_CHARS} characters, "
+            f"{MAX_NAME_CHARS} per name).",
+            next_step=next_step,
+        )
+
+
 def resolve_client_cwd(client_cwd: str) -> Path:
     """Check that ``client_cwd`` is an absolute, existing directory; return it resolved."""
-    if not client_cwd or not client_cwd.strip():
-        raise InvalidArgumentError("client_cwd", "it is empty.", next_step=CLIENT_CWD_HINT)
-    if "\x00" in client_cwd:
-        raise InvalidArgumentError(
-            "client_cwd", "it contains a NUL byte.", next_step=CLIENT_CWD_HINT
-        )
+    check_path_text("client_cwd", client_cwd, CLIENT_CWD_HINT)
     raw = Path(client_cwd)
     if not raw.is_absolute():
         raise InvalidArgumentError(
             "client_cwd",
-            f"'{client_cwd}' is relative; it must be absolute.",
+            f"{shown(client_cwd)} is relative; it must be absolute.",
             next_step=CLIENT_CWD_HINT,
         )
     if not raw.exists():
         raise InvalidArgumentError(
-            "client_cwd", f"'{client_cwd}' does not exist.", next_step=CLIENT_CWD_HINT
+            "client_cwd", f"{shown(client_cwd)} does not exist.", next_step=CLIENT_CWD_HINT
         )
     if not raw.is_dir():
         raise InvalidArgumentError(
-            "client_cwd", f"'{client_cwd}' is not a directory.", next_step=CLIENT_CWD_HINT
+            "client_cwd", f"{shown(client_cwd)} is not a directory.", next_step=CLIENT_CWD_HINT
         )
     return raw.resolve()
 
@@ -60,22 +84,69 @@ def is_inside(path: Path, directory: Path) -> bool:
     return True
 
 
-def resolve_config_file(config: str, client_cwd: Path) -> Path:
-    """The config file the user means, with a precise error for each way it can be wrong."""
-    if not config or not config.strip():
-        raise InvalidArgumentError(
-            "config", "it is empty.", next_step="Pass the path of a YAML config file."
-        )
+def inside_any(path: Path, roots: Sequence[Path]) -> bool:
+    """True when ``path`` (after following symlinks) lies in one of ``roots``."""
+    return any(is_inside(path, root) for root in roots)
+
+
+def require_inside(field: str, path: Path, client_cwd: Path, extra_roots: Sequence[Path]) -> Path:
+    """``path``, if it lies (after symlinks) in the project or ``extra_roots``; else an error."""
+    if inside_any(path, [client_cwd, *extra_roots]):
+        return path
+    raise InvalidArgumentError(
+        field,
+        f"{path} is outside the project {client_cwd}: the server reads and lists files only "
+        "inside client_cwd or the config library.",
+        next_step="Use a folder inside the project, or list it in OUMI_MCP_ALLOWED_ROOTS "
+        "(paths separated by ':') for the server.",
+    )
+
+
+def resolve_config_file(config: str, client_cwd: Path, extra_roots: Sequence[Path] = ()) -> Path:
+    """The config file the user means, with a precise error for each way it can be wrong.
+
+    It must be a regular file inside ``client_cwd`` or one of ``extra_roots`` once
+    symlinks are followed; that is checked before anything else is said about it.
+    """
+    check_path_text("config", config, "Pass the path of a YAML config file in the project.")
     path = expand_user_path(config, client_cwd)
-    if not path.exists():
-        raise NotFoundError(
-            f"Config file not found: {path} (from '{config}' relative to client_cwd {client_cwd}).",
-            next_step="Check the path; relative paths resolve against client_cwd, not the server.",
+    try:
+        resolved = path.resolve()
+    except (OSError, RuntimeError) as exc:  # a symlink loop, or a name the OS refuses
+        raise InvalidArgumentError(
+            "config", f"{shown(config)} cannot be resolved: {type(exc).__name__}."
+        ) from exc
+    if not inside_any(resolved, [client_cwd, *extra_roots]):
+        raise InvalidArgumentError(
+            "config",
+            f"{shown(config)} is outside the project {client_cwd}"
+            + (" (it is a symlink that leads out)" if path.is_symlink() else "")
+            + ": the server reads configs only inside client_cwd or the config library.",
+            next_step="Copy the config into the project and pass its relative path, or list "
+            "its folder in OUMI_MCP_ALLOWED_ROOTS (paths separated by ':') for the server.",
         )
-    if path.is_dir():
+    try:
+        mode = resolved.stat().st_mode
+    except FileNotFoundError:
+        raise NotFoundError(
+            f"Config file not found: {path} (from {shown(config)} relative to client_cwd "
+            f"{client_cwd}).",
+            next_step="Check the path; relative paths resolve against client_cwd, not the server.",
+        ) from None
+    except OSError as exc:
+        raise InvalidArgumentError(
+            "config", f"{path} cannot be read: {exc.strerror or type(exc).__name__}."
+        ) from exc
+    if stat.S_ISDIR(mode):
         raise InvalidArgumentError(
             "config",
             f"{path} is a directory, not a YAML file.",
             next_step="Pass the path of the YAML file inside it.",
+        )
+    if not stat.S_ISREG(mode):
+        raise InvalidArgumentError(
+            "config",
+            f"{path} is not a regular file (a pipe, device or socket).",
+            next_step="Pass the path of a YAML config file.",
         )
     return path

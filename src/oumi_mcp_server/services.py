@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from oumi_mcp_server.blocking import run_blocking
@@ -21,6 +22,7 @@ from oumi_mcp_server.environment.clouds import CloudChecker
 from oumi_mcp_server.jobs.launcher.clusters import ClusterService
 from oumi_mcp_server.jobs.launcher.engine import LauncherEngine, OumiLauncherEngine
 from oumi_mcp_server.library.service import LibraryService
+from oumi_mcp_server.library.sources import library_cache_root
 from oumi_mcp_server.preflight.service import PreflightService
 from oumi_mcp_server.settings import (
     CLOUD_CHECK_CACHE_S,
@@ -46,6 +48,13 @@ def warm_up_engines() -> None:
     load("oumi.launcher")
 
 
+def config_roots(settings: Settings) -> tuple[Path, ...]:
+    """Where configs may be read besides the project: OUMI_MCP_ALLOWED_ROOTS and the
+    config library (its override, and the cache it is synced into)."""
+    library = (settings.configs_dir,) if settings.configs_dir else ()
+    return (*settings.allowed_roots, *library, library_cache_root(settings.cache_dir))
+
+
 def build_job_service(
     settings: Settings,
     *,
@@ -69,6 +78,7 @@ def build_job_service(
         settings,
         validation=validation,
         preflight=preflight,
+        config_roots=config_roots(settings),
         registry=registry,
         runtimes=runtimes,
         process=ProcessBackend(
@@ -85,6 +95,7 @@ def build_job_service(
             state_dir=settings.state_dir,
             limits=launcher_limits or settings.launcher_limits(),
             listed_clouds=settings.listed_clouds,
+            readable_roots=config_roots(settings),
         ),
     )
 
@@ -124,8 +135,15 @@ class Services:
             settings=settings,
             cloud_checker=cloud_checker,
             library=library,
-            validation=ValidationService(timeout_s=settings.validation_timeout_s),
-            preflight=PreflightService(settings, cloud_checker=cloud_checker, library=library),
+            validation=ValidationService(
+                timeout_s=settings.validation_timeout_s, extra_roots=config_roots(settings)
+            ),
+            preflight=PreflightService(
+                settings,
+                cloud_checker=cloud_checker,
+                library=library,
+                extra_roots=config_roots(settings),
+            ),
             warmup=Warmup(warm_up_engines, enabled=settings.warmup, delay_s=WARMUP_DELAY_S),
             clusters=ClusterService(engine, timeout_s=settings.cluster_timeout_s),
             launcher=engine,

@@ -12,6 +12,7 @@ import platformdirs
 APP_NAME = "oumi-mcp-server"
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+FALSE_WORDS = ("0", "false", "no", "off")
 
 # Time limits, in seconds, for calls into engines that may hang.
 CLOUD_CHECK_TIMEOUT_S = 60.0
@@ -102,6 +103,11 @@ class Settings:
     # OUMI_MCP_CLOUDS: the clouds list_jobs asks (comma-separated, or "none"); None
     # (unset): every cloud oumi.launcher knows.
     listed_clouds: tuple[str, ...] | None = None
+    # OUMI_MCP_ALLOWED_ROOTS (paths separated by ':'): folders besides the project and
+    # the config library whose configs the server may read.
+    allowed_roots: tuple[Path, ...] = ()
+    # OUMI_MCP_READ_ONLY=1 (or serve --read-only): no tool that starts, cancels or deletes.
+    read_only: bool = False
 
     def launcher_limits(self) -> LauncherLimits:
         return LauncherLimits(
@@ -135,7 +141,7 @@ class Settings:
             preflight_check_timeout_s=_positive_float(
                 env.get("OUMI_MCP_PREFLIGHT_CHECK_TIMEOUT_S"), PREFLIGHT_CHECK_TIMEOUT_S
             ),
-            warmup=env.get("OUMI_MCP_WARMUP", "1").strip().lower() not in ("0", "false", "no"),
+            warmup=env.get("OUMI_MCP_WARMUP", "1").strip().lower() not in FALSE_WORDS,
             job_retention_days=_positive_float(
                 env.get("OUMI_MCP_JOB_RETENTION_DAYS"), JOB_RETENTION_DAYS
             ),
@@ -151,6 +157,8 @@ class Settings:
                 env.get("OUMI_MCP_CANCEL_TIMEOUT_S"), LAUNCHER_CANCEL_TIMEOUT_S
             ),
             listed_clouds=_cloud_list(env.get("OUMI_MCP_CLOUDS", "")),
+            allowed_roots=_path_list(env.get("OUMI_MCP_ALLOWED_ROOTS", "")),
+            read_only=_flag(env.get("OUMI_MCP_READ_ONLY", "")),
         )
 
 
@@ -184,3 +192,11 @@ def _cloud_list(raw: str) -> tuple[str, ...] | None:
     if not names:
         return None
     return () if names == ("none",) else names
+
+
+def _path_list(raw: str) -> tuple[Path, ...]:
+    return tuple(Path(part).expanduser() for part in raw.split(os.pathsep) if part.strip())
+
+
+def _flag(raw: str) -> bool:
+    return bool(raw.strip()) and raw.strip().lower() not in FALSE_WORDS

@@ -8,16 +8,21 @@ validation and pre-flight.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from oumi_mcp_server.blocking import run_blocking
 from oumi_mcp_server.jobs.models import CheckSummary
-from oumi_mcp_server.paths import resolve_client_cwd, resolve_config_file
-from oumi_mcp_server.preflight.models import PreflightReport
+from oumi_mcp_server.masking import code_loading_names
+from oumi_mcp_server.preflight.models import Finding, PreflightReport
 from oumi_mcp_server.preflight.service import PreflightService
 from oumi_mcp_server.settings import CONFIG_READ_TIMEOUT_S
-from oumi_mcp_server.validation.documents import ConfigDocument, load_config_document
+from oumi_mcp_server.validation.documents import (
+    ConfigDocument,
+    deadline_after,
+    read_project_config,
+)
 from oumi_mcp_server.validation.kinds import choose_kind
 from oumi_mcp_server.validation.service import ValidationReport, ValidationService
 
@@ -41,17 +46,22 @@ class ConfigSource:
         return choose_kind("auto", self.document.data, self.path.name).kind.name == JOB_KIND
 
 
-def read_source(config_path: str, client_cwd: str) -> ConfigSource:
-    """Blocking: resolve client_cwd and the config, then read and parse the config."""
-    cwd = resolve_client_cwd(client_cwd)
-    return ConfigSource(cwd, load_config_document(resolve_config_file(config_path, cwd)))
-
-
 async def read_config(
-    config_path: str, client_cwd: str, timeout_s: float = CONFIG_READ_TIMEOUT_S
+    config_path: str,
+    client_cwd: str,
+    extra_roots: Sequence[Path] = (),
+    timeout_s: float = CONFIG_READ_TIMEOUT_S,
 ) -> ConfigSource:
+    """Resolve client_cwd and the config (inside the project or ``extra_roots``), then
+    read and parse the config, in a worker thread under its own time limit."""
+
+    deadline = deadline_after(timeout_s)  # the parse stops once the caller has given up
+
+    def read() -> ConfigSource:
+        return ConfigSource(*read_project_config(config_path, client_cwd, extra_roots, deadline))
+
     return await run_blocking(
-        lambda: read_source(config_path, client_cwd),
+        read,
         timeout_s=timeout_s,
         what=f"Reading the config file '{config_path}'",
         next_step="The disk (or network mount) holding it is not answering; check it, "
@@ -67,9 +77,15 @@ class LaunchChecks:
     preflight: PreflightService
 
     async def check(
-        self, source: ConfigSource, kind: str, target: str, envs: dict[str, str]
+        self,
+        source: ConfigSource,
+        kind: str,
+        target: str,
+        envs: dict[str, str],
+        job_envs: Mapping[str, str],
     ) -> CheckSummary:
-        """``kind``: the class the config must be; ``target``: where it runs (pre-flight)."""
+        """``kind``: the class the config must be; ``target``: where it runs and ``envs``
+        what pre-flight looks at; ``job_envs``: the variables the caller adds to the job."""
         validation, preflight = await asyncio.gather(
             self.validation.validate_document(source.document, source.cwd, kind),
             # Strict validation (above) replaces pre-flight's own config check.
@@ -77,13 +93,30 @@ class LaunchChecks:
                 source.document, source.cwd, target, envs=envs, validate=False
             ),
         )
-        return summarize_checks(validation, preflight)
+        return summarize_checks(validation, preflight, env_findings(job_envs))
 
 
-def summarize_checks(validation: ValidationReport, preflight: PreflightReport) -> CheckSummary:
+def env_findings(envs: Mapping[str, str]) -> list[Finding]:
+    """Variables that change which code the job loads: allowed, but said out loud."""
+    return [
+        Finding(
+            check="envs",
+            field=name,
+            message=f"envs sets {name}, which changes which code the job loads.",
+            hint="Allowed; make sure it is meant (it is passed to the job as given).",
+        )
+        for name in code_loading_names(envs)
+    ]
+
+
+def summarize_checks(
+    validation: ValidationReport,
+    preflight: PreflightReport,
+    extra_warnings: Sequence[Finding] = (),
+) -> CheckSummary:
     preflight_errors = [f for f in preflight.errors if f.check != "config"]
     blocking = not validation.valid or bool(preflight_errors)
-    warnings = [f for f in preflight.warnings if f.check != "config"]
+    warnings = [*extra_warnings, *(f for f in preflight.warnings if f.check != "config")]
     if blocking:
         count = len(validation.errors) + len(preflight_errors)
         summary = f"BLOCKED: {count} error(s) must be fixed before this job can run."

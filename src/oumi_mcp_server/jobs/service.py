@@ -70,6 +70,7 @@ class JobService:
         *,
         validation: ValidationService,
         preflight: PreflightService,
+        config_roots: Sequence[Path] = (),
         registry: Registry,
         runtimes: RuntimeTable,
         process: JobBackend[Any],
@@ -77,6 +78,7 @@ class JobService:
     ) -> None:
         self._settings = settings
         self._checks = LaunchChecks(validation, preflight)
+        self._config_roots = tuple(config_roots)  # besides the project: readable configs
         self.registry = registry
         self.runtimes = runtimes
         self._process = process
@@ -167,7 +169,7 @@ class JobService:
             taken = await registry_ops.call(lambda: self.registry.find(args.job_id))
             if taken is not None:
                 raise JobIdTakenError(args.job_id)
-        source = await read_config(config_path, client_cwd)
+        source = await read_config(config_path, client_cwd, self._config_roots)
         return await self._plan_and_launch(
             self._engine_for(args.cloud, source), args, source, dry_run=dry_run
         )
@@ -177,7 +179,7 @@ class JobService:
     ) -> RunJobResult:
         plan = await backend.plan(args, source)
         checks = await self._checks.check(
-            source, plan.validation_kind, plan.check_target, plan.check_envs
+            source, plan.validation_kind, plan.check_target, plan.check_envs, args.envs
         )
         if dry_run or checks.blocking:
             return plan.result(checks, None, dry_run=dry_run)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from oumi_mcp_server.paths import expand_user_path, resolve_client_cwd, resolve_config_file
-from oumi_mcp_server.validation.documents import ConfigDocument, load_config_document
+from oumi_mcp_server.paths import expand_user_path, require_inside
+from oumi_mcp_server.validation.documents import ConfigDocument, read_project_config
 from oumi_mcp_server.validation.kinds import KindChoice, choose_kind
 
 LOCAL = "local"
@@ -60,11 +60,12 @@ def build_context(
     task_type: str = "auto",
     *,
     envs: Mapping[str, str] | None = None,
+    extra_roots: Sequence[Path] = (),
+    deadline: float | None = None,
 ) -> PreflightContext:
     """Blocking: resolve and read the config. Raises OumiMcpError for unusable input."""
-    cwd = resolve_client_cwd(client_cwd)
-    document = load_config_document(resolve_config_file(config, cwd))
-    return context_for(document, cwd, cloud, task_type, envs=envs)
+    cwd, document = read_project_config(config, client_cwd, extra_roots, deadline)
+    return context_for(document, cwd, cloud, task_type, envs=envs, extra_roots=extra_roots)
 
 
 def context_for(
@@ -74,8 +75,10 @@ def context_for(
     task_type: str = "auto",
     *,
     envs: Mapping[str, str] | None = None,
+    extra_roots: Sequence[Path] = (),
 ) -> PreflightContext:
-    """The checks' context for a config already read (``client_cwd`` resolved)."""
+    """The checks' context for a config already read (``client_cwd`` resolved). A job
+    config's working_dir must lie in the project or ``extra_roots``: it is listed."""
     kind = choose_kind(task_type, document.data, document.path.name)
     target = cloud.strip().lower()
     if kind.kind.name == "job":
@@ -84,10 +87,12 @@ def context_for(
     job_envs = (
         {str(k): str(v) for k, v in config_envs.items()} if isinstance(config_envs, dict) else {}
     )
-    return PreflightContext(
+    context = PreflightContext(
         client_cwd=client_cwd,
         document=document,
         kind=kind,
         target=target or LOCAL,
         envs={**job_envs, **(envs or {})},
     )
+    require_inside("working_dir", context.working_dir, client_cwd, extra_roots)
+    return context

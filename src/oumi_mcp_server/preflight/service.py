@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,7 @@ from oumi_mcp_server.preflight.paths_check import (
 )
 from oumi_mcp_server.preflight.suggestions import model_family_for, task_type_for
 from oumi_mcp_server.settings import Settings
-from oumi_mcp_server.validation.documents import ConfigDocument
+from oumi_mcp_server.validation.documents import ConfigDocument, deadline_after
 from oumi_mcp_server.validation.engine import validate_document
 
 CheckResult = dict[str, Any]
@@ -38,8 +38,10 @@ class PreflightService:
         cloud_checker: CloudChecker,
         library: LibraryService,
         excluded_files: ExcludedFiles = skypilot_excluded_files,
+        extra_roots: Sequence[Path] = (),
     ) -> None:
         self._settings = settings
+        self._roots = tuple(extra_roots)  # besides the project: where configs may be read
         self._cloud_checker = cloud_checker
         self._library = library
         self._excluded_files = excluded_files
@@ -54,9 +56,17 @@ class PreflightService:
     ) -> PreflightReport:
         """Run every check; ``envs`` are variables the job will get besides the config's."""
         started = time.monotonic()
+        limit = self._settings.preflight_check_timeout_s
         ctx = await run_blocking(
-            lambda: build_context(config, client_cwd, cloud, envs=envs),
-            timeout_s=self._settings.preflight_check_timeout_s,
+            lambda: build_context(
+                config,
+                client_cwd,
+                cloud,
+                envs=envs,
+                extra_roots=self._roots,
+                deadline=deadline_after(limit),
+            ),
+            timeout_s=limit,
             what="Reading the config",
         )
         return await self._check_context(ctx, started, validate=True)
@@ -76,7 +86,7 @@ class PreflightService:
         the config strictly themselves (a launch validates against its command's class).
         """
         started = time.monotonic()
-        ctx = context_for(document, client_cwd, cloud, envs=envs)
+        ctx = context_for(document, client_cwd, cloud, envs=envs, extra_roots=self._roots)
         return await self._check_context(ctx, started, validate=validate)
 
     async def _check_context(

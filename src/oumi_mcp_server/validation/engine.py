@@ -3,6 +3,8 @@
 Blocking and slow on first use (importing oumi pulls in torch): run it in a
 worker thread. Relative paths are resolved against the client's directory
 before Oumi's own checks run, so they never depend on the server's cwd.
+Oumi's messages can quote the config's values (a token in the wrong field,
+say); every value of the document is masked out of them before they are shown.
 """
 
 from __future__ import annotations
@@ -39,10 +41,38 @@ def load_config_class(kind: ConfigKind) -> type:
     return cls
 
 
-def _omegaconf_problem(exc: Exception) -> Problem:
+VALUE_SHOWN = "<value>"
+MIN_MASKED_CHARS = 3  # shorter values are masked only where a message quotes them
+
+
+def _scalars(node: Any) -> Iterator[str]:
+    if isinstance(node, dict):
+        for value in node.values():
+            yield from _scalars(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _scalars(item)
+    elif node is not None:
+        yield str(node)
+
+
+def without_values(message: str, data: dict[str, Any]) -> str:
+    """``message`` with every value of the config (as a whole word) replaced by <value>."""
+    for value in sorted(set(_scalars(data)), key=len, reverse=True):
+        if not value.strip() or value not in message:
+            continue
+        word = re.escape(value)
+        if len(value) >= MIN_MASKED_CHARS:
+            message = re.sub(rf"(?<!\w){word}(?!\w)", VALUE_SHOWN, message)
+        else:
+            message = re.sub(rf"(['\"]){word}\1", rf"\1{VALUE_SHOWN}\1", message)
+    return message
+
+
+def _omegaconf_problem(exc: Exception, data: dict[str, Any]) -> Problem:
     cause = exc.__cause__ or exc
     full_key = str(getattr(cause, "full_key", "") or "")
-    message = str(getattr(cause, "msg", "") or cause).splitlines()[0]
+    message = without_values(str(getattr(cause, "msg", "") or cause).splitlines()[0], data)
     return Problem(
         field=full_key,
         message=message,
@@ -95,7 +125,7 @@ def _clear_path(config: Any, missing: str) -> bool:
     return False
 
 
-def _finalize(config: Any) -> tuple[list[Problem], list[Problem]]:
+def _finalize(config: Any, data: dict[str, Any]) -> tuple[list[Problem], list[Problem]]:
     """Run Oumi's semantic checks; missing paths become warnings and checking goes on."""
     warnings: list[Problem] = []
     for _ in range(MAX_FINALIZE_ROUNDS):
@@ -124,9 +154,8 @@ def _finalize(config: Any) -> tuple[list[Problem], list[Problem]]:
                     )
                 )
                 continue
-            return [
-                Problem(field="", message=text or type(exc).__name__, hint=_hint(exc))
-            ], warnings
+            message = without_values(text, data) if text else type(exc).__name__
+            return [Problem(field="", message=message, hint=_hint(exc))], warnings
         return [], warnings
     return [], warnings
 
@@ -157,7 +186,8 @@ def _validate_typed_analyze(cls: type, data: dict[str, Any]) -> tuple[list[Probl
     try:
         cls.from_dict(data, allow_custom_code=True)  # type: ignore[attr-defined]
     except Exception as exc:
-        return [*unknown, Problem(field="", message=str(exc), hint=_hint(exc))], []
+        message = without_values(str(exc), data)
+        return [*unknown, Problem(field="", message=message, hint=_hint(exc))], []
     return unknown, []
 
 
@@ -178,8 +208,8 @@ def validate_document(
     try:
         config = cls.from_str(_INTERPOLATION.sub("\\${", text))  # type: ignore[attr-defined]
     except Exception as exc:  # OmegaConf: wrong types, bad enum values, bad structure
-        return [*unknown, _omegaconf_problem(exc)], []
+        return [*unknown, _omegaconf_problem(exc, document.data)], []
     if unknown:
         return unknown, []
     _rebase_checked_paths(config, client_cwd)
-    return _finalize(config)
+    return _finalize(config, document.data)

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from pydantic import BaseModel, Field
 
 from oumi_mcp_server.blocking import run_blocking
-from oumi_mcp_server.paths import resolve_client_cwd, resolve_config_file
-from oumi_mcp_server.validation.documents import ConfigDocument, load_config_document
+from oumi_mcp_server.validation.documents import (
+    ConfigDocument,
+    deadline_after,
+    read_project_config,
+)
 from oumi_mcp_server.validation.engine import validate_document
 from oumi_mcp_server.validation.kinds import choose_kind
 from oumi_mcp_server.validation.problems import Problem
@@ -28,10 +31,15 @@ class ValidationReport(BaseModel):
     next_step: str
 
 
-def validate_config_file(config: str, client_cwd: str, task_type: str) -> ValidationReport:
+def validate_config_file(
+    config: str,
+    client_cwd: str,
+    task_type: str,
+    extra_roots: Sequence[Path] = (),
+    deadline: float | None = None,
+) -> ValidationReport:
     """Blocking: resolve, read, classify and validate one config file."""
-    cwd = resolve_client_cwd(client_cwd)
-    document = load_config_document(resolve_config_file(config, cwd))
+    cwd, document = read_project_config(config, client_cwd, extra_roots, deadline)
     return validate_loaded(document, cwd, task_type)
 
 
@@ -82,13 +90,17 @@ def _report(
 
 
 class ValidationService:
-    def __init__(self, *, timeout_s: float) -> None:
+    def __init__(self, *, timeout_s: float, extra_roots: Sequence[Path] = ()) -> None:
         self._timeout_s = timeout_s
+        self._roots = tuple(extra_roots)  # besides the project: where configs may be read
 
     async def validate(
         self, config: str, client_cwd: str, task_type: str = "auto"
     ) -> ValidationReport:
-        return await self._in_thread(lambda: validate_config_file(config, client_cwd, task_type))
+        deadline = deadline_after(self._timeout_s)
+        return await self._in_thread(
+            lambda: validate_config_file(config, client_cwd, task_type, self._roots, deadline)
+        )
 
     async def validate_document(
         self, document: ConfigDocument, client_cwd: Path, task_type: str = "auto"

@@ -19,7 +19,13 @@ from dataclasses import replace
 from pathlib import Path
 
 from oumi_mcp_server.blocking import run_blocking
-from oumi_mcp_server.errors import EngineTimeoutError, InvalidArgumentError, NotFoundError
+from oumi_mcp_server.errors import (
+    EngineTimeoutError,
+    EngineUnavailableError,
+    InvalidArgumentError,
+    NotFoundError,
+    OumiMcpError,
+)
 from oumi_mcp_server.jobs import registry as registry_ops
 from oumi_mcp_server.jobs.arguments import CheckedArgs, check_cloud
 from oumi_mcp_server.jobs.backend import (
@@ -48,6 +54,8 @@ from oumi_mcp_server.jobs.registry import Registry
 from oumi_mcp_server.jobs.rundir import RunDir
 from oumi_mcp_server.jobs.runtime import JobRuntime, RuntimeTable
 from oumi_mcp_server.jobs.status import JobState, is_terminal
+from oumi_mcp_server.masking import mask_text
+from oumi_mcp_server.paths import require_inside
 from oumi_mcp_server.settings import LauncherLimits
 
 logger = logging.getLogger(__name__)
@@ -71,8 +79,10 @@ class LauncherBackend:
         state_dir: Path,
         limits: LauncherLimits | None = None,
         listed_clouds: Sequence[str] | None = None,
+        readable_roots: Sequence[Path] = (),
     ) -> None:
         self._engine = engine
+        self._readable_roots = tuple(readable_roots)  # a working_dir may lie there too
         self._registry = registry
         self._runtimes = runtimes
         self._state_dir = state_dir
@@ -91,9 +101,11 @@ class LauncherBackend:
 
     async def plan(self, args: CheckedArgs, source: ConfigSource) -> LauncherPlan:
         plan = make_plan(args, source, self._state_dir)
+        working_dir = require_inside(
+            "working_dir", plan.working_dir, source.cwd, self._readable_roots
+        )
         if plan.cloud == LOCAL_CLOUD:
             return plan  # oumi's local cloud runs in the working dir itself: nothing is copied
-        working_dir = plan.working_dir
         sync = await run_blocking(
             lambda: summarize_sync(working_dir, excluded_by_skypilot(working_dir)),
             timeout_s=SYNC_SUMMARY_TIMEOUT_S,
@@ -208,7 +220,17 @@ class LauncherBackend:
         target = check_cloud(cloud)
         job_ref = check_job_id(launcher_job_id)
         cluster = check_job_id(cluster_name, "cluster_name") if cluster_name.strip() else ""
-        jobs = await self.status.find_jobs(target, cluster, job_ref)
+        try:
+            jobs = await self.status.find_jobs(target, cluster, job_ref)
+        except OumiMcpError:
+            raise
+        except Exception as exc:  # the cloud's own failure: say which, and what to check
+            raise EngineUnavailableError(
+                f"oumi.launcher could not look up jobs on {target}: {type(exc).__name__}: "
+                f"{mask_text(str(exc))[:500]}",
+                next_step=f"Check {target}'s credentials and connectivity (`sky check`, or the "
+                "cluster's own tools); list_jobs shows which clouds answer.",
+            ) from exc
         if not jobs:
             raise NotFoundError(
                 f"oumi.launcher knows no job '{job_ref}' on {target}"
