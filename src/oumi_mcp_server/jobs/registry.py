@@ -11,6 +11,7 @@ are additive and applied in order. All methods block: call them through
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
@@ -21,6 +22,7 @@ from typing import TypeVar
 from oumi_mcp_server.blocking import run_blocking
 from oumi_mcp_server.errors import InvalidArgumentError, NotFoundError
 from oumi_mcp_server.jobs.records import JobRecord
+from oumi_mcp_server.private import make_private, open_private, private_dir
 from oumi_mcp_server.settings import REGISTRY_TIMEOUT_S
 
 T = TypeVar("T")
@@ -129,13 +131,16 @@ class Registry:
         with self._lock:
             if self._ready:
                 return
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            private_dir(self.path.parent)
+            os.close(open_private(self.path, os.O_RDWR))  # SQLite's WAL files inherit 0600
             connection = self._open()
             try:
                 connection.execute("PRAGMA journal_mode = WAL")
                 migrate(connection)
             finally:
                 connection.close()
+            for companion in ("-wal", "-shm"):
+                make_private(self.path.with_name(self.path.name + companion))
             self._ready = True
 
     def schema_version(self) -> int:

@@ -2,8 +2,9 @@
 
 Both engines keep a job's files here; each engine names its own files (the
 process wrapper's pid and exit records, the launcher's launch records) in its
-own folder. Standard library only: the process wrapper imports this module
-inside every job. Blocking: call from worker threads.
+own folder. Everything here is private to the user (0700 folders, 0600
+files). Standard library only: the process wrapper imports this module inside
+every job. Blocking: call from worker threads.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from oumi_mcp_server.private import DIR_MODE, make_private, open_private, private_dir
+
 JOBS_DIR = "jobs"
 CANCEL_FILE = "cancel.json"
 
@@ -27,7 +30,8 @@ def jobs_root(state_dir: Path) -> Path:
 def write_json_atomically(path: Path, data: dict[str, Any]) -> None:
     """Write ``data`` so that readers see the old file or the whole new one, never half."""
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(temporary, "w", encoding="utf-8") as out:
+    descriptor = open_private(temporary, os.O_WRONLY | os.O_TRUNC)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as out:
         json.dump(data, out)
         out.flush()
         os.fsync(out.fileno())
@@ -56,14 +60,16 @@ class RunDir:
         return self.path / f"config{suffix}"
 
     def create(self) -> None:
-        """Create the directory; an existing one means the id is taken (raises FileExistsError)."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.path.mkdir()
+        """Create the directory (0700); an existing one means the id is taken
+        (raises FileExistsError)."""
+        private_dir(self.path.parent)
+        self.path.mkdir(mode=DIR_MODE)
 
     def stage(self, original: Path) -> Path:
         """Copy the user's config in, so later edits do not change the running job."""
         target = self.staged_config(original)
         shutil.copyfile(original, target)
+        make_private(target)
         return target
 
     def read(self, name: str) -> dict[str, Any] | None:

@@ -20,7 +20,8 @@ from oumi_mcp_server.server import (
     tools_start,
     tools_validation,
 )
-from oumi_mcp_server.server.arguments import RejectUnknownArguments
+from oumi_mcp_server.server.arguments import CheckToolArguments
+from oumi_mcp_server.server.auditing import AuditMutatingCalls
 from oumi_mcp_server.server.warmup import WarmupAfterHandshake
 from oumi_mcp_server.services import Services
 from oumi_mcp_server.settings import Settings
@@ -55,9 +56,13 @@ def _lifespan(services: Services) -> Callable[[MCPServer], AbstractAsyncContextM
 
 
 def build_server(
-    settings: Settings | None = None, *, services: Services | None = None
+    settings: Settings | None = None,
+    *,
+    services: Services | None = None,
+    transport: str = "in-process",
 ) -> MCPServer:
-    """Create a server with every tool and resource registered."""
+    """Create a server with every tool and resource registered (in read-only mode, only
+    the tools that change nothing). ``transport`` is what the audit log records."""
     services = services or Services.create(settings or Settings.from_env())
     server = MCPServer(
         name=SERVER_NAME,
@@ -74,6 +79,16 @@ def build_server(
     tools_clusters.register(server, services)
     resources.register(server, services)
     resources_jobs.register(server, services)
-    server.middleware.append(RejectUnknownArguments(server))
+    if services.settings.read_only:
+        _remove_mutating_tools(server)
+    server.middleware.append(AuditMutatingCalls(server, services.settings.state_dir, transport))
+    server.middleware.append(CheckToolArguments(server))
     server.middleware.append(WarmupAfterHandshake(services.warmup))
     return server
+
+
+def _remove_mutating_tools(server: MCPServer) -> None:
+    """Read-only mode: nothing that starts, cancels or deletes is even listed."""
+    for tool in server._tool_manager.list_tools():
+        if tool.annotations is None or not tool.annotations.read_only_hint:
+            server.remove_tool(tool.name)

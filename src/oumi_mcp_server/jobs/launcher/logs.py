@@ -7,12 +7,14 @@ last read survives the cluster being deleted. Blocking: call from worker threads
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
 from oumi_mcp_server.jobs.backend import LogRead
 from oumi_mcp_server.jobs.logs import read_page
 from oumi_mcp_server.jobs.rundir import RunDir
+from oumi_mcp_server.private import open_private, private_dir
 
 LAUNCHER_LOGS_DIR = "launcher_logs"  # oumi's local cloud writes the job's output here
 STREAM_LOG_FILE = "stream.log"  # the last snapshot of a cloud job's log stream
@@ -38,7 +40,7 @@ def local_cloud_logs(
 
 def stream_snapshot(run: RunDir, text: str, lines: int, offset: int | None) -> LogRead:
     """Save what was read from a cluster's log stream, then read it like a log file."""
-    snapshot = launcher_logs_dir(run) / STREAM_LOG_FILE
-    snapshot.parent.mkdir(parents=True, exist_ok=True)
-    snapshot.write_text(text, encoding="utf-8")
+    snapshot = private_dir(launcher_logs_dir(run)) / STREAM_LOG_FILE
+    with os.fdopen(open_private(snapshot, os.O_WRONLY | os.O_TRUNC), "w", encoding="utf-8") as out:
+        out.write(text)
     return LogRead(STREAM_NAME, str(snapshot), read_page(snapshot, lines, offset))

@@ -22,6 +22,7 @@ from oumi_mcp_server.jobs.process.files import EXIT_FILE
 from oumi_mcp_server.jobs.records import JobRecord
 from oumi_mcp_server.jobs.rundir import RunDir
 from oumi_mcp_server.jobs.runtime import JobRuntime
+from oumi_mcp_server.private import open_private
 
 WRAPPER_MODULE = "oumi_mcp_server.jobs.process.wrapper"
 SPAWN_FAILED = 127
@@ -54,8 +55,9 @@ def spawn(
     wrapper: list[str], record: JobRecord, env: dict[str, str], runtime: JobRuntime
 ) -> tuple[subprocess.Popen[bytes], float]:
     """Start the wrapper; its process and start time. A failure is recorded as the exit."""
-    runtime.open_files.append(open(record.stdout_path, "ab"))  # noqa: SIM115
-    runtime.open_files.append(open(record.stderr_path, "ab"))  # noqa: SIM115
+    for log in (record.stdout_path, record.stderr_path):  # private: outputs may hold secrets
+        descriptor = open_private(Path(log), os.O_WRONLY | os.O_APPEND)
+        runtime.open_files.append(os.fdopen(descriptor, "ab"))
     try:
         process = subprocess.Popen(
             wrapper,
