@@ -40,14 +40,42 @@ def _add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         "--host", default="127.0.0.1", help="HTTP bind address (default: loopback only)."
     )
     parser.add_argument("--port", type=int, default=DEFAULT_HTTP_PORT, help="HTTP port.")
+    parser.add_argument(
+        "--no-auth",
+        action="store_true",
+        help="HTTP without the bearer token (only with a loopback --host).",
+    )
+    parser.add_argument(
+        "--allowed-host",
+        action="append",
+        default=[],
+        metavar="HOST[:PORT]",
+        help="HTTP: also accept this Host header (repeatable).",
+    )
+    parser.add_argument(
+        "--allowed-origin",
+        action="append",
+        default=[],
+        metavar="ORIGIN",
+        help="HTTP: also accept requests from this Origin, e.g. https://app.example (repeatable).",
+    )
+    parser.add_argument(
+        "--read-only",
+        action="store_true",
+        help="Only tools that change nothing (same as OUMI_MCP_READ_ONLY=1).",
+    )
 
 
 def _configure_logging(level: str) -> None:
+    from oumi_mcp_server.masking import MaskSecretsInLogs
+
     logging.basicConfig(
         level=level,
         stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    for handler in logging.getLogger().handlers:  # secrets never reach the log
+        handler.addFilter(MaskSecretsInLogs())
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -58,11 +86,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args_list.insert(0, "serve")
     args = _parser().parse_args(args_list)
     if args.command in (None, "serve"):
-        return _serve(
-            transport=getattr(args, "transport", "stdio"),
-            host=getattr(args, "host", "127.0.0.1"),
-            port=getattr(args, "port", DEFAULT_HTTP_PORT),
-        )
+        return _serve(args)
     if args.command == "sync-configs":
         return _sync_configs(force=not args.if_missing)
     return 2
@@ -99,34 +123,52 @@ def _sync_configs(*, force: bool) -> int:
     return 0
 
 
-def _serve(*, transport: str, host: str, port: int) -> int:
+def _serve(args: argparse.Namespace) -> int:
     # Start-up allocates many long-lived objects (the MCP SDK's pydantic models);
     # collecting garbage in the middle of it only costs time. Collection resumes
     # once the server is built, with the start-up objects frozen out of its way.
     gc.disable()
     streams = None
-    if transport == "stdio":
+    if args.transport == "stdio":
         # First of all: from here on only MCP messages reach the client's stdout.
         from oumi_mcp_server.protocol_stdio import claim_protocol_streams
 
         streams = claim_protocol_streams()
 
+    from dataclasses import replace
+
     from oumi_mcp_server.server.app import build_server
+    from oumi_mcp_server.server.http import HttpSetupError, http_access
     from oumi_mcp_server.server.runner import run_http, run_stdio
     from oumi_mcp_server.settings import Settings, strip_overriding_env
 
     settings = Settings.from_env()
+    if args.read_only:
+        settings = replace(settings, read_only=True)
     _configure_logging(settings.log_level)
     removed = strip_overriding_env()
     if removed:
         logging.getLogger(__name__).warning(
             "Ignoring %s: they would silently override tool parameters.", ", ".join(removed)
         )
-    server = build_server(settings)
+    access = None
+    if streams is None:
+        try:
+            access = http_access(
+                args.host,
+                settings.state_dir,
+                no_auth=args.no_auth,
+                allowed_hosts=args.allowed_host,
+                allowed_origins=args.allowed_origin,
+            )
+        except HttpSetupError as exc:
+            print(f"oumi-mcp-server: {exc}", file=sys.stderr)
+            return 2
+    server = build_server(settings, transport=args.transport)
     gc.freeze()
     gc.enable()
     if streams is not None:
         run_stdio(server, streams)
-    else:
-        run_http(server, host=host, port=port)
+    elif access is not None:
+        run_http(server, host=args.host, port=args.port, access=access)
     return 0

@@ -11,6 +11,7 @@ from mcp.server.stdio import stdio_server
 
 from oumi_mcp_server.environment.versions import loaded_heavy_modules
 from oumi_mcp_server.protocol_stdio import ProtocolStreams
+from oumi_mcp_server.server.http import HttpAccess, exposure_warning, http_app
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +33,16 @@ def run_stdio(server: MCPServer, streams: ProtocolStreams) -> None:
     anyio.run(_serve_streams, server, streams)
 
 
-def run_http(server: MCPServer, *, host: str, port: int) -> None:
+def run_http(server: MCPServer, *, host: str, port: int, access: HttpAccess) -> None:
+    import uvicorn
+
+    warning = exposure_warning(host, access)
+    if warning:
+        logger.warning(warning)
+    if access.token is None:
+        logger.warning("HTTP without a token (--no-auth): only for this machine's own clients.")
     logger.info("Serving MCP over streamable HTTP on http://%s:%d/mcp", host, port)
-    anyio.run(lambda: server.run_streamable_http_async(host=host, port=port))
+    config = uvicorn.Config(
+        http_app(server, host, access), host=host, port=port, log_level="warning"
+    )
+    anyio.run(uvicorn.Server(config).serve)
