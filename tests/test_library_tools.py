@@ -143,6 +143,7 @@ async def test_list_categories_reports_source_counts_and_providers(client: Clien
 
 
 async def test_get_started_reports_the_config_library(client: Client) -> None:
+    await call(client, "list_categories")  # waits for the library (get_started waits 1 s only)
     report = await call(client, "get_started")
     library = report["config_library"]
     assert library["state"] == "ready" and library["source"] == "override"
