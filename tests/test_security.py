@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sqlite3
 import time
@@ -161,8 +162,9 @@ async def test_a_malformed_job_id_in_a_resource_is_invalid_params(client: Client
 
 
 async def test_secrets_never_leave_the_job(
-    client: Client, project: Path, settings: Settings
+    client: Client, project: Path, settings: Settings, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.DEBUG)
     envs = {
         "HF_TOKEN": SECRET,
         "PLAIN": "ghp_AlsoSecret0123456789",
@@ -193,7 +195,7 @@ async def test_secrets_never_leave_the_job(
     ]
     shown = json.dumps([a.structured_content for a in answers]) + "".join(map(_text, answers))
     for secret in ("TopSecretValue", "AlsoSecret", "pa55word"):
-        assert secret not in shown
+        assert secret not in shown and secret not in caplog.text
     assert "postgres://me:***@db/x" in shown
     flagged = [w for w in (dry.structured_content or {})["checks"]["warnings"]]
     assert any(w["check"] == "envs" and w["field"] == "PYTHONPATH" for w in flagged)
