@@ -73,12 +73,13 @@ def build_job_service(
 
     registry = registry or Registry(settings.state_dir)
     runtimes = RuntimeTable()
+    roots = config_roots(settings)
     oumi = settings.oumi_executable
     return JobService(
         settings,
         validation=validation,
         preflight=preflight,
-        config_roots=config_roots(settings),
+        config_roots=roots,
         registry=registry,
         runtimes=runtimes,
         process=ProcessBackend(
@@ -95,7 +96,7 @@ def build_job_service(
             state_dir=settings.state_dir,
             limits=launcher_limits or settings.launcher_limits(),
             listed_clouds=settings.listed_clouds,
-            readable_roots=config_roots(settings),
+            readable_roots=roots,
         ),
     )
 
@@ -128,6 +129,7 @@ class Services:
             timeout_s=settings.cloud_check_timeout_s, cache_s=CLOUD_CHECK_CACHE_S
         )
         library = library or LibraryService(settings)
+        roots = config_roots(settings)
         engine: Callable[[], LauncherEngine] = (
             (lambda: launcher) if launcher is not None else OumiLauncherEngine
         )
@@ -136,13 +138,13 @@ class Services:
             cloud_checker=cloud_checker,
             library=library,
             validation=ValidationService(
-                timeout_s=settings.validation_timeout_s, extra_roots=config_roots(settings)
+                timeout_s=settings.validation_timeout_s, extra_roots=roots
             ),
             preflight=PreflightService(
                 settings,
                 cloud_checker=cloud_checker,
                 library=library,
-                extra_roots=config_roots(settings),
+                extra_roots=roots,
             ),
             warmup=Warmup(warm_up_engines, enabled=settings.warmup, delay_s=WARMUP_DELAY_S),
             clusters=ClusterService(engine, timeout_s=settings.cluster_timeout_s),

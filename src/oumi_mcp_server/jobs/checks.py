@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from oumi_mcp_server.blocking import run_blocking
@@ -40,7 +41,7 @@ class ConfigSource:
     def path(self) -> Path:
         return self.document.path
 
-    @property
+    @cached_property
     def is_job_config(self) -> bool:
         """True for an oumi job config (resources/setup/run) rather than a command's config."""
         return choose_kind("auto", self.document.data, self.path.name).kind.name == JOB_KIND

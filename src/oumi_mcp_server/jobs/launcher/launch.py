@@ -31,6 +31,7 @@ from oumi_mcp_server.jobs.registry import Registry
 from oumi_mcp_server.jobs.rundir import RunDir
 from oumi_mcp_server.jobs.runtime import JobRuntime
 from oumi_mcp_server.jobs.status import JobState
+from oumi_mcp_server.masking import mask_text
 
 logger = logging.getLogger(__name__)
 
@@ -57,7 +58,7 @@ def up_and_settle(
     try:
         job = engine.up(job_config, record.cluster_name or None)
     except BaseException as exc:
-        record_launch_result(run, {"error": f"{type(exc).__name__}: {exc}"})
+        record_launch_result(run, {"error": mask_text(f"{type(exc).__name__}: {exc}")})
         raise
     # The run dir keeps the identity too, should the registry be busy right now.
     record_launch_result(run, {"launcher_job_id": job.id, "cluster_name": job.cluster})
