@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import Protocol
 
 from oumi_mcp_server.blocking import run_blocking
 from oumi_mcp_server.jobs.models import CheckSummary
@@ -70,6 +71,19 @@ async def read_config(
     )
 
 
+class CheckedPlan(Protocol):
+    """What the checks need to know of a launch plan."""
+
+    @property
+    def validation_kind(self) -> str: ...
+
+    @property
+    def check_target(self) -> str: ...
+
+    @property
+    def check_envs(self) -> dict[str, str]: ...
+
+
 @dataclass(frozen=True)
 class LaunchChecks:
     """Validation and pre-flight for a planned launch, on the config it has already read."""
@@ -78,20 +92,19 @@ class LaunchChecks:
     preflight: PreflightService
 
     async def check(
-        self,
-        source: ConfigSource,
-        kind: str,
-        target: str,
-        envs: dict[str, str],
-        job_envs: Mapping[str, str],
+        self, source: ConfigSource, plan: CheckedPlan, job_envs: Mapping[str, str]
     ) -> CheckSummary:
-        """``kind``: the class the config must be; ``target``: where it runs and ``envs``
-        what pre-flight looks at; ``job_envs``: the variables the caller adds to the job."""
+        """``plan`` says the class the config must be, where it runs and the variables
+        pre-flight looks at; ``job_envs``: the variables the caller adds to the job."""
         validation, preflight = await asyncio.gather(
-            self.validation.validate_document(source.document, source.cwd, kind),
+            self.validation.validate_document(source.document, source.cwd, plan.validation_kind),
             # Strict validation (above) replaces pre-flight's own config check.
             self.preflight.check_document(
-                source.document, source.cwd, target, envs=envs, validate=False
+                source.document,
+                source.cwd,
+                plan.check_target,
+                envs=plan.check_envs,
+                validate=False,
             ),
         )
         return summarize_checks(validation, preflight, env_findings(job_envs))

@@ -178,9 +178,7 @@ class JobService:
         self, backend: JobBackend[PlanT], args: CheckedArgs, source: ConfigSource, *, dry_run: bool
     ) -> RunJobResult:
         plan = await backend.plan(args, source)
-        checks = await self._checks.check(
-            source, plan.validation_kind, plan.check_target, plan.check_envs, args.envs
-        )
+        checks = await self._checks.check(source, plan, args.envs)
         if dry_run or checks.blocking:
             return plan.result(checks, None, dry_run=dry_run)
         await self.ensure_reconciled()
