@@ -173,3 +173,36 @@ def test_the_launcher_path_keeps_stdout_pure(tmp_path: Path, skypilot_api: None)
     assert stdout_lines
     for line in stdout_lines:
         assert json.loads(line).get("jsonrpc") == "2.0"
+
+
+async def test_a_local_cloud_job_is_over_only_when_its_processes_are(tmp_path: Path) -> None:
+    """The local cloud reports a run block that left a background process as completed;
+    the job still runs, and cancel_job stops what is left."""
+    project = tmp_path / "project"
+    project.mkdir()
+    job = local_job_config(project, "sleep 300 > /dev/null 2>&1 &\necho started")
+    arguments = {
+        "config_path": str(job),
+        "command": "train",
+        "client_cwd": str(project),
+        "dry_run": False,
+    }
+    async with Client(stdio_parameters(tmp_path), mode="legacy") as client:
+        job_id = (await call(client, "run_oumi_job", arguments))["job_id"]
+        seen, status = await states_until(client, job_id, {"running"} | FINISHED, 60.0)
+        deadline = time.monotonic() + 60.0
+        while "still running" not in status["reason"] and time.monotonic() < deadline:
+            status = await call(client, "get_job_status", {"job_id": job_id})
+            await anyio.sleep(0.3)
+        assert status["state"] == "running", (seen, status)
+        assert "oumi.launcher reports the job completed" in status["reason"], status
+        assert "1 process of the job is still running" in status["reason"], status
+        assert len(processes_with_env(JOB_MARKER_ENV, job_id)) == 1
+
+        cancelled = await call(client, "cancel_job", {"job_id": job_id})
+        assert cancelled["action"] == "cancelled", cancelled
+        assert cancelled["signals_sent"] == ["SIGTERM"], cancelled
+        assert "left running" in cancelled["message"], cancelled
+        assert processes_with_env(JOB_MARKER_ENV, job_id) == []
+        status = await call(client, "get_job_status", {"job_id": job_id})
+        assert status["state"] == "completed", status  # what the launcher said, now true

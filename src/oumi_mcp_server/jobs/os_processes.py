@@ -3,13 +3,19 @@
 A pid alone is not an identity: after a job ends the OS may give its pid to
 another process. A job is "ours and alive" only if the pid exists, is not a
 zombie, started when we recorded it did, and carries our marker on its
-command line. Blocking (reads /proc): call from worker threads.
+command line. A job is alive while any process of its group is: the group's
+live members are found in one pass over the process table (``process_groups``)
+and must carry the job's marker in their environment, so a reused group id is
+never mistaken for the job. Standard library at import time (the job wrapper
+uses the table too); psutil is imported where it is needed. Blocking (reads
+/proc): call from worker threads.
 """
 
 from __future__ import annotations
 
 import os
 import signal
+from pathlib import Path
 
 START_TIME_TOLERANCE_S = 1.0
 
@@ -76,18 +82,73 @@ def describe_exit(exit_code: int) -> str:
 
 def live_group_members(pgid: int) -> list[int]:
     """Pids of the group's processes that are not zombies (scans the process table)."""
+    return process_groups().get(pgid, [])
+
+
+PROC = Path("/proc")
+
+
+def process_groups() -> dict[int, list[int]]:
+    """Every live (non-zombie) process, by process group: one pass over the table."""
+    if not (PROC / "self" / "stat").exists():
+        return _process_groups_psutil()
+    groups: dict[int, list[int]] = {}
+    for entry in os.listdir(PROC):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = (PROC / entry / "stat").read_bytes()
+        except OSError:
+            continue  # it ended while we looked
+        # "pid (comm) state ppid pgrp ...": comm may hold spaces and parentheses.
+        fields = stat[stat.rfind(b")") + 2 :].split()
+        if len(fields) < 3 or fields[0] in (b"Z", b"X"):
+            continue
+        groups.setdefault(int(fields[2]), []).append(int(entry))
+    return groups
+
+
+def _process_groups_psutil() -> dict[int, list[int]]:
     import psutil
 
-    members = []
-    for pid in psutil.pids():
+    groups: dict[int, list[int]] = {}
+    for process in psutil.process_iter():
         try:
-            if os.getpgid(pid) != pgid:
+            if process.status() == psutil.STATUS_ZOMBIE:
                 continue
-            if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
-                members.append(pid)
+            groups.setdefault(os.getpgid(process.pid), []).append(process.pid)
         except (ProcessLookupError, psutil.NoSuchProcess, psutil.AccessDenied):
             continue
-    return members
+    return groups
+
+
+def environment_value(pid: int, name: str) -> str | None:
+    """One variable of a process's environment (None if unset or unreadable)."""
+    if not (PROC / "self" / "environ").exists():
+        import psutil
+
+        try:
+            value = psutil.Process(pid).environ().get(name)
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess, OSError):
+            return None
+        return str(value) if value is not None else None
+    try:
+        raw = (PROC / str(pid) / "environ").read_bytes()
+    except OSError:
+        return None
+    prefix = name.encode() + b"="
+    for item in raw.split(b"\0"):
+        if item.startswith(prefix):
+            return item[len(prefix) :].decode(errors="replace")
+    return None
+
+
+def job_processes(
+    groups: dict[int, list[int]], pgid: int, marker_env: str, job_id: str
+) -> list[int]:
+    """The live members of group ``pgid`` that belong to the job (its marker in their
+    environment): a group id the OS gave to someone else is never taken for the job."""
+    return [pid for pid in groups.get(pgid, []) if environment_value(pid, marker_env) == job_id]
 
 
 def processes_with_env(name: str, value: str) -> list[int]:
@@ -107,6 +168,19 @@ def processes_with_env(name: str, value: str) -> list[int]:
                 found.append(process.pid)
         except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess, OSError):
             continue
+    return found
+
+
+def processes_by_env(name: str, values: set[str]) -> dict[str, list[int]]:
+    """For each value, the live processes whose environment has ``name=value`` (one pass)."""
+    found: dict[str, list[int]] = {}
+    if not values:
+        return found
+    for pids in process_groups().values():
+        for pid in pids:
+            value = environment_value(pid, name) if pid != os.getpid() else None
+            if value in values:
+                found.setdefault(value, []).append(pid)
     return found
 
 

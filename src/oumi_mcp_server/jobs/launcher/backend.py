@@ -35,12 +35,13 @@ from oumi_mcp_server.jobs.backend import (
     Survey,
     already_finished,
 )
-from oumi_mcp_server.jobs.catalog import JOB_MARKER_ENV, LOCAL_CLOUD
+from oumi_mcp_server.jobs.catalog import LOCAL_CLOUD
 from oumi_mcp_server.jobs.checks import ConfigSource
 from oumi_mcp_server.jobs.launcher.engine import LauncherEngine
 from oumi_mcp_server.jobs.launcher.foreign import foreign_status_report, foreign_summary
 from oumi_mcp_server.jobs.launcher.identity import launched_as, launched_identity, observation_of
 from oumi_mcp_server.jobs.launcher.launch import up_and_settle
+from oumi_mcp_server.jobs.launcher.leftovers import Leftovers, leftovers_message, stop_leftovers
 from oumi_mcp_server.jobs.launcher.listing import ALL_CLOUDS, CloudListing, CloudListings
 from oumi_mcp_server.jobs.launcher.logs import local_cloud_logs, stream_snapshot
 from oumi_mcp_server.jobs.launcher.plan import LauncherPlan, make_plan
@@ -48,7 +49,7 @@ from oumi_mcp_server.jobs.launcher.status import LauncherStatus
 from oumi_mcp_server.jobs.launcher.sync import excluded_by_skypilot, summarize_sync
 from oumi_mcp_server.jobs.models import CloudWarning, JobStatusReport
 from oumi_mcp_server.jobs.naming import check_job_id
-from oumi_mcp_server.jobs.os_processes import process_start_time, processes_with_env, stop_processes
+from oumi_mcp_server.jobs.os_processes import process_start_time
 from oumi_mcp_server.jobs.records import LAUNCHER_BACKEND, JobRecord
 from oumi_mcp_server.jobs.registry import Registry
 from oumi_mcp_server.jobs.rundir import RunDir
@@ -95,6 +96,7 @@ class LauncherBackend:
             only=listed_clouds,
         )
         self.status = LauncherStatus(engine, runtimes, self.limits)
+        self.leftovers = Leftovers(self.limits)
         self._server_started = process_start_time(os.getpid())
 
     # -- plan and launch -------------------------------------------------------------------
@@ -165,8 +167,7 @@ class LauncherBackend:
             return []
         # The local cloud terminates only the shell it started; the job's own
         # processes carry our job id in their environment.
-        survivors = processes_with_env(JOB_MARKER_ENV, record.job_id)
-        return stop_processes(survivors, self.limits.survivor_grace_s)
+        return stop_leftovers(record.job_id, self.limits.survivor_grace_s)
 
     async def recover(self) -> dict[str, int]:
         return {}  # nothing to repair: the launcher holds the truth, an interrupted up says so
@@ -175,7 +176,8 @@ class LauncherBackend:
 
     async def observe(self, records: Sequence[JobRecord]) -> list[Observation]:
         """Live state of each record: one status call per launched job, in parallel."""
-        return list(await asyncio.gather(*(self.status.observe(record) for record in records)))
+        observed = await asyncio.gather(*(self.status.observe(record) for record in records))
+        return await self.leftovers.unless_alive(records, observed)
 
     async def survey(self, records: Sequence[JobRecord]) -> Survey:
         """Every cloud's listing (in parallel); launched records take their state from it,
@@ -197,6 +199,7 @@ class LauncherBackend:
             )
             observations.append(self.status.from_listing(record, listing))
             claimed.add((record.cloud, record.cluster_name, record.launcher_job_id))
+        observations = await self.leftovers.unless_alive(records, observations)
         return Survey(
             observations,
             foreign=[
@@ -255,6 +258,7 @@ class LauncherBackend:
     def forget(self, job_ids: Sequence[str]) -> None:
         for job_id in job_ids:
             self.status.forget(job_id)
+            self.leftovers.forget(job_id)
 
     # -- cancel ----------------------------------------------------------------------------
 
@@ -270,9 +274,12 @@ class LauncherBackend:
             record = await run_blocking(
                 lambda: launched_identity(record), timeout_s=5.0, what="Reading the launch"
             )
-        previous = await self.status.observe(record)
+        reported = await self.status.observe(record)
+        previous = (await self.leftovers.unless_alive([record], [reported]))[0]
         if is_terminal(previous.state):
             return already_finished(previous)
+        if is_terminal(reported.state):  # ended for the launcher; its processes live on
+            return await self._stop_survivors(record, previous)
         if not record.launcher_job_id:
             return await self._cancel_launch(record, previous)
         where = f"job {record.launcher_job_id} on {record.cloud}/{record.cluster_name}"
@@ -295,6 +302,15 @@ class LauncherBackend:
         action = "cancelled" if is_terminal(final.state) else "still_running"
         sent = ["launcher.cancel", *signals]
         return CancelOutcome(action, previous, final, _cancel_message(action, final, sent), sent)
+
+    async def _stop_survivors(self, record: JobRecord, previous: Observation) -> CancelOutcome:
+        """Stop the processes a job the launcher reports ended left running."""
+        signals = await self.leftovers.stop(record)
+        final = (await self.observe([record]))[0]
+        action = "cancelled" if is_terminal(final.state) else "still_running"
+        return CancelOutcome(
+            action, previous, final, leftovers_message(action, final, signals), signals
+        )
 
     async def _cancel_launch(self, record: JobRecord, previous: Observation) -> CancelOutcome:
         """Before up returned: flag it; the launch thread cancels whatever up starts."""

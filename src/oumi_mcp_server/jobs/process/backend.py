@@ -17,7 +17,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from oumi_mcp_server.blocking import run_blocking
@@ -33,11 +33,13 @@ from oumi_mcp_server.jobs.backend import (
     Survey,
     already_finished,
 )
+from oumi_mcp_server.jobs.catalog import JOB_MARKER_ENV
 from oumi_mcp_server.jobs.checks import ConfigSource
 from oumi_mcp_server.jobs.os_processes import (
     SIGNAL_NAMES,
     group_exists,
-    live_group_members,
+    job_processes,
+    process_groups,
     process_start_time,
     signal_group,
 )
@@ -158,17 +160,22 @@ class ProcessBackend:
 
     async def observe(self, records: Sequence[JobRecord]) -> list[Observation]:
         items = [(record, self._runtimes.is_launching(record.job_id)) for record in records]
+
+        def observe_all() -> list[Observation]:
+            groups = functools.cache(process_groups)  # one look at the table per batch
+            return [self._observe_one(record, launching, groups) for record, launching in items]
+
         return await run_blocking(
-            lambda: [self._observe_one(record, launching) for record, launching in items],
-            timeout_s=self._status_timeout_s,
-            what="Reading job status",
+            observe_all, timeout_s=self._status_timeout_s, what="Reading job status"
         )
 
-    def _observe_one(self, record: JobRecord, launching: bool) -> Observation:
+    def _observe_one(
+        self, record: JobRecord, launching: bool, groups: Callable[[], dict[int, list[int]]]
+    ) -> Observation:
         final = self._final.get(record.job_id)
         if final is not None:
             return final
-        observation = observe_process(record, launching=launching)
+        observation = observe_process(record, launching=launching, groups=groups)
         if is_terminal(observation.state):
             self._final.put(record.job_id, observation)
         return observation
@@ -226,28 +233,51 @@ class ProcessBackend:
         self, record: JobRecord, *, force: bool, runtime: JobRuntime | None
     ) -> CancelOutcome:
         previous = (await self.observe([record]))[0]
-        if is_terminal(previous.state):
+        pid = previous.pid or record.pid
+        if is_terminal(previous.state) and not (pid and await self._members(record, pid)):
             return already_finished(previous)
         run = RunDir(Path(record.run_dir))
         await run_blocking(
             lambda: run.request_cancel(force=force), timeout_s=5.0, what="Recording the cancel"
         )
-        pid = previous.pid
         signals: list[str] = []
         if pid is not None:
             first = signal.SIGKILL if force else signal.SIGTERM
             if signal_group(pid, first):
                 signals.append(SIGNAL_NAMES[first])
             grace = KILL_WAIT_S if force else self._cancel_grace_s
-            if not await _wait_group_gone(pid, grace, runtime) and not force:
+            if not await self._wait_gone(record, pid, grace, runtime) and not force:
                 if signal_group(pid, signal.SIGKILL):
                     signals.append("SIGKILL")
-                await _wait_group_gone(pid, KILL_WAIT_S, runtime)
+                await self._wait_gone(record, pid, KILL_WAIT_S, runtime)
+        self._final.pop(record.job_id)  # what it was before the cancel is not what it is now
         final = (await self.observe([record]))[0]
         action = "cancelled" if is_terminal(final.state) else "still_running"
         return CancelOutcome(
             action, previous, final, _cancel_message(action, final, signals), signals
         )
+
+    async def _members(self, record: JobRecord, pgid: int) -> list[int]:
+        """The live processes of the job's group (its marker in their environment)."""
+        return await run_blocking(
+            lambda: job_processes(process_groups(), pgid, JOB_MARKER_ENV, record.job_id),
+            timeout_s=5.0,
+            what="Listing the job's processes",
+        )
+
+    async def _wait_gone(
+        self, record: JobRecord, pgid: int, timeout_s: float, runtime: JobRuntime | None
+    ) -> bool:
+        """Wait until no live process of the job is left (reaping our own child on the way)."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            if runtime is not None and runtime.process is not None:
+                runtime.process.poll()
+            if not group_exists(pgid) or not await self._members(record, pgid):
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            await asyncio.sleep(POLL_S)
 
     # -- logs ----------------------------------------------------------------------------
 
@@ -282,21 +312,3 @@ def _cancel_message(action: str, final: Observation, signals: list[str]) -> str:
     return (
         f"Sent {sent}, but the process group is still alive. Call cancel_job again with force=true."
     )
-
-
-async def _wait_group_gone(pgid: int, timeout_s: float, runtime: JobRuntime | None) -> bool:
-    """Wait until no live process is left in the group (reaping our own child on the way)."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        if runtime is not None and runtime.process is not None:
-            runtime.process.poll()
-        if not group_exists(pgid):
-            return True
-        alive = await run_blocking(
-            lambda: live_group_members(pgid), timeout_s=5.0, what="Listing the job's processes"
-        )
-        if not alive:
-            return True
-        if time.monotonic() >= deadline:
-            return False
-        await asyncio.sleep(POLL_S)

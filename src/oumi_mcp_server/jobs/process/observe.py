@@ -3,18 +3,28 @@
 Order matters. The wrapper writes ``exit.json`` before it exits, so the exit
 file is read first (a finished job needs no process lookup); if it is absent
 the process is checked, and if that is gone too the exit file is read once
-more (it may have been written in between). Nothing here is cached.
+more (it may have been written in between). A job is over only when no
+process of its group is left: a recorded exit with members still alive, or a
+dead wrapper whose command lives on, reads ``running`` with the reason.
+Nothing here is cached.
 Blocking (file and /proc reads): call from worker threads.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from oumi_mcp_server.jobs.backend import Observation
-from oumi_mcp_server.jobs.os_processes import describe_exit, is_our_process
+from oumi_mcp_server.jobs.catalog import JOB_MARKER_ENV
+from oumi_mcp_server.jobs.os_processes import (
+    describe_exit,
+    is_our_process,
+    job_processes,
+    process_groups,
+)
 from oumi_mcp_server.jobs.process.files import read_exit, read_pid
 from oumi_mcp_server.jobs.records import JobRecord
 from oumi_mcp_server.jobs.rundir import RunDir
@@ -66,23 +76,31 @@ def _from_exit(
     return Observation(JobState.FAILED, reason, code, started, ended, pid)
 
 
-def observe_process(record: JobRecord, *, launching: bool, now: float | None = None) -> Observation:
+def observe_process(
+    record: JobRecord,
+    *,
+    launching: bool,
+    groups: Callable[[], dict[int, list[int]]] = process_groups,
+    now: float | None = None,
+) -> Observation:
+    """``groups``: the process table by group (called at most once, only when the
+    wrapper is gone or has recorded an exit: a batch shares one look at the table)."""
     run = RunDir(Path(record.run_dir))
     exit_info = read_exit(run)
-    if exit_info is not None:
-        return _from_exit(exit_info, run.read_cancel(), record.pid)
     pid, start_time = process_identity(record, run)
+    if exit_info is not None:
+        ended = _from_exit(exit_info, run.read_cancel(), record.pid or pid)
+        return _unless_survivors(ended, record, pid, groups)
     # Only the recorded start time is the OS's own (the pid file's is the wrapper's clock).
     if pid is not None and is_our_process(pid, record.process_start_time, record.marker):
-        cancel = run.read_cancel()
         reason = f"process {pid} is running"
-        if cancel:
+        if run.read_cancel():
             reason += "; a cancel was requested and it is stopping"
         return Observation(JobState.RUNNING, reason, None, start_time, None, pid)
     exit_info = read_exit(run)
     cancel = run.read_cancel()
     if exit_info is not None:
-        return _from_exit(exit_info, cancel, pid)
+        return _unless_survivors(_from_exit(exit_info, cancel, pid), record, pid, groups)
     moment = time.time() if now is None else now
     if pid is None:
         if launching or moment - record.submitted_at < LAUNCH_GRACE_S:
@@ -90,7 +108,16 @@ def observe_process(record: JobRecord, *, launching: bool, now: float | None = N
         if cancel:
             return Observation(JobState.CANCELLED, "cancelled before the process started")
         return Observation(JobState.FAILED, "lost: the process never started")
-    ended = _number(cancel.get("requested_at")) if cancel else None
+    survivors = job_processes(groups(), pid, JOB_MARKER_ENV, record.job_id)
+    if survivors:
+        reason = (
+            f"the job's wrapper (process {pid}) died; {_count(survivors)} of the job "
+            f"{'is' if len(survivors) == 1 else 'are'} still running"
+        )
+        if cancel:
+            reason += "; a cancel was requested and it is stopping"
+        return Observation(JobState.RUNNING, reason, None, start_time, None, pid)
+    cancelled_at = _number(cancel.get("requested_at")) if cancel else None
     if cancel:
         return Observation(
             JobState.CANCELLED,
@@ -98,10 +125,42 @@ def observe_process(record: JobRecord, *, launching: bool, now: float | None = N
             "an exit status)",
             None,
             start_time,
-            ended,
+            cancelled_at,
             pid,
         )
     return Observation(JobState.FAILED, LOST_REASON, None, start_time, None, pid)
+
+
+def _unless_survivors(
+    ended: Observation,
+    record: JobRecord,
+    pid: int | None,
+    groups: Callable[[], dict[int, list[int]]],
+) -> Observation:
+    """A recorded exit is the job's end only once no other process of its group lives
+    (the wrapper itself may still be on its way out)."""
+    if pid is None:
+        return ended
+    survivors = [
+        member
+        for member in job_processes(groups(), pid, JOB_MARKER_ENV, record.job_id)
+        if member != pid
+    ]
+    if not survivors:
+        return ended
+    return Observation(
+        JobState.RUNNING,
+        f"the command ended ({ended.reason}), but {_count(survivors)} of the job "
+        f"{'is' if len(survivors) == 1 else 'are'} still running",
+        None,
+        ended.started_at,
+        None,
+        pid,
+    )
+
+
+def _count(pids: list[int]) -> str:
+    return f"{len(pids)} process{'' if len(pids) == 1 else 'es'}"
 
 
 def _number(value: object) -> float | None:

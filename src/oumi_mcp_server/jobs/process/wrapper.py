@@ -6,10 +6,14 @@ It writes ``pid.json`` when it starts, runs the command (inheriting the
 working directory, environment and log files it was given), and when the
 command ends writes ``exit.json`` atomically: exit code, end time and the
 signals it received. So the final state is known even if no server was alive
-when the job ended. A cancel is requested by the server writing
+when the job ended. Before it records the exit it stops whatever the command
+left running in the group (data-loader workers of a killed trainer, a
+background helper): nothing outlives a finished job, and the exit is written
+only once the group is down to the wrapper. A cancel is requested by the server writing
 ``cancel.json`` before it signals the process group. It imports only the
-standard library and the two small run-dir modules (themselves standard library
-only): this runs in the job, not in the server.
+standard library and three small modules of ours that are standard library only
+at import time (run dir, its files, the process table): this runs in the job,
+not in the server.
 """
 
 from __future__ import annotations
@@ -24,10 +28,14 @@ import time
 from pathlib import Path
 from types import FrameType
 
+from oumi_mcp_server.jobs.os_processes import process_groups
 from oumi_mcp_server.jobs.process.files import EXIT_FILE, PID_FILE
 from oumi_mcp_server.jobs.rundir import CANCEL_FILE, write_json_atomically
 
 EXEC_FAILED = 127
+LEFTOVER_GRACE_S = 5.0  # SIGTERM to what the command left, then SIGKILL after this
+KILL_WAIT_S = 2.0
+POLL_S = 0.05
 FORWARDED_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 
 
@@ -79,6 +87,13 @@ def main(argv: list[str]) -> int:
             if received:  # a signal arrived while the command was starting: pass it on
                 child.send_signal(received[0])
             exit_code = child.wait()
+    stopped = stop_the_rest_of_the_group()
+    if stopped:
+        print(
+            f"oumi-mcp-server: stopped {stopped} process(es) the command left running",
+            file=sys.stderr,
+            flush=True,
+        )
     write_json_atomically(
         run_dir / EXIT_FILE,
         {
@@ -87,9 +102,35 @@ def main(argv: list[str]) -> int:
             "ended_at": time.time(),
             "signals_received": received,
             "error": error,
+            "leftovers_stopped": stopped,
         },
     )
     return exit_code if exit_code >= 0 else 128 - exit_code
+
+
+def stop_the_rest_of_the_group(grace_s: float = LEFTOVER_GRACE_S) -> int:
+    """SIGTERM every other live process of this group, SIGKILL what is left after
+    ``grace_s``; the number of processes found. Only a wrapper that leads its own
+    group does this: started any other way, the group is its caller's."""
+    me, group = os.getpid(), os.getpgid(0)
+    if group != me:
+        return 0
+
+    def others() -> list[int]:
+        return [pid for pid in process_groups().get(group, []) if pid != me]
+
+    found = others()
+    for signum, wait_s in ((signal.SIGTERM, grace_s), (signal.SIGKILL, KILL_WAIT_S)):
+        left = others()
+        if not left:
+            break
+        for pid in left:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signum)
+        deadline = time.monotonic() + wait_s
+        while others() and time.monotonic() < deadline:
+            time.sleep(POLL_S)
+    return len(found)
 
 
 if __name__ == "__main__":
