@@ -320,9 +320,13 @@ async def test_job_name_clash_cloud_and_cluster_are_clear_errors(
     manager: JobService, project: Path
 ) -> None:
     await manager.run(CONFIG, "train", str(project), dry_run=False, job_name="mine")
+    # The same name with another request is refused (the same request returns the job:
+    # test_job_faults.py).
     for dry_run in (False, True):
         with pytest.raises(InvalidArgumentError, match="'mine' already exists"):
-            await manager.run(CONFIG, "train", str(project), dry_run=dry_run, job_name="mine")
+            await manager.run(
+                CONFIG, "train", str(project), dry_run=dry_run, job_name="mine", envs={"A": "1"}
+            )
     with pytest.raises(InvalidArgumentError, match=r"not a cloud oumi\.launcher knows"):
         await manager.run(CONFIG, "train", str(project), cloud="moon")
     with pytest.raises(InvalidArgumentError, match="cluster_name"):

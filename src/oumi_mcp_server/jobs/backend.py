@@ -116,18 +116,13 @@ class LaunchPlan(Protocol):
 PlanT = TypeVar("PlanT", bound=LaunchPlan)
 
 
-class JobBackend(Protocol[PlanT]):
-    """One engine. Every method that takes records takes only records of this engine."""
+class JobHolder(Protocol):
+    """Whoever holds a record answers for it: an engine, or (while a launch is being
+    checked) the pending launches. Every method takes only records it holds."""
 
     @property
     def name(self) -> str:
-        """The ``backend`` value of this engine's records."""
-
-    async def plan(self, args: CheckedArgs, source: ConfigSource) -> PlanT:
-        """What would run (raises ``InvalidArgumentError`` for what this engine cannot run)."""
-
-    async def launch(self, plan: PlanT, record: JobRecord) -> Observation:
-        """Start the job of a reserved record; return at once with its first observation."""
+        """The ``backend`` value of the records it holds."""
 
     async def observe(self, records: Sequence[JobRecord]) -> list[Observation]:
         """Live state of each record, in order, from the engine (never a cache of ours)."""
@@ -153,6 +148,16 @@ class JobBackend(Protocol[PlanT]):
 
     def forget(self, job_ids: Sequence[str]) -> None:
         """Drop what is remembered about these jobs (their records were pruned)."""
+
+
+class JobBackend(JobHolder, Protocol[PlanT]):
+    """One engine: it plans and starts jobs, then holds their records."""
+
+    async def plan(self, args: CheckedArgs, source: ConfigSource) -> PlanT:
+        """What would run (raises ``InvalidArgumentError`` for what this engine cannot run)."""
+
+    async def launch(self, plan: PlanT, record: JobRecord) -> Observation:
+        """Start the job of a handed-over record; return at once with its first observation."""
 
 
 class FinalStates:

@@ -42,6 +42,11 @@ class RunJobResult(BaseModel):
         "is generated at launch)."
     )
     state: str | None = Field(default=None, description="Live state right after launch.")
+    existing: bool = Field(
+        default=False,
+        description="True when job_name named a job launched with this same request: that "
+        "job is returned and nothing new was started.",
+    )
     command: str
     cloud: str
     cluster_name: str = ""

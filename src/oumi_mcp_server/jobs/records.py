@@ -10,6 +10,8 @@ from oumi_mcp_server.jobs.catalog import LOCAL_CLOUD
 # including the launcher's own "local" cloud).
 PROCESS_BACKEND = "process"
 LAUNCHER_BACKEND = "launcher"
+# Accepted, still being checked: no engine has it yet (acceptance.py answers for it).
+PENDING_BACKEND = "pending"
 
 
 @dataclass(frozen=True)
@@ -43,11 +45,17 @@ class JobRecord:
     argv: tuple[str, ...] = ()
     env_names: tuple[str, ...] = field(default=())  # names only: values may be secrets
     backend: str = PROCESS_BACKEND
+    request_digest: str = ""  # digests of the request's arguments (never their values)
 
     @property
     def is_process(self) -> bool:
         """True for jobs of our own process backend (not oumi.launcher's local cloud)."""
         return self.backend == PROCESS_BACKEND
+
+    @property
+    def is_pending(self) -> bool:
+        """True while the launch is accepted but its checks run: nothing started yet."""
+        return self.backend == PENDING_BACKEND
 
     @property
     def is_launched(self) -> bool:

@@ -61,6 +61,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE jobs ADD COLUMN env_names TEXT NOT NULL DEFAULT '[]'",
     ),
     ("ALTER TABLE jobs ADD COLUMN backend TEXT NOT NULL DEFAULT 'process'",),
+    ("ALTER TABLE jobs ADD COLUMN request_digest TEXT NOT NULL DEFAULT ''",),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -85,6 +86,7 @@ _COLUMNS = (
     "argv",
     "env_names",
     "backend",
+    "request_digest",
 )
 _SELECT = f"SELECT {', '.join(_COLUMNS)} FROM jobs"
 
@@ -158,6 +160,28 @@ class Registry:
                 )
             except sqlite3.IntegrityError as exc:
                 raise JobIdTakenError(record.job_id) from exc
+
+    def hand_over(self, record: JobRecord) -> bool:
+        """Replace a pending record by its engine's full record (same id); False if it is no
+        longer pending (withdrawn, or taken over by a retry)."""
+        names = [name for name in _COLUMNS if name != "job_id"]
+        values = dict(zip(_COLUMNS, _row(record), strict=True))
+        with self._connect() as connection:
+            changed = connection.execute(
+                f"UPDATE jobs SET {', '.join(f'{name} = ?' for name in names)} "
+                "WHERE job_id = ? AND backend = 'pending' AND submitted_at = ?",
+                (*(values[name] for name in names), record.job_id, record.submitted_at),
+            ).rowcount
+        return changed == 1
+
+    def delete_pending(self, job_id: str, submitted_at: float) -> bool:
+        """Delete a pending record, only if it is still this acceptance (compare and delete)."""
+        with self._connect() as connection:
+            deleted = connection.execute(
+                "DELETE FROM jobs WHERE job_id = ? AND backend = 'pending' AND submitted_at = ?",
+                (job_id, submitted_at),
+            ).rowcount
+        return deleted == 1
 
     def set_process(self, job_id: str, pid: int, start_time: float) -> None:
         with self._connect() as connection:

@@ -10,9 +10,11 @@ from oumi_mcp_server.jobs.backend import CancelOutcome, LogRead, Observation
 from oumi_mcp_server.jobs.catalog import LOCAL_CLOUD
 from oumi_mcp_server.jobs.models import (
     CancelResult,
+    CheckSummary,
     JobStatusReport,
     JobSummary,
     LogChunk,
+    RunJobResult,
 )
 from oumi_mcp_server.jobs.records import JobRecord
 from oumi_mcp_server.jobs.status import JobState, is_terminal
@@ -30,6 +32,11 @@ def iso(timestamp: float | None) -> str | None:
 def next_step_for(record: JobRecord, observation: Observation) -> str:
     job = f"job_id='{record.job_id}'"
     state = observation.state
+    if state is JobState.VALIDATING:
+        return (
+            f"The launch is being checked; call get_job_status({job}) again in a few seconds "
+            f"(cancel_job({job}) now stops it before it starts)."
+        )
     if state in (JobState.QUEUED, JobState.LAUNCHING):
         return f"The job is starting; call get_job_status({job}) again in a few seconds."
     if state is JobState.RUNNING:
@@ -191,4 +198,50 @@ def cancel_result(job_id: str, outcome: CancelOutcome) -> CancelResult:
         state=outcome.final.state.value,
         signals_sent=outcome.signals_sent,
         message=outcome.message,
+    )
+
+
+def cancelled_before_start(result: RunJobResult) -> RunJobResult:
+    """run_oumi_job's answer when cancel_job came while the launch was being checked."""
+    return result.model_copy(
+        update={
+            "launched": False,
+            "state": JobState.CANCELLED.value,
+            "message": "Cancelled before start: cancel_job arrived while the launch was being "
+            "checked. Nothing was started.",
+            "next_step": "Launch again (a new job_name, or none) when ready.",
+        }
+    )
+
+
+def existing_job_result(record: JobRecord, observation: Observation) -> RunJobResult:
+    """run_oumi_job's answer to a repeated request: the job the first one started."""
+    job = f"job_id='{record.job_id}'"
+    return RunJobResult(
+        dry_run=False,
+        launched=not record.is_pending,
+        job_id=record.job_id,
+        state=observation.state.value,
+        existing=True,
+        command=record.command,
+        cloud=record.cloud,
+        cluster_name=record.cluster_name,
+        argv=list(record.argv),
+        cwd=record.client_cwd,
+        env_additions={name: "(as first launched)" for name in record.env_names},
+        config_path=record.config_path,
+        staged_config_path=record.staged_config_path,
+        run_dir=record.run_dir,
+        stdout_path=record.stdout_path,
+        stderr_path=record.stderr_path,
+        output_dir=record.output_dir,
+        checks=CheckSummary(
+            valid=True,
+            blocking=False,
+            summary="Checked when this job was first launched.",
+        ),
+        message=f"A job named '{record.job_id}' was already launched with this same request: "
+        f"returning it ({observation.state.value}: {observation.reason}). Nothing new was "
+        "started.",
+        next_step=f"Follow it with get_job_status({job}); to run it again, choose a new job_name.",
     )

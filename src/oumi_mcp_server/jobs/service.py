@@ -18,15 +18,24 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from oumi_mcp_server.errors import NotFoundError
 from oumi_mcp_server.jobs import registry as registry_ops
+from oumi_mcp_server.jobs.acceptance import (
+    Existing,
+    Request,
+    accept,
+    hand_over,
+    named_job,
+    owner,
+    withdraw,
+)
 from oumi_mcp_server.jobs.arguments import (
-    CheckedArgs,
     CloudResources,
     check_arguments,
     check_log_request,
     check_status_filter,
 )
-from oumi_mcp_server.jobs.backend import JobBackend, Observation, PlanT
+from oumi_mcp_server.jobs.backend import JobBackend, JobHolder, LaunchPlan, Observation
 from oumi_mcp_server.jobs.catalog import LOCAL_CLOUD
 from oumi_mcp_server.jobs.checks import ConfigSource, LaunchChecks, read_config
 from oumi_mcp_server.jobs.listing import job_list
@@ -38,18 +47,20 @@ from oumi_mcp_server.jobs.models import (
     RunJobResult,
 )
 from oumi_mcp_server.jobs.naming import check_job_id
-from oumi_mcp_server.jobs.records import JobRecord
-from oumi_mcp_server.jobs.registry import JobIdTakenError, Registry
+from oumi_mcp_server.jobs.pending import PendingLaunches
+from oumi_mcp_server.jobs.records import PENDING_BACKEND, JobRecord
+from oumi_mcp_server.jobs.registry import Registry
 from oumi_mcp_server.jobs.reports import (
     STDERR_TAIL_LINES,
     STDOUT_TAIL_LINES,
     cancel_result,
+    cancelled_before_start,
+    existing_job_result,
     log_chunk,
     logs_next_step,
     status_report,
     summary,
 )
-from oumi_mcp_server.jobs.reservation import reserve
 from oumi_mcp_server.jobs.rundir import RunDir
 from oumi_mcp_server.jobs.runtime import RuntimeTable
 from oumi_mcp_server.jobs.status import JobState, is_terminal
@@ -61,6 +72,8 @@ if TYPE_CHECKING:
     from oumi_mcp_server.jobs.launcher.backend import LauncherBackend
 
 logger = logging.getLogger(__name__)
+
+ACCEPT_WAIT_S = 30.0  # a status or cancel waits this long for a launch being accepted
 
 
 class JobService:
@@ -83,10 +96,15 @@ class JobService:
         self.runtimes = runtimes
         self._process = process
         self._launcher = launcher
-        self._backends: dict[str, JobBackend[Any]] = {
-            process.name: process,
-            launcher.name: launcher,
+        engines: dict[str, JobHolder] = {process.name: process, launcher.name: launcher}
+        self._holders: dict[str, JobHolder] = {
+            **engines,
+            PENDING_BACKEND: PendingLaunches(registry, engines),
         }
+        self._owner = owner()  # this server process, as the owner of the launches it accepts
+        # Named launches between their request and their record: a status or cancel that
+        # comes meanwhile waits for the record instead of answering "no job".
+        self._accepting: dict[str, asyncio.Event] = {}
         self._reconciled = False
         self._reconcile_lock: asyncio.Lock | None = None
         self._sweeper: asyncio.Task[None] | None = None
@@ -134,7 +152,7 @@ class JobService:
     async def reconcile(self) -> dict[str, int]:
         """Let each engine look at the jobs left unfinished; the count per state."""
         counts: dict[str, int] = {}
-        for backend in self._backends.values():
+        for backend in self._holders.values():
             for state, count in (await backend.recover()).items():
                 counts[state] = counts.get(state, 0) + count
         return counts
@@ -155,7 +173,11 @@ class JobService:
         overrides: Sequence[str] | None = None,
         resources: CloudResources | None = None,
     ) -> RunJobResult:
-        """Check, plan and (unless a dry run, or blocked by the checks) launch one job."""
+        """Check, plan and (unless a dry run, or blocked by the checks) launch one job.
+
+        A launch is accepted (its id reserved) before its checks run, so it can be seen
+        and cancelled at once; a repeated request with the same job_name returns the job
+        it started (acceptance.py)."""
         args = check_arguments(
             command,
             job_name=job_name,
@@ -165,26 +187,72 @@ class JobService:
             overrides=overrides or [],
             resources=resources,
         )
-        if not args.id_generated:  # a dry run tells the truth about a taken name too
-            taken = await registry_ops.call(lambda: self.registry.find(args.job_id))
-            if taken is not None:
-                raise JobIdTakenError(args.job_id)
+        request = Request(args, config_path, client_cwd)
+        if not dry_run:
+            accepted = asyncio.Event()
+            if not args.id_generated:  # before any await: known from this moment
+                self._accepting.setdefault(args.job_id, accepted)
+            try:
+                return await self._launch(request, accepted)
+            finally:
+                accepted.set()
+                if self._accepting.get(args.job_id) is accepted:
+                    del self._accepting[args.job_id]
+        # A dry run tells the truth about a taken name too.
+        existing = await registry_ops.call(lambda: named_job(self.registry, request))
         source = await read_config(config_path, client_cwd, self._config_roots)
-        return await self._plan_and_launch(
-            self._engine_for(args.cloud, source), args, source, dry_run=dry_run
+        backend = self._engine_for(args.cloud, source)
+        plan: LaunchPlan = await backend.plan(args, source)
+        result = plan.result(await self._checks.check(source, plan, args.envs), None, dry_run=True)
+        if existing is None:
+            return result
+        return result.model_copy(
+            update={
+                "message": f"{result.message} A job named '{existing.job_id}' was launched with "
+                "this same request already: launching would return it, not start another."
+            }
         )
 
-    async def _plan_and_launch(
-        self, backend: JobBackend[PlanT], args: CheckedArgs, source: ConfigSource, *, dry_run: bool
-    ) -> RunJobResult:
-        plan = await backend.plan(args, source)
-        checks = await self._checks.check(source, plan, args.envs)
-        if dry_run or checks.blocking:
-            return plan.result(checks, None, dry_run=dry_run)
-        await self.ensure_reconciled()
-        record, plan = await reserve(self.registry, args, plan, self._settings.state_dir)
+    async def _launch(self, request: Request, announced: asyncio.Event) -> RunJobResult:
+        await self.ensure_reconciled()  # earlier processes' jobs are recovered first
+        state_dir = self._settings.state_dir
+        try:
+            accepted = await registry_ops.call(
+                lambda: accept(self.registry, request, state_dir, self._owner)
+            )
+        finally:
+            announced.set()  # the record exists (or never will): waiters may look
+        if isinstance(accepted, Existing):
+            return await self._existing(accepted.record)
+        args, pending = accepted.args, accepted.record
+        try:
+            source = await read_config(request.config_path, request.client_cwd, self._config_roots)
+            backend = self._engine_for(args.cloud, source)
+            plan: LaunchPlan = await backend.plan(args, source)
+            checks = await self._checks.check(source, plan, args.envs)
+            if checks.blocking:
+                await self._withdraw(pending)
+                return plan.result(checks, None, dry_run=False)
+            started = await registry_ops.call(
+                lambda: hand_over(self.registry, pending, plan.record(), plan.config)
+            )
+        except BaseException:
+            await self._withdraw(pending)
+            raise
+        if not started:
+            return cancelled_before_start(plan.result(checks, None, dry_run=False))
+        record = await registry_ops.call(lambda: self.registry.get(pending.job_id))
         observation = await backend.launch(plan, record)
         return plan.result(checks, observation, dry_run=False)
+
+    async def _withdraw(self, pending: JobRecord) -> None:
+        """No job is left by a launch that will not happen (unless it was cancelled)."""
+        state_dir = self._settings.state_dir
+        await asyncio.shield(registry_ops.call(lambda: withdraw(self.registry, pending, state_dir)))
+
+    async def _existing(self, record: JobRecord) -> RunJobResult:
+        observation = (await self._holder(record).observe([record]))[0]
+        return existing_job_result(record, observation)
 
     def _engine_for(self, cloud: str, source: ConfigSource) -> JobBackend[Any]:
         """oumi.launcher for a cloud or for a job config (its local cloud included); our own
@@ -197,17 +265,22 @@ class JobService:
 
     async def _record(self, job_id: str) -> JobRecord:
         checked = check_job_id(job_id)
+        try:
+            return await registry_ops.call(lambda: self.registry.get(checked))
+        except NotFoundError:
+            announced = self._accepting.get(checked)
+            if announced is None:
+                raise
+        await asyncio.wait_for(announced.wait(), ACCEPT_WAIT_S)  # its launch is being accepted
         return await registry_ops.call(lambda: self.registry.get(checked))
 
-    def _backend(self, record: JobRecord) -> JobBackend[Any]:
-        return self._backends[record.backend]
+    def _holder(self, record: JobRecord) -> JobHolder:
+        return self._holders[record.backend]
 
-    def _by_engine(
-        self, records: Sequence[JobRecord]
-    ) -> list[tuple[JobBackend[Any], list[JobRecord]]]:
+    def _by_engine(self, records: Sequence[JobRecord]) -> list[tuple[JobHolder, list[JobRecord]]]:
         return [
             (backend, [record for record in records if record.backend == name])
-            for name, backend in self._backends.items()
+            for name, backend in self._holders.items()
         ]
 
     async def _observe(self, records: Sequence[JobRecord]) -> list[Observation]:
@@ -225,7 +298,7 @@ class JobService:
                 return found
             job_id = found.job_id
         record = await self._record(job_id)
-        backend = self._backend(record)
+        backend = self._holder(record)
         observation = (await backend.observe([record]))[0]
         tails: dict[str, list[str]] = {}
         if observation.state is JobState.FAILED:
@@ -258,7 +331,7 @@ class JobService:
     ) -> JobLogs:
         streams = check_log_request(stream, lines, offset)
         record = await self._record(job_id)
-        backend = self._backend(record)
+        backend = self._holder(record)
         observations, reads = await asyncio.gather(
             backend.observe([record]),
             backend.logs(record, streams, lines=lines, offset=offset),
@@ -276,7 +349,7 @@ class JobService:
 
     async def cancel(self, job_id: str, force: bool = False) -> CancelResult:
         record = await self._record(job_id)
-        outcome = await self._backend(record).cancel(record, force=force)
+        outcome = await self._holder(record).cancel(record, force=force)
         return cancel_result(record.job_id, outcome)
 
     # -- pruning -----------------------------------------------------------------------
@@ -301,7 +374,7 @@ class JobService:
         await registry_ops.call(delete)
         for job_id in ids:
             self.runtimes.evict_runtime(job_id)
-        for backend in self._backends.values():
+        for backend in self._holders.values():
             backend.forget(ids)
         if ids:
             logger.info("Pruned %d job record(s) older than the retention period", len(ids))

@@ -6,6 +6,8 @@ from enum import StrEnum
 
 
 class JobState(StrEnum):
+    # Accepted; its config is validated and pre-flighted before anything starts.
+    VALIDATING = "validating"
     QUEUED = "queued"
     LAUNCHING = "launching"
     RUNNING = "running"
@@ -17,7 +19,7 @@ class JobState(StrEnum):
 
 
 TERMINAL = frozenset({JobState.COMPLETED, JobState.FAILED, JobState.CANCELLED})
-ACTIVE = frozenset({JobState.QUEUED, JobState.LAUNCHING, JobState.RUNNING})
+ACTIVE = frozenset({JobState.VALIDATING, JobState.QUEUED, JobState.LAUNCHING, JobState.RUNNING})
 
 
 def is_terminal(state: JobState) -> bool:

@@ -103,10 +103,10 @@ def observe_process(
         return _unless_survivors(_from_exit(exit_info, cancel, pid), record, pid, groups)
     moment = time.time() if now is None else now
     if pid is None:
+        if cancel and not launching:  # a spawn still running elsewhere starts nothing either
+            return Observation(JobState.CANCELLED, "cancelled before the process started")
         if launching or moment - record.submitted_at < LAUNCH_GRACE_S:
             return Observation(JobState.LAUNCHING, "starting the process")
-        if cancel:
-            return Observation(JobState.CANCELLED, "cancelled before the process started")
         return Observation(JobState.FAILED, "lost: the process never started")
     survivors = job_processes(groups(), pid, JOB_MARKER_ENV, record.job_id)
     if survivors:

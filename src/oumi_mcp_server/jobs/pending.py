@@ -1,0 +1,81 @@
+"""The holder of accepted launches whose checks still run (records of the ``pending`` backend).
+
+Their state comes from acceptance.py (the run dir and the owner's liveness);
+they have no logs yet. A cancel asks the launch not to start; when the record
+was handed over to its engine meanwhile, the engine cancels the job instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from oumi_mcp_server.jobs import registry as registry_ops
+from oumi_mcp_server.jobs.acceptance import observe_pending, request_cancel_pending
+from oumi_mcp_server.jobs.backend import (
+    CancelOutcome,
+    JobHolder,
+    LogRead,
+    Observation,
+    Survey,
+    already_finished,
+)
+from oumi_mcp_server.jobs.records import PENDING_BACKEND, JobRecord
+from oumi_mcp_server.jobs.registry import Registry
+from oumi_mcp_server.jobs.status import JobState, is_terminal
+
+STATUS_TIMEOUT_S = 15.0
+WITHDRAWN = "nothing was started: the launch was blocked by its checks (see run_oumi_job's answer)"
+
+
+class PendingLaunches:
+    name = PENDING_BACKEND
+
+    def __init__(self, registry: Registry, engines: Mapping[str, JobHolder]) -> None:
+        self._registry = registry
+        self._engines = engines
+
+    async def observe(self, records: Sequence[JobRecord]) -> list[Observation]:
+        return await registry_ops.call(lambda: [observe_pending(record) for record in records])
+
+    async def survey(self, records: Sequence[JobRecord]) -> Survey:
+        return Survey(await self.observe(records))
+
+    async def cancel(self, record: JobRecord, *, force: bool) -> CancelOutcome:
+        previous = (await self.observe([record]))[0]
+        if is_terminal(previous.state):
+            return already_finished(previous)
+
+        def request_then_reread() -> JobRecord | None:
+            # The launch hands over, then looks for this request; we write it, then look
+            # whether it was handed over: one of the two always sees the other.
+            request_cancel_pending(record)
+            return self._registry.find(record.job_id)
+
+        current = await registry_ops.call(request_then_reread)
+        if current is None:
+            gone = Observation(JobState.CANCELLED, WITHDRAWN)
+            return CancelOutcome("already_finished", previous, gone, f"Nothing to do: {WITHDRAWN}.")
+        if not current.is_pending:  # its engine has it now: the engine cancels the job
+            return await self._engines[current.backend].cancel(current, force=force)
+        final = (await self.observe([current]))[0]
+        return CancelOutcome(
+            "cancelled",
+            previous,
+            final,
+            "Cancelled before start: the launch was still being checked; it will not start "
+            "and nothing was started.",
+        )
+
+    async def logs(
+        self, record: JobRecord, streams: Sequence[str], *, lines: int, offset: int | None
+    ) -> list[LogRead]:
+        return []  # nothing runs yet
+
+    async def failure_output(self, record: JobRecord, lines: int) -> dict[str, list[str]]:
+        return {}
+
+    async def recover(self) -> dict[str, int]:
+        return {}  # an abandoned launch reads failed; a repeated request takes it over
+
+    def forget(self, job_ids: Sequence[str]) -> None:
+        return None
