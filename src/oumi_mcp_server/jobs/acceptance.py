@@ -241,12 +241,15 @@ def withdraw(registry: Registry, record: JobRecord, state_dir: Path) -> bool:
     return False
 
 
-def hand_over(registry: Registry, pending: JobRecord, full: JobRecord, config: Path) -> bool:
-    """Blocking: stage the config and give the record to its engine; False when the launch
-    must not start (a cancel was requested, or the record is no longer this launch's)."""
+def hand_over(
+    registry: Registry, pending: JobRecord, full: JobRecord, config: Path
+) -> JobRecord | None:
+    """Blocking: stage the config and give the record to its engine; the engine's record,
+    or None when the launch must not start (a cancel was requested, or the record is no
+    longer this launch's)."""
     run = RunDir(Path(pending.run_dir))
     run.stage(config)
     record = replace(full, submitted_at=pending.submitted_at, request_digest=pending.request_digest)
     if not registry.hand_over(record):
-        return False
-    return run.read_cancel() is None
+        return None
+    return record if run.read_cancel() is None else None

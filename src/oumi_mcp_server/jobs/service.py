@@ -239,10 +239,9 @@ class JobService:
         except BaseException:
             await self._withdraw(pending)
             raise
-        if not started:
+        if started is None:
             return cancelled_before_start(plan.result(checks, None, dry_run=False))
-        record = await registry_ops.call(lambda: self.registry.get(pending.job_id))
-        observation = await backend.launch(plan, record)
+        observation = await backend.launch(plan, started)
         return plan.result(checks, observation, dry_run=False)
 
     async def _withdraw(self, pending: JobRecord) -> None:
