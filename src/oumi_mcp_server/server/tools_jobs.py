@@ -37,7 +37,12 @@ def register(server: MCPServer, services: Services) -> None:
             "the same oumi version, resources from accelerators/disk_size_gb/use_spot), the "
             "files synced, pre-flight and a cost/teardown reminder; the launch returns at once "
             "with state 'launching'. With dry_run=false it validates and pre-flights first "
-            "(blocking errors stop it, with the report). Commands: "
+            "(blocking errors stop it, with the report); the job exists from the request on "
+            "(state 'validating' meanwhile: cancel_job then stops it before it starts). "
+            "job_name is an idempotency key: the same request again with the same job_name "
+            "returns that job (existing=true) instead of starting another, so pass one to "
+            "retry safely after a lost connection; another request with a taken name is "
+            "refused, naming what differs. Commands: "
             f"{', '.join(COMMANDS)} (judge runs `oumi judge dataset`; pass "
             "input=<file.jsonl> as an override)."
         ),
@@ -57,8 +62,9 @@ def register(server: MCPServer, services: Services) -> None:
         job_name: Annotated[
             str,
             Field(
-                description="Optional job id (letters, digits, . _ -; at most 64; must be new). "
-                "Empty: <command>_<YYYYMMDD_HHMMSS>_<6 hex>."
+                description="Optional job id (letters, digits, . _ -; at most 64), and an "
+                "idempotency key: repeating the same request with it returns the job it "
+                "started. Empty: <command>_<YYYYMMDD_HHMMSS>_<6 hex>."
             ),
         ] = "",
         cloud: Annotated[
@@ -115,7 +121,8 @@ def register(server: MCPServer, services: Services) -> None:
         description=(
             "Live status of one job, read from its engine, never from a cache: the process and "
             "its exit record for local jobs, oumi.launcher's status for launcher jobs. State "
-            "(queued, launching, running, completed, failed, cancelled, unknown), reason, exit "
+            "(validating, queued, launching, running, completed, failed, cancelled, unknown), "
+            "reason, exit "
             "code, timestamps, log paths, output dir, the output tail on failure and the next "
             "suggested action. With cloud (and cluster_name), job_id is a launcher job id: "
             "works for jobs started outside this server too."
@@ -189,8 +196,10 @@ def register(server: MCPServer, services: Services) -> None:
         annotations=mutating("Cancel job", destructive=True, idempotent=True, open_world=False),
         description=(
             "Stop a job. Checks the live state first: a finished job is left alone (answer: "
-            "already finished, with its state). Local jobs: SIGTERM to the job's process group, "
-            "a grace period, then SIGKILL (at once with force=true). Launcher jobs: oumi."
+            "already finished, with its state). A launch still being checked (validating) never "
+            "starts. Local jobs: SIGTERM to every live process of the job's group (also when "
+            "its main process has already ended), a grace period, then SIGKILL (at once with "
+            "force=true). Launcher jobs: oumi."
             "launcher's cancel under a time limit (a time-out is an error saying how to check); "
             "a job still being launched is cancelled the moment its launch returns; force=true "
             "is refused for them (oumi.launcher has no forced cancel). The cluster keeps "
