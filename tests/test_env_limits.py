@@ -186,3 +186,24 @@ async def test_the_tool_counts_bytes_answers_a_clear_error_and_launches_nothing(
     assert SECRET not in text
     listed = await jobs_client.call_tool("list_jobs", {})
     assert not listed.is_error and (listed.structured_content or {}).get("jobs") == []
+
+
+@pytest.mark.anyio
+async def test_a_value_over_the_tools_text_limit_is_refused_without_showing_it(
+    jobs_client: Client, tmp_path: Path
+) -> None:
+    project = make_project(tmp_path / "project")
+    value = SECRET + "x" * 200_000
+    result = await jobs_client.call_tool(
+        "run_oumi_job",
+        {
+            "config_path": "configs/train.yaml",
+            "command": "train",
+            "client_cwd": str(project),
+            "envs": {"SYSTEM_PROMPT": value},
+        },
+    )
+    assert result.is_error
+    text = str(result.content[0].text)  # type: ignore[union-attr]
+    assert "Invalid argument 'envs'" in text and "200," in text, text
+    assert SECRET[:8] not in text

@@ -87,6 +87,7 @@ def test_a_model_that_fits_an_80gb_gpu_is_a_note_not_a_warning(tmp_path: Path) -
     (note,) = result.notes
     assert "fits" in note.message and "LoRA" in note.message
     assert "20.0 GB" in note.message and "80 GB" in note.message  # 8B x (2 + 0.5) bytes
+    assert result.report.memory_fit == note.message  # what pre-flight's report shows
 
 
 @pytest.mark.parametrize(

@@ -290,6 +290,7 @@ def assess_hardware(
         source=reading.source,
     )
     warnings, notes = _findings(ctx, reading, available)
+    report.memory_fit = " ".join(note.message for note in notes)
     return HardwareAssessment(report, warnings, notes)
 
 

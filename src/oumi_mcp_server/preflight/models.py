@@ -57,6 +57,11 @@ class HardwareReport(BaseModel):
     cpu_count: int
     memory_gb: float | None
     source: str = Field(description="How the accelerators were found (nvidia-smi, none).")
+    memory_fit: str = Field(
+        default="",
+        description="The model's estimated memory against the GPUs', when it fits (a "
+        "warning says when it does not).",
+    )
 
 
 class CloudReport(BaseModel):

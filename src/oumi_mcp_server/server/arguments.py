@@ -96,7 +96,8 @@ def _oversized(value: object, depth: int = 0) -> str:
     """Why ``value`` is too big to look at ('' when it is not)."""
     if isinstance(value, str):
         if len(value) > MAX_TEXT_CHARS:
-            return f"{shown(value, 40)} is longer than {MAX_TEXT_CHARS:,} characters."
+            # Its length only: a long value may be a secret (an env value, a token).
+            return f"a text of {len(value):,} characters is longer than {MAX_TEXT_CHARS:,}."
         return ""
     if isinstance(value, list | dict):
         if depth >= MAX_DEPTH:
