@@ -93,6 +93,11 @@ def test_a_config_outside_the_project_is_refused(tmp_path: Path) -> None:
         (None, "INIT", False, "queued"),
         (None, "SETTING_UP", False, "launching"),
         (None, "mystery", True, "completed"),
+        # Slurm's sacct, as oumi 0.9 reads it: its words win for an ended job
+        ("pending", "CANCELLED by 0", False, "cancelled"),
+        ("running", "TIMEOUT", True, "failed"),
+        ("pending", "NODE_FAIL", False, "failed"),
+        ("pending", "PENDING", False, "queued"),
     ],
 )
 def test_launcher_states_map_to_canonical_states(

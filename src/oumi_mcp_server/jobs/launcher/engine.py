@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from oumi_mcp_server.engines import load
-from oumi_mcp_server.jobs.status import JobState, from_engine_state
+from oumi_mcp_server.jobs.status import JobState, from_engine_state, is_terminal
 
 
 @dataclass(frozen=True)
@@ -53,7 +53,15 @@ class LauncherEngine(Protocol):
 
 
 def canonical_state(state: str | None, status_text: str | None, done: bool) -> str:
-    """Our state for a launcher job: its ``state`` first, then its status text, then ``done``."""
+    """Our state for a launcher job: its ``state`` first, then its status text, then ``done``.
+
+    A scheduler's own word for an ended job wins over the launcher's reading of it:
+    Slurm's sacct says ``CANCELLED by 0``, which oumi 0.9 turns into state PENDING.
+    """
+    words = (status_text or "").split()
+    said = from_engine_state(words[0]) if words else None
+    if said is not None and is_terminal(said):
+        return said.value
     for raw in (state, status_text):
         if raw:
             found = from_engine_state(raw)
