@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Protocol, Self, TypeVar
 
 from oumi_mcp_server.jobs.arguments import CheckedArgs
-from oumi_mcp_server.jobs.checks import ConfigSource
+from oumi_mcp_server.jobs.checks import ConfigSource, NestedConfig
 from oumi_mcp_server.jobs.logs import LogPage
 from oumi_mcp_server.jobs.models import CheckSummary, CloudWarning, JobSummary, RunJobResult
 from oumi_mcp_server.jobs.records import JobRecord
@@ -101,6 +101,11 @@ class LaunchPlan(Protocol):
     @property
     def check_envs(self) -> dict[str, str]:
         """Variables the job gets besides the config's (pre-flight looks at them)."""
+
+    @property
+    def nested_configs(self) -> tuple[NestedConfig, ...]:
+        """Configs the launched one hands to oumi (a job config's run block calling
+        ``oumi train -c f.yaml``): checked too, each as its command's kind."""
 
     def record(self) -> JobRecord: ...
 

@@ -18,7 +18,7 @@ from oumi_mcp_server.jobs.catalog import (
     JOB_MARKER_ENV,
     LOCAL_CLOUD,
 )
-from oumi_mcp_server.jobs.checks import ConfigSource
+from oumi_mcp_server.jobs.checks import ConfigSource, NestedConfig
 from oumi_mcp_server.jobs.commands import model_name, oumi_argv, output_location
 from oumi_mcp_server.jobs.models import CheckSummary, RunJobResult
 from oumi_mcp_server.jobs.process.files import stderr_log, stdout_log
@@ -56,6 +56,10 @@ class ProcessPlan:
     @property
     def check_envs(self) -> dict[str, str]:
         return {}
+
+    @property
+    def nested_configs(self) -> tuple[NestedConfig, ...]:
+        return ()  # oumi reads the one config it is given
 
     def with_job_id(self, job_id: str, state_dir: Path) -> ProcessPlan:
         run_dir = RunDir.for_job(state_dir, job_id)
