@@ -62,6 +62,11 @@ class RunJobResult(BaseModel):
     stderr_path: str
     output_dir: str = Field(default="", description="Where results go (resolved), if known.")
     checks: CheckSummary
+    not_applied: list[str] = Field(
+        default_factory=list,
+        description="Arguments that change nothing in what runs, each with why (a job "
+        "config runs as written: only overrides reach the oumi command of its run block).",
+    )
     job_config: dict[str, Any] | None = Field(
         default=None,
         description="Cloud jobs: the oumi JobConfig handed to oumi.launcher (secrets masked).",

@@ -1,12 +1,18 @@
 """Launch plans for oumi.launcher: a given job config, or one generated for a config.
 
-A job config (resources/setup/run) is launched as written, with four changes
+A job config (resources/setup/run) is launched as written, with these changes
 shown in the dry run: its name becomes our job id (so the launcher's job can
 be recognised as ours), a missing or relative working_dir resolves against
-client_cwd, ``envs`` from the tool are added, and our job id is set in its
-environment. A training/eval/infer config gets a generated job config
-(jobspec.py): working_dir = client_cwd, the same oumi version, and a run line
-with the config's path relative to working_dir.
+client_cwd, ``envs`` from the tool are added, our job id is set in its
+environment, and ``overrides`` are appended to the one oumi call of its run
+block (run_block.py). The request must agree with the run block: a command
+other than the one it calls, or overrides it cannot take (no oumi call, several,
+or fields of the job config itself) are refused; what changes nothing (command
+with no visible oumi call, resources) is listed as not applied. The config the
+run block hands to oumi is checked too (``nested_configs``). A training/eval/
+infer config gets a generated job config (jobspec.py): working_dir =
+client_cwd, the same oumi version, and a run line with the config's path
+relative to working_dir.
 """
 
 from __future__ import annotations
@@ -29,14 +35,16 @@ from oumi_mcp_server.jobs.catalog import (
     JOB_MARKER_ENV,
     LOCAL_CLOUD,
 )
-from oumi_mcp_server.jobs.checks import JOB_KIND, ConfigSource
+from oumi_mcp_server.jobs.checks import JOB_KIND, ConfigSource, NestedConfig
 from oumi_mcp_server.jobs.commands import model_name, output_location
+from oumi_mcp_server.jobs.launcher.given_job import check_request, nested_configs, not_applied
 from oumi_mcp_server.jobs.launcher.jobspec import (
     LOCAL_LOGGING_DIR_ENV,
     CloudJobRequest,
     build_job_config,
 )
 from oumi_mcp_server.jobs.launcher.logs import launcher_logs_dir
+from oumi_mcp_server.jobs.launcher.run_block import RunBlock, read_run_block
 from oumi_mcp_server.jobs.models import CheckSummary, RunJobResult, SyncSummary
 from oumi_mcp_server.jobs.records import LAUNCHER_BACKEND, JobRecord
 from oumi_mcp_server.jobs.rundir import RunDir
@@ -63,6 +71,7 @@ class LauncherPlan:
     output_dir: str = ""
     model_name: str = ""
     sync: SyncSummary | None = None  # what goes up (None for the local cloud: runs in place)
+    run_block: RunBlock | None = None  # a given job config's run block, as read
 
     @property
     def validation_kind(self) -> str:
@@ -75,6 +84,20 @@ class LauncherPlan:
     @property
     def check_envs(self) -> dict[str, str]:
         return self.args.envs
+
+    @property
+    def nested_configs(self) -> tuple[NestedConfig, ...]:
+        """The configs a given job config's run block hands to oumi (a generated job config
+        runs the config given, which is checked itself)."""
+        if self.run_block is None:
+            return ()
+        setup = self.job_config.get("setup")
+        has_setup = isinstance(setup, str) and bool(setup.strip())
+        return nested_configs(self.run_block, self.working_dir, self.cloud, has_setup=has_setup)
+
+    def not_applied(self) -> list[str]:
+        """The request's arguments that change nothing in what a given job config runs."""
+        return [] if self.run_block is None else not_applied(self.args, self.run_block)
 
     @property
     def staged(self) -> Path:
@@ -156,6 +179,7 @@ class LauncherPlan:
             stderr_path="",
             output_dir=self.output_dir,
             checks=checks,
+            not_applied=self.not_applied(),
             job_config=self.shown_job_config(),
             sync=self.sync,
             reminder=REMINDER,
@@ -172,6 +196,8 @@ class LauncherPlan:
             message = f"Dry run: nothing was launched on {where}. " + (
                 "The checks found blocking errors." if checks.blocking else "The checks passed."
             )
+            if self.not_applied():
+                message += " Some arguments change nothing in what runs: see not_applied."
             if checks.blocking:
                 return message, "Fix the errors in checks, then dry-run again."
             return message, (
@@ -209,6 +235,10 @@ def adopt_job_config(given: dict[str, Any], plan: LauncherPlan) -> dict[str, Any
     if plan.cloud == LOCAL_CLOUD:
         envs[LOCAL_LOGGING_DIR_ENV] = str(launcher_logs_dir(plan.run_dir))
     job["envs"] = envs
+    if plan.run_block is not None and plan.args.overrides:
+        job["run"] = plan.run_block.with_arguments(
+            [override.argument for override in plan.args.overrides]
+        )
     return job
 
 
@@ -219,8 +249,19 @@ def make_plan(args: CheckedArgs, source: ConfigSource, state_dir: Path) -> Launc
     cluster = args.cluster_name
     if source.is_job_config:
         cloud = _job_config_cloud(data, args.cloud)
+        run = data.get("run")
+        block = read_run_block(run if isinstance(run, str) else "")
+        check_request(args, block)
         return LauncherPlan(
-            args, args.job_id, source.cwd, source.path, cloud, cluster, data, run_dir
+            args,
+            args.job_id,
+            source.cwd,
+            source.path,
+            cloud,
+            cluster,
+            data,
+            run_dir,
+            run_block=block,
         )
     if args.cloud == LOCAL_CLOUD:
         raise InvalidArgumentError(
