@@ -51,7 +51,15 @@ def register(server: MCPServer, services: Services) -> None:
         config_path: Annotated[
             str, Field(description="The user's config file: absolute, or relative to client_cwd.")
         ],
-        command: Annotated[str, Field(description=f"One of: {', '.join(COMMANDS)}.")],
+        command: Annotated[
+            str,
+            Field(
+                description=f"One of: {', '.join(COMMANDS)}. With a job config it must be "
+                "the command its run block calls (`oumi train -c ...` -> 'train'), else the "
+                "request is refused; with no oumi call in the run block it is listed in "
+                "not_applied."
+            ),
+        ],
         client_cwd: Annotated[
             str,
             Field(description="Absolute path of the user's project; the job runs there."),
@@ -86,7 +94,10 @@ def register(server: MCPServer, services: Services) -> None:
             list[str],
             Field(
                 description="Config overrides as key.path=value, e.g. training.max_steps=10 "
-                "(passed to oumi as --key.path=value; no shell)."
+                "(passed to oumi as --key.path=value; no shell). With a job config they are "
+                "appended, shell-quoted, to the one oumi call of its run block (shown in the "
+                "dry run); refused when it has none or several, or for the job config's own "
+                "fields (resources.*, envs.*, num_nodes ...)."
             ),
         ] = [],  # noqa: B006 - read-only default, part of the tool schema
         accelerators: Annotated[
