@@ -122,9 +122,14 @@ async def test_overrides_are_refused_when_the_run_block_has_no_single_oumi_call(
         await manager.run(none, "train", str(project), overrides=["training.max_steps=3"])
     assert raised.value.field == "overrides"
 
-    hidden = job_config(project, 'CMD="oumi train"\n$CMD -c configs/train.yaml\n')
-    with pytest.raises(InvalidArgumentError, match="shell variable") as raised:
+    hidden = job_config(project, 'CMD="oumi train"\nif true; then $CMD -c configs/x.yaml; fi\n')
+    with pytest.raises(InvalidArgumentError, match="line 2 runs a command through a shell"):
         await manager.run(hidden, "train", str(project), overrides=["training.max_steps=3"])
+    result = await manager.run(hidden, "train", str(project))
+    assert any(
+        m.startswith("Not checked: configs/x.yaml") and "with $CMD, a shell variable" in m
+        for m in messages(result.checks.warnings)
+    ), result.checks.warnings
     assert engine.calls == []
 
 

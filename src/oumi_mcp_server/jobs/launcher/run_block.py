@@ -93,8 +93,8 @@ def read_run_block(text: str) -> RunBlock:
         call = oumi_call(command)
         if call is not None:
             calls.append(call)
-        elif is_hidden_call(command):
-            hidden.append(command)
+        elif is_hidden_call(command):  # kept from the command word on
+            hidden.append(SimpleCommand(tuple(_command_words(command.words)), command.line))
     return RunBlock(text, tuple(calls), tuple(hidden))
 
 
