@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 # make re-installs.
 STAMP := $(VENV)/.installed-$(shell $(PYTHON) -c "import hashlib,pathlib;print(hashlib.sha256(pathlib.Path('pyproject.toml').read_bytes()).hexdigest()[:16])")
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup demo test lint bench clean slurm-up slurm-down
 
 setup: $(STAMP)
 
@@ -33,6 +33,14 @@ lint: setup
 
 bench: setup
 	$(PY) bench/startup.py
+
+# A real single-node Slurm cluster on 127.0.0.1 for the `slurm` tests (as root,
+# Debian): installs the packages on first use; `slurm-down` stops its daemons.
+slurm-up:
+	scripts/slurm-loopback up
+
+slurm-down:
+	scripts/slurm-loopback down
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .ruff_cache .mypy_cache
