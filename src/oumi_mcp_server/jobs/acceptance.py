@@ -46,6 +46,7 @@ from oumi_mcp_server.jobs.status import JobState
 
 ACCEPTED_FILE = "accepted.json"
 MAX_ID_ATTEMPTS = 5
+OWNER_GRACE_S = 30.0  # a pending record without its owner file is being accepted this long
 NEVER_STARTED = (
     "never started: the server that accepted the launch stopped before it could start the "
     "job (nothing ran). Repeat the same run_oumi_job request with the same job_name to "
@@ -194,11 +195,13 @@ def accept(
 def abandoned(record: JobRecord) -> bool:
     """Blocking: a pending launch whose owner died, with no cancel requested."""
     run = RunDir(Path(record.run_dir))
-    return run.read_cancel() is None and not _owner_alive(run)
+    return run.read_cancel() is None and not _owner_alive(run, record)
 
 
-def _owner_alive(run: RunDir) -> bool:
-    info = run.read(ACCEPTED_FILE) or {}
+def _owner_alive(run: RunDir, record: JobRecord) -> bool:
+    info = run.read(ACCEPTED_FILE)
+    if info is None:  # its record is saved, its owner not yet (a moment later)
+        return time.time() - record.submitted_at < OWNER_GRACE_S
     pid, started = info.get("server_pid"), info.get("server_started")
     if not isinstance(pid, int):
         return False
@@ -216,7 +219,7 @@ def observe_pending(record: JobRecord) -> Observation:
             "nothing was started",
             ended_at=cancel.get("requested_at") if isinstance(cancel, dict) else None,
         )
-    if _owner_alive(run):
+    if _owner_alive(run, record):
         return Observation(
             JobState.VALIDATING,
             "accepted: the config is being validated and pre-flighted; nothing runs yet",

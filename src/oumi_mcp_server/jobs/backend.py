@@ -15,7 +15,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol, Self, TypeVar
+from typing import Protocol, TypeVar
 
 from oumi_mcp_server.jobs.arguments import CheckedArgs
 from oumi_mcp_server.jobs.checks import ConfigSource, NestedConfig
@@ -108,8 +108,6 @@ class LaunchPlan(Protocol):
         ``oumi train -c f.yaml``): checked too, each as its command's kind."""
 
     def record(self) -> JobRecord: ...
-
-    def with_job_id(self, job_id: str, state_dir: Path) -> Self: ...
 
     def result(
         self, checks: CheckSummary, observation: Observation | None, *, dry_run: bool

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import copy
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import cached_property
 from importlib.metadata import version
 from pathlib import Path
@@ -135,9 +135,6 @@ class LauncherPlan:
         if isinstance(masked.get("envs"), dict):
             masked["envs"] = mask_env(masked["envs"])
         return masked
-
-    def with_job_id(self, job_id: str, state_dir: Path) -> LauncherPlan:
-        return replace(self, job_id=job_id, run_dir=RunDir.for_job(state_dir, job_id))
 
     def record(self) -> JobRecord:
         envs = self.job_config.get("envs") or {}

@@ -7,7 +7,7 @@ touches no file. Its id changes only while the record is reserved.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 from oumi_mcp_server.jobs.arguments import CheckedArgs
@@ -60,16 +60,6 @@ class ProcessPlan:
     @property
     def nested_configs(self) -> tuple[NestedConfig, ...]:
         return ()  # oumi reads the one config it is given
-
-    def with_job_id(self, job_id: str, state_dir: Path) -> ProcessPlan:
-        run_dir = RunDir.for_job(state_dir, job_id)
-        staged = run_dir.staged_config(self.config)
-        argv = [*self.argv]
-        argv[argv.index(str(self.staged))] = str(staged)
-        env = {**self.env_additions, JOB_MARKER_ENV: job_id}
-        return replace(
-            self, job_id=job_id, run_dir=run_dir, staged=staged, argv=argv, env_additions=env
-        )
 
     def record(self) -> JobRecord:
         return JobRecord(
