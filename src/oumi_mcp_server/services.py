@@ -97,6 +97,7 @@ def build_job_service(
             limits=launcher_limits or settings.launcher_limits(),
             listed_clouds=settings.listed_clouds,
             readable_roots=roots,
+            slurm_setup=settings.slurm_setup,
         ),
     )
 

@@ -97,6 +97,8 @@ class Settings:
     job_retention_days: float = JOB_RETENTION_DAYS  # OUMI_MCP_JOB_RETENTION_DAYS
     job_cancel_grace_s: float = JOB_CANCEL_GRACE_S  # OUMI_MCP_JOB_CANCEL_GRACE_S
     oumi_executable: Path | None = None  # OUMI_MCP_OUMI_EXECUTABLE; default: next to python
+    # OUMI_MCP_SLURM_SETUP: the command that activates oumi on Slurm clusters (job setup)
+    slurm_setup: str = ""
     cloud_status_timeout_s: float = CLOUD_STATUS_TIMEOUT_S  # OUMI_MCP_CLOUD_STATUS_TIMEOUT_S
     list_cache_s: float = LIST_CACHE_S  # OUMI_MCP_LIST_CACHE_S
     launcher_cancel_timeout_s: float = LAUNCHER_CANCEL_TIMEOUT_S  # OUMI_MCP_CANCEL_TIMEOUT_S
@@ -159,6 +161,7 @@ class Settings:
             listed_clouds=_cloud_list(env.get("OUMI_MCP_CLOUDS", "")),
             allowed_roots=_path_list(env.get("OUMI_MCP_ALLOWED_ROOTS", "")),
             read_only=_flag(env.get("OUMI_MCP_READ_ONLY", "")),
+            slurm_setup=env.get("OUMI_MCP_SLURM_SETUP", "").strip(),
         )
 
 

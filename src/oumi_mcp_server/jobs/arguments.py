@@ -22,10 +22,15 @@ from oumi_mcp_server.jobs.catalog import (
     MAX_LOG_LINES,
 )
 from oumi_mcp_server.jobs.commands import Override, check_command, check_envs, parse_overrides
-from oumi_mcp_server.jobs.naming import check_job_id, generate_job_id, job_id_from_name
+from oumi_mcp_server.jobs.naming import (
+    check_cluster_name,
+    generate_job_id,
+    job_id_from_name,
+)
 from oumi_mcp_server.jobs.status import ACTIVE, TERMINAL, JobState
 from oumi_mcp_server.masking import shown
 
+_TIME_LIMIT = re.compile(r"^(\d{1,6}|(\d{1,3}-)?\d{1,2}(:\d{2}){1,2})$")
 _ACCELERATORS = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}(:[1-9][0-9]{0,2})?$")
 
 
@@ -36,6 +41,9 @@ class CloudResources:
     accelerators: str = ""
     disk_size_gb: int = 0
     use_spot: bool = False
+    cpus: int = 0  # 0: the cloud's (or the Slurm partition's) default
+    memory_gb: int = 0
+    time_limit: str = ""  # Slurm only: sbatch --time (minutes, or [D-]HH:MM:SS)
 
     def check(self) -> CloudResources:
         if self.accelerators and not _ACCELERATORS.match(self.accelerators):
@@ -50,6 +58,22 @@ class CloudResources:
                 "disk_size_gb",
                 f"{self.disk_size_gb} is not a disk size in GB.",
                 next_step="Use 0 for the cloud's default, or a size such as 256.",
+            )
+        if not 0 <= self.cpus <= 4096:
+            raise InvalidArgumentError(
+                "cpus", f"{self.cpus} is not a CPU count.", next_step="Use 0 (default) to 4096."
+            )
+        if not 0 <= self.memory_gb <= 65536:
+            raise InvalidArgumentError(
+                "memory_gb",
+                f"{self.memory_gb} is not a memory size in GB.",
+                next_step="Use 0 for the default, or a size such as 64.",
+            )
+        if self.time_limit and not _TIME_LIMIT.match(self.time_limit):
+            raise InvalidArgumentError(
+                "time_limit",
+                f"{shown(self.time_limit)} is not a Slurm time limit.",
+                next_step="Use minutes ('90'), HH:MM:SS ('01:30:00') or D-HH:MM:SS ('2-00:00:00').",
             )
         return self
 
@@ -80,7 +104,7 @@ def check_arguments(
 ) -> CheckedArgs:
     name = check_command(command)
     target = check_cloud(cloud)
-    cluster = check_job_id(cluster_name, "cluster_name") if cluster_name.strip() else ""
+    cluster = check_cluster_name(cluster_name) if cluster_name.strip() else ""
     parsed = parse_overrides(list(overrides))
     checked_envs = check_envs(envs)
     check_exec_limits(checked_envs, parsed, inherit_environment=target in ("", "local"))

@@ -76,6 +76,11 @@ class RunJobResult(BaseModel):
         description="Cloud jobs: the files of working_dir uploaded to the VM (none for "
         "oumi's local cloud, which runs in place).",
     )
+    job_script: str = Field(
+        default="",
+        description="Slurm jobs: the batch script oumi's slurm cloud submits with sbatch "
+        "(secret-looking values masked).",
+    )
     reminder: str = Field(default="", description="Cloud jobs: cost and teardown.")
     message: str
     next_step: str

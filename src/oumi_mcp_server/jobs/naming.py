@@ -53,3 +53,22 @@ def check_job_id(job_id: str, field: str = "job_id") -> str:
             field, f"{shown(job_id)} is not a valid job id.", next_step=JOB_ID_HINT
         )
     return value
+
+
+# Cluster names: a cloud's cluster, or ``user@host`` for Slurm and other HPC clusters.
+CLUSTER_NAME_PATTERN = re.compile(
+    r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}(@[A-Za-z0-9][A-Za-z0-9.-]{0,252})?$"
+)
+
+
+def check_cluster_name(cluster_name: str, field: str = "cluster_name") -> str:
+    """A cluster name, or ``user@host`` (never an ssh option: no leading '-', no spaces)."""
+    value = cluster_name.strip()
+    if not CLUSTER_NAME_PATTERN.match(value) or ".." in value:
+        raise InvalidArgumentError(
+            field,
+            f"{shown(cluster_name)} is not a cluster name.",
+            next_step="Use the cluster's name (letters, digits, . _ -), or user@host for a "
+            "Slurm cluster (as in OUMI_SLURM_CONNECTIONS).",
+        )
+    return value

@@ -42,7 +42,10 @@ def register(server: MCPServer, services: Services) -> None:
             "job_name is an idempotency key: the same request again with the same job_name "
             "returns that job (existing=true) instead of starting another, so pass one to "
             "retry safely after a lost connection; another request with a taken name is "
-            "refused, naming what differs. Commands: "
+            "refused, naming what differs. Slurm (cloud='slurm', cluster_name='user@host'): "
+            "the JobConfig is adapted for oumi's slurm cloud (working_dir synced whole, env "
+            "values quoted, setup activating oumi with the server's OUMI_MCP_SLURM_SETUP, "
+            "cpus/memory_gb/accelerators/time_limit as sbatch options). Commands: "
             f"{', '.join(COMMANDS)} (judge runs `oumi judge dataset`; pass "
             "input=<file.jsonl> as an override)."
         ),
@@ -85,7 +88,10 @@ def register(server: MCPServer, services: Services) -> None:
         ] = "",
         cluster_name: Annotated[
             str,
-            Field(description="Launcher jobs: reuse or name a cluster ('' lets it choose)."),
+            Field(
+                description="Launcher jobs: reuse or name a cluster ('' lets it choose); for "
+                "Slurm the login node as user@host (as in OUMI_SLURM_CONNECTIONS)."
+            ),
         ] = "",
         envs: Annotated[
             dict[str, str], Field(description="Extra environment variables for the job.")
@@ -110,8 +116,23 @@ def register(server: MCPServer, services: Services) -> None:
         use_spot: Annotated[
             bool, Field(description="Generated cloud jobs: spot/preemptible machines.")
         ] = False,
+        cpus: Annotated[
+            int, Field(description="Generated launcher jobs: CPUs (Slurm: --cpus-per-task).")
+        ] = 0,
+        memory_gb: Annotated[
+            int, Field(description="Generated launcher jobs: memory in GB (Slurm: --mem).")
+        ] = 0,
+        time_limit: Annotated[
+            str,
+            Field(
+                description="Slurm jobs: sbatch --time, as minutes ('90') or [D-]HH:MM:SS "
+                "('01:30:00')."
+            ),
+        ] = "",
     ) -> RunJobResult:
-        resources = CloudResources(accelerators.strip(), disk_size_gb, use_spot)
+        resources = CloudResources(
+            accelerators.strip(), disk_size_gb, use_spot, cpus, memory_gb, time_limit.strip()
+        )
         with reported_as_tool_errors("run_oumi_job"):
             jobs = await services.job_service()
             return await jobs.run(

@@ -48,7 +48,7 @@ from oumi_mcp_server.jobs.launcher.plan import LauncherPlan, make_plan
 from oumi_mcp_server.jobs.launcher.status import LauncherStatus
 from oumi_mcp_server.jobs.launcher.sync import excluded_by_skypilot, summarize_sync
 from oumi_mcp_server.jobs.models import CloudWarning, JobStatusReport
-from oumi_mcp_server.jobs.naming import check_job_id
+from oumi_mcp_server.jobs.naming import check_cluster_name, check_job_id
 from oumi_mcp_server.jobs.os_processes import process_start_time
 from oumi_mcp_server.jobs.records import LAUNCHER_BACKEND, JobRecord
 from oumi_mcp_server.jobs.registry import Registry
@@ -81,7 +81,9 @@ class LauncherBackend:
         limits: LauncherLimits | None = None,
         listed_clouds: Sequence[str] | None = None,
         readable_roots: Sequence[Path] = (),
+        slurm_setup: str = "",
     ) -> None:
+        self._slurm_setup = slurm_setup
         self._engine = engine
         self._readable_roots = tuple(readable_roots)  # a working_dir may lie there too
         self._registry = registry
@@ -102,7 +104,7 @@ class LauncherBackend:
     # -- plan and launch -------------------------------------------------------------------
 
     async def plan(self, args: CheckedArgs, source: ConfigSource) -> LauncherPlan:
-        plan = make_plan(args, source, self._state_dir)
+        plan = make_plan(args, source, self._state_dir, slurm_setup=self._slurm_setup)
         working_dir = require_inside(
             "working_dir", plan.working_dir, source.cwd, self._readable_roots
         )
@@ -222,7 +224,7 @@ class LauncherBackend:
         """A job by its launcher id: our record if we launched it, else its status report."""
         target = check_cloud(cloud)
         job_ref = check_job_id(launcher_job_id)
-        cluster = check_job_id(cluster_name, "cluster_name") if cluster_name.strip() else ""
+        cluster = check_cluster_name(cluster_name) if cluster_name.strip() else ""
         try:
             jobs = await self.status.find_jobs(target, cluster, job_ref)
         except OumiMcpError:

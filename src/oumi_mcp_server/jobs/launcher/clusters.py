@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 from oumi_mcp_server.blocking import run_blocking
 from oumi_mcp_server.errors import InvalidArgumentError, NotFoundError
 from oumi_mcp_server.jobs.launcher.engine import LauncherEngine
+from oumi_mcp_server.jobs.naming import check_cluster_name
 from oumi_mcp_server.masking import shown
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
@@ -88,7 +89,7 @@ class ClusterService:
 
     async def stop(self, cloud: str, cluster_name: str) -> ClusterActionResult:
         cloud = _check_name("cloud", cloud).lower()
-        cluster = _check_name("cluster_name", cluster_name)
+        cluster = check_cluster_name(cluster_name)
         await self._call(f"Stopping {cluster}", cloud, cluster, lambda e: e.stop(cloud, cluster))
         return ClusterActionResult(
             cloud=cloud,
@@ -103,7 +104,7 @@ class ClusterService:
         self, cloud: str, cluster_name: str, *, confirm: bool, confirm_cluster_name: str
     ) -> ClusterActionResult:
         cloud = _check_name("cloud", cloud).lower()
-        cluster = _check_name("cluster_name", cluster_name)
+        cluster = check_cluster_name(cluster_name)
         if not confirm or confirm_cluster_name.strip() != cluster:
             return ClusterActionResult(
                 cloud=cloud,

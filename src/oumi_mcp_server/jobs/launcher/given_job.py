@@ -108,6 +108,9 @@ def not_applied(args: CheckedArgs, block: RunBlock) -> list[str]:
             ("accelerators", resources.accelerators),
             ("disk_size_gb", resources.disk_size_gb),
             ("use_spot", resources.use_spot),
+            ("cpus", resources.cpus),
+            ("memory_gb", resources.memory_gb),
+            ("time_limit", resources.time_limit),
         )
         if value
     ]

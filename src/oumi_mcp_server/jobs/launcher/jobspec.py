@@ -32,6 +32,8 @@ class CloudJobRequest:
     accelerators: str | None = None
     disk_size: int | None = None
     use_spot: bool = False
+    cpus: int = 0
+    memory_gb: int = 0
     oumi_executable: str = "oumi"  # absolute path for the local cloud
     python_executable: str = "python"  # absolute path for the local cloud
     logs_dir: Path | None = None  # for the local cloud
@@ -83,6 +85,10 @@ def build_job_config(request: CloudJobRequest) -> dict[str, Any]:
         resources["disk_size"] = request.disk_size
     if request.use_spot:
         resources["use_spot"] = True
+    if request.cpus:
+        resources["cpus"] = str(request.cpus)
+    if request.memory_gb:
+        resources["memory"] = str(request.memory_gb)
     job: dict[str, Any] = {
         "name": request.job_id,
         "working_dir": str(request.client_cwd),

@@ -45,6 +45,7 @@ from oumi_mcp_server.jobs.launcher.jobspec import (
 )
 from oumi_mcp_server.jobs.launcher.logs import launcher_logs_dir
 from oumi_mcp_server.jobs.launcher.run_block import RunBlock, read_run_block
+from oumi_mcp_server.jobs.launcher.slurm_job import SLURM_CLOUD, for_slurm, job_script
 from oumi_mcp_server.jobs.models import CheckSummary, RunJobResult, SyncSummary
 from oumi_mcp_server.jobs.records import LAUNCHER_BACKEND, JobRecord
 from oumi_mcp_server.jobs.rundir import RunDir
@@ -72,6 +73,7 @@ class LauncherPlan:
     model_name: str = ""
     sync: SyncSummary | None = None  # what goes up (None for the local cloud: runs in place)
     run_block: RunBlock | None = None  # a given job config's run block, as read
+    slurm_setup: str = ""  # Slurm: how to activate oumi on the cluster (OUMI_MCP_SLURM_SETUP)
 
     @property
     def validation_kind(self) -> str:
@@ -110,6 +112,18 @@ class LauncherPlan:
     @cached_property
     def job_config(self) -> dict[str, Any]:
         """The JobConfig to launch (built once per plan; treat it as read-only)."""
+        job = self._job_config()
+        if self.cloud != SLURM_CLOUD:
+            return job
+        return for_slurm(
+            job,
+            self.cluster_name,
+            activate=self.slurm_setup,
+            time_limit=self.args.resources.time_limit if self.given_job_config is None else "",
+            generated=self.given_job_config is None,
+        )
+
+    def _job_config(self) -> dict[str, Any]:
         if self.given_job_config is not None:
             return adopt_job_config(self.given_job_config, self)
         overrides = [override.argument for override in self.args.overrides]
@@ -127,6 +141,8 @@ class LauncherPlan:
                 accelerators=resources.accelerators or None,
                 disk_size=resources.disk_size_gb or None,
                 use_spot=resources.use_spot,
+                cpus=resources.cpus,
+                memory_gb=resources.memory_gb,
             )
         )
 
@@ -178,6 +194,7 @@ class LauncherPlan:
             checks=checks,
             not_applied=self.not_applied(),
             job_config=self.shown_job_config(),
+            job_script=job_script(self.shown_job_config()) if self.cloud == SLURM_CLOUD else "",
             sync=self.sync,
             reminder=REMINDER,
             message=message,
@@ -239,9 +256,17 @@ def adopt_job_config(given: dict[str, Any], plan: LauncherPlan) -> dict[str, Any
     return job
 
 
-def make_plan(args: CheckedArgs, source: ConfigSource, state_dir: Path) -> LauncherPlan:
+def make_plan(
+    args: CheckedArgs, source: ConfigSource, state_dir: Path, *, slurm_setup: str = ""
+) -> LauncherPlan:
     """The plan for the config already read: a given job config, or one to generate."""
     data = source.document.data
+    if args.resources.time_limit and args.cloud != SLURM_CLOUD and not source.is_job_config:
+        raise InvalidArgumentError(
+            "time_limit",
+            "a time limit applies to Slurm jobs only (sbatch --time).",
+            next_step="Leave time_limit empty, or pass cloud='slurm' with cluster_name.",
+        )
     run_dir = RunDir.for_job(state_dir, args.job_id)
     cluster = args.cluster_name
     if source.is_job_config:
@@ -259,6 +284,7 @@ def make_plan(args: CheckedArgs, source: ConfigSource, state_dir: Path) -> Launc
             data,
             run_dir,
             run_block=block,
+            slurm_setup=slurm_setup,
         )
     if args.cloud == LOCAL_CLOUD:
         raise InvalidArgumentError(
@@ -279,6 +305,7 @@ def make_plan(args: CheckedArgs, source: ConfigSource, state_dir: Path) -> Launc
         run_dir,
         output_dir=output or "",
         model_name=model_name(data, args.overrides),
+        slurm_setup=slurm_setup,
     )
 
 

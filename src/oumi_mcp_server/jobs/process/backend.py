@@ -61,6 +61,7 @@ STATUS_TIMEOUT_S = 15.0
 CANCEL_GRACE_S = 10.0
 KILL_WAIT_S = 5.0
 POLL_S = 0.1
+RESOURCE_FIELDS = "accelerators/disk_size_gb/use_spot/cpus/memory_gb/time_limit"
 
 
 class ProcessBackend:
@@ -102,12 +103,12 @@ class ProcessBackend:
 
     async def plan(self, args: CheckedArgs, source: ConfigSource) -> ProcessPlan:
         if args.cluster_name or args.resources != CloudResources():
-            field = "cluster_name" if args.cluster_name else "accelerators/disk_size_gb/use_spot"
+            field = "cluster_name" if args.cluster_name else RESOURCE_FIELDS
             raise InvalidArgumentError(
                 field,
                 "it only applies to jobs launched through oumi.launcher (a cloud or a job config).",
-                next_step="Leave cluster_name, accelerators, disk_size_gb and use_spot unset for "
-                "local runs, or pass cloud.",
+                next_step=f"Leave cluster_name and {RESOURCE_FIELDS} unset for local runs, or "
+                "pass cloud.",
             )
         return make_plan(args, source, self._state_dir, self.oumi_executable())
 
