@@ -107,6 +107,15 @@ class CheckedPlan(Protocol):
     @property
     def nested_configs(self) -> tuple[NestedConfig, ...]: ...
 
+    # ``check_cluster`` (str: the cluster the job runs on, Slurm's user@host) is read with
+    # getattr until every plan has it; it becomes a property here then.
+
+
+def check_cluster(plan: CheckedPlan) -> str:
+    """The cluster pre-flight checks (a Slurm user@host), "" when the plan names none."""
+    cluster = getattr(plan, "check_cluster", "")
+    return cluster if isinstance(cluster, str) else ""
+
 
 @dataclass(frozen=True)
 class NestedChecks:
@@ -150,7 +159,12 @@ class LaunchChecks:
             self.validation.validate_document(document, cwd, kind),
             # Strict validation (above) replaces pre-flight's own config check.
             self.preflight.check_document(
-                document, cwd, plan.check_target, envs=plan.check_envs, validate=False
+                document,
+                cwd,
+                plan.check_target,
+                envs=plan.check_envs,
+                validate=False,
+                cluster=check_cluster(plan),
             ),
         )
         return validation, preflight

@@ -23,6 +23,7 @@ class PreflightContext:
     kind: KindChoice
     target: str  # "local" or a cloud name
     envs: dict[str, str] = field(default_factory=dict)
+    cluster: str = ""  # the cluster the run goes to (Slurm: user@host), "" when not given
 
     @property
     def data(self) -> dict[str, Any]:
@@ -62,10 +63,13 @@ def build_context(
     envs: Mapping[str, str] | None = None,
     extra_roots: Sequence[Path] = (),
     deadline: float | None = None,
+    cluster: str = "",
 ) -> PreflightContext:
     """Blocking: resolve and read the config. Raises OumiMcpError for unusable input."""
     cwd, document = read_project_config(config, client_cwd, extra_roots, deadline)
-    return context_for(document, cwd, cloud, task_type, envs=envs, extra_roots=extra_roots)
+    return context_for(
+        document, cwd, cloud, task_type, envs=envs, extra_roots=extra_roots, cluster=cluster
+    )
 
 
 def context_for(
@@ -76,6 +80,7 @@ def context_for(
     *,
     envs: Mapping[str, str] | None = None,
     extra_roots: Sequence[Path] = (),
+    cluster: str = "",
 ) -> PreflightContext:
     """The checks' context for a config already read (``client_cwd`` resolved). A job
     config's working_dir must lie in the project or ``extra_roots``: it is listed."""
@@ -93,6 +98,7 @@ def context_for(
         kind=kind,
         target=target or LOCAL,
         envs={**job_envs, **(envs or {})},
+        cluster=cluster.strip(),
     )
     require_inside("working_dir", context.working_dir, client_cwd, extra_roots)
     return context

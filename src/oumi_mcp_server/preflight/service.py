@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from oumi_mcp_server.blocking import run_blocking
+from oumi_mcp_server.blocking import KeyedSingleFlight, run_blocking
 from oumi_mcp_server.environment.clouds import CloudChecker
 from oumi_mcp_server.errors import EngineTimeoutError
 from oumi_mcp_server.library.service import LibraryService
@@ -16,18 +17,33 @@ from oumi_mcp_server.preflight.cloud_check import check_cloud, env_hints
 from oumi_mcp_server.preflight.context import PreflightContext, build_context, context_for
 from oumi_mcp_server.preflight.hardware_check import check_hardware
 from oumi_mcp_server.preflight.hf_check import check_hf
-from oumi_mcp_server.preflight.models import Finding, PreflightReport, SuggestedConfig
+from oumi_mcp_server.preflight.models import (
+    CloudReport,
+    Finding,
+    PreflightReport,
+    SuggestedConfig,
+)
 from oumi_mcp_server.preflight.paths_check import (
     ExcludedFiles,
     check_paths,
     skypilot_excluded_files,
 )
+from oumi_mcp_server.preflight.slurm_check import TOTAL_TIMEOUT_S as SLURM_TIMEOUT_S
+from oumi_mcp_server.preflight.slurm_check import Probe, invalid_cluster, judge, probe_cluster
+from oumi_mcp_server.preflight.ssh import cluster_problem
 from oumi_mcp_server.preflight.suggestions import model_family_for, task_type_for
 from oumi_mcp_server.settings import Settings
 from oumi_mcp_server.validation.documents import ConfigDocument, deadline_after
 from oumi_mcp_server.validation.engine import validate_document
 
 CheckResult = dict[str, Any]
+SLURM = "slurm"
+# Probes a Slurm cluster (user@host) within a time limit: the real one runs ssh.
+SlurmProbe = Callable[[str, float], Probe]
+
+
+def _probe_over_ssh(cluster: str, timeout_s: float) -> Probe:
+    return probe_cluster(cluster, timeout_s=timeout_s)
 
 
 class PreflightService:
@@ -39,8 +55,17 @@ class PreflightService:
         library: LibraryService,
         excluded_files: ExcludedFiles = skypilot_excluded_files,
         extra_roots: Sequence[Path] = (),
+        environ: Mapping[str, str] | None = None,
+        slurm_probe: SlurmProbe = _probe_over_ssh,
     ) -> None:
+        """``environ``: the server's environment as the checks see it (os.environ if None);
+        ``slurm_probe``: how a Slurm cluster is probed (tests may inject a fake)."""
         self._settings = settings
+        self._environ = environ
+        self._slurm_probe = slurm_probe
+        # Pre-flights of one launch (its config and the configs its run block calls) share
+        # one ssh probe of the cluster while it is in flight.
+        self._slurm_probes: KeyedSingleFlight[str, Probe] = KeyedSingleFlight()
         self._roots = tuple(extra_roots)  # besides the project: where configs may be read
         self._cloud_checker = cloud_checker
         self._library = library
@@ -53,8 +78,10 @@ class PreflightService:
         cloud: str = "",
         *,
         envs: Mapping[str, str] | None = None,
+        cluster: str = "",
     ) -> PreflightReport:
-        """Run every check; ``envs`` are variables the job will get besides the config's."""
+        """Run every check; ``envs`` are variables the job will get besides the config's;
+        ``cluster``: the cluster it runs on (Slurm: user@host), checked when given."""
         started = time.monotonic()
         limit = self._settings.preflight_check_timeout_s
         ctx = await run_blocking(
@@ -65,6 +92,7 @@ class PreflightService:
                 envs=envs,
                 extra_roots=self._roots,
                 deadline=deadline_after(limit),
+                cluster=cluster,
             ),
             timeout_s=limit,
             what="Reading the config",
@@ -79,6 +107,7 @@ class PreflightService:
         *,
         envs: Mapping[str, str] | None = None,
         validate: bool = True,
+        cluster: str = "",
     ) -> PreflightReport:
         """Every check, on a config the caller has already read (it is not read again).
 
@@ -86,7 +115,9 @@ class PreflightService:
         the config strictly themselves (a launch validates against its command's class).
         """
         started = time.monotonic()
-        ctx = context_for(document, client_cwd, cloud, envs=envs, extra_roots=self._roots)
+        ctx = context_for(
+            document, client_cwd, cloud, envs=envs, extra_roots=self._roots, cluster=cluster
+        )
         return await self._check_context(ctx, started, validate=validate)
 
     async def _check_context(
@@ -121,7 +152,9 @@ class PreflightService:
                 self._settings.hf_timeout_s * 3,
             ),
         }
-        if ctx.is_remote:
+        if ctx.target == SLURM:
+            checks[SLURM] = (lambda: self._slurm_check(ctx, limit), limit)
+        elif ctx.is_remote:
             checks["cloud"] = (lambda: _cloud_check(ctx, self._cloud_checker), limit)
         else:
             checks["hardware"] = blocking(lambda: _hardware_check(ctx), "Detecting hardware")
@@ -212,11 +245,31 @@ class PreflightService:
             paths=results.get("paths", {}).get("rows", []),
             hf=results.get("hf", {}).get("report"),
             hardware=results.get("hardware", {}).get("report"),
-            cloud_readiness=results.get("cloud", {}).get("report"),
+            cloud_readiness=(results.get("cloud") or results.get(SLURM) or {}).get("report"),
             suggested_configs=suggested,
             timings_ms={name: result["ms"] for name, result in results.items() if "ms" in result},
             summary=summary,
         )
+
+    async def _slurm_check(self, ctx: PreflightContext, limit: float) -> CheckResult:
+        """ssh, the Slurm commands, accounting, the log dir, the partitions and GPUs asked for."""
+        if not ctx.cluster:
+            return _slurm_skipped()
+        problem = cluster_problem(ctx.cluster)
+        if problem:
+            report, errors, warnings = invalid_cluster(ctx.cluster, problem)
+        else:
+            # ssh is killed before this check's own limit, so what answered is still reported.
+            ssh_limit = min(SLURM_TIMEOUT_S, max(1.0, limit - 2.0))
+            probe = await self._slurm_probes.run(
+                ctx.cluster,
+                lambda: self._slurm_probe(ctx.cluster, ssh_limit),
+                timeout_s=limit,
+                what=f"ssh {ctx.cluster}",
+            )
+            environ = os.environ if self._environ is None else self._environ
+            report, errors, warnings = judge(probe, ctx.data if ctx.is_job else {}, environ)
+        return {"report": report, "errors": errors, "warnings": warnings}
 
     async def _suggestions(self, ctx: PreflightContext) -> list[SuggestedConfig]:
         try:
@@ -235,6 +288,20 @@ def _config_check(ctx: PreflightContext) -> CheckResult:
         Finding(check="config", field=p.field, message=p.message, hint=p.hint) for p in problems
     ]
     return {"errors": errors}
+
+
+def _slurm_skipped() -> CheckResult:
+    report = CloudReport(
+        target=SLURM, uses_skypilot=False, enabled=None, note="The cluster was not checked."
+    )
+    warning = Finding(
+        check=SLURM,
+        message="The Slurm cluster checks (ssh access, the Slurm commands, accounting, the "
+        "log dir, partitions and GPUs) were skipped: no cluster name was given.",
+        hint="Pass cluster_name='user@host' (pre_flight_check and run_oumi_job take it) to "
+        "check the cluster too.",
+    )
+    return {"report": report, "warnings": [warning]}
 
 
 def _paths_check(ctx: PreflightContext, excluded_files: ExcludedFiles) -> CheckResult:

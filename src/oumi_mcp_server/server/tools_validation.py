@@ -64,6 +64,14 @@ def register(server: MCPServer, services: Services) -> None:
                 "default to their resources.cloud."
             ),
         ] = "",
+        cluster_name: Annotated[
+            str,
+            Field(
+                description="For cloud 'slurm': the cluster as user@host (as in "
+                "OUMI_SLURM_CONNECTIONS). Checks ssh access, the Slurm commands, accounting, "
+                "~/oumi_slurm_logs and the partition and GPUs the job asks for."
+            ),
+        ] = "",
     ) -> PreflightReport:
         with reported_as_tool_errors("pre_flight_check"):
-            return await services.preflight.check(config, client_cwd, cloud)
+            return await services.preflight.check(config, client_cwd, cloud, cluster=cluster_name)
