@@ -73,6 +73,9 @@ class FakeLauncher:
     def clouds(self) -> list[str]:
         return sorted(self.clouds_by_name)
 
+    def clusters(self, cloud: str) -> list[str]:
+        return []  # every fake cloud is listed as a whole
+
     def up(self, job_config: Mapping[str, Any], cluster_name: str | None) -> LauncherJob:
         cloud = str(job_config["resources"]["cloud"])
         with self.lock:

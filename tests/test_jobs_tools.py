@@ -120,7 +120,7 @@ async def test_bad_job_references_are_clear_errors(
         ({"overrides": ["--config=/etc/passwd"]}, "leading dashes"),
         ({"client_cwd": "project"}, "must be absolute"),
         ({"cloud": "moon"}, "not a cloud oumi.launcher knows"),
-        ({"cluster_name": "../x"}, "not a valid job id"),
+        ({"cluster_name": "../x"}, "not a cluster name"),
         ({"disk_size_gb": -1}, "disk_size_gb"),
         ({"envs": {"BAD-NAME": "x"}}, "not a valid environment variable name"),
         ({"config_path": "configs/none.yaml"}, "Config file not found"),

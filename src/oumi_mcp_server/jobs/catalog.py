@@ -63,6 +63,7 @@ CLOUD_ALIASES = {"kubernetes": "k8s", "google": "gcp", "lambdalabs": "lambda", "
 # oumi.launcher's own "local" cloud (jobs on this machine, kept in the server's
 # memory). Our own process backend's jobs also show "local" as their cloud.
 LOCAL_CLOUD = "local"
+SLURM_CLOUD = "slurm"  # oumi.launcher's Slurm cloud: clusters named user@host
 # Set in the environment of every job we start, on any engine, so that its
 # processes can be recognised (and stopped) as that job's.
 JOB_MARKER_ENV = "OUMI_MCP_JOB_ID"

@@ -139,6 +139,7 @@ class JobSummary(BaseModel):
 
 class CloudWarning(BaseModel):
     cloud: str
+    cluster_name: str = Field(default="", description="Slurm: the cluster that did not answer.")
     error: str
     next_step: str = ""
 

@@ -122,6 +122,7 @@ class JobService:
             await asyncio.gather(self._sweeper, return_exceptions=True)
         for job_id in self.runtimes.ids():  # the jobs themselves keep running
             self.runtimes.evict_runtime(job_id)
+        await self._launcher.close()
 
     async def _sweep_forever(self) -> None:
         await self.ensure_reconciled()

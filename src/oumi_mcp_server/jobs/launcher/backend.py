@@ -35,7 +35,7 @@ from oumi_mcp_server.jobs.backend import (
     Survey,
     already_finished,
 )
-from oumi_mcp_server.jobs.catalog import LOCAL_CLOUD
+from oumi_mcp_server.jobs.catalog import LOCAL_CLOUD, SLURM_CLOUD
 from oumi_mcp_server.jobs.checks import ConfigSource
 from oumi_mcp_server.jobs.launcher.engine import LauncherEngine
 from oumi_mcp_server.jobs.launcher.foreign import foreign_status_report, foreign_summary
@@ -45,6 +45,7 @@ from oumi_mcp_server.jobs.launcher.leftovers import Leftovers, leftovers_message
 from oumi_mcp_server.jobs.launcher.listing import ALL_CLOUDS, CloudListing, CloudListings
 from oumi_mcp_server.jobs.launcher.logs import local_cloud_logs, stream_snapshot
 from oumi_mcp_server.jobs.launcher.plan import LauncherPlan, make_plan
+from oumi_mcp_server.jobs.launcher.slurm_clusters import slurm_clusters
 from oumi_mcp_server.jobs.launcher.status import LauncherStatus
 from oumi_mcp_server.jobs.launcher.sync import excluded_by_skypilot, summarize_sync
 from oumi_mcp_server.jobs.models import CloudWarning, JobStatusReport
@@ -171,6 +172,14 @@ class LauncherBackend:
         # processes carry our job id in their environment.
         return stop_leftovers(record.job_id, self.limits.survivor_grace_s)
 
+    async def close(self) -> None:
+        """End the ssh masters oumi opened to Slurm clusters (they outlive us by hours)."""
+        closed = await run_blocking(
+            slurm_clusters().close, timeout_s=30.0, what="Closing the Slurm ssh masters"
+        )
+        if closed:
+            logger.info("Closed the ssh masters of %s", ", ".join(closed))
+
     async def recover(self) -> dict[str, int]:
         return {}  # nothing to repair: the launcher holds the truth, an interrupted up says so
 
@@ -182,25 +191,38 @@ class LauncherBackend:
         return await self.leftovers.unless_alive(records, observed)
 
     async def survey(self, records: Sequence[JobRecord]) -> Survey:
-        """Every cloud's listing (in parallel); launched records take their state from it,
-        the others from their launch; the jobs no record claims are foreign."""
+        """Every cloud's listing (in parallel, Slurm cluster by cluster); launched records
+        take their state from it, the others from their launch; the jobs no record claims
+        are foreign."""
         waiting = [record for record in records if not record.is_launched]
-        listings, seen = await asyncio.gather(self.listings.list_all(), self.observe(waiting))
+        named = {(record.cloud, record.cluster_name) for record in records if record.cluster_name}
+        listings, seen = await asyncio.gather(
+            self.listings.list_all(sorted(named)), self.observe(waiting)
+        )
         before = dict(zip((record.job_id for record in waiting), seen, strict=True))
-        by_cloud = {listing.cloud: listing for listing in listings}
+        by_source = {(listing.cloud, listing.cluster): listing for listing in listings}
         observations: list[Observation] = []
         claimed: set[tuple[str, str, str]] = set()
+        unlisted: dict[int, JobRecord] = {}
         for record in records:
             if record.job_id in before:
                 observations.append(before[record.job_id])
                 continue
             listing = (
-                by_cloud.get(ALL_CLOUDS)
-                or by_cloud.get(record.cloud)
+                by_source.get((ALL_CLOUDS, ""))
+                or by_source.get((record.cloud, record.cluster_name))
+                or by_source.get((record.cloud, ""))
                 or CloudListing(record.cloud, error="oumi.launcher does not know this cloud.")
             )
-            observations.append(self.status.from_listing(record, listing))
+            observation = self.status.from_listing(record, listing)
+            if record.cloud == SLURM_CLOUD and observation.state is JobState.UNKNOWN:
+                unlisted[len(observations)] = record  # sacct lags sbatch: ask squeue
+            observations.append(observation)
             claimed.add((record.cloud, record.cluster_name, record.launcher_job_id))
+        if unlisted:
+            asked = await asyncio.gather(*(self.status.observe(r) for r in unlisted.values()))
+            for index, observation in zip(unlisted, asked, strict=True):
+                observations[index] = observation
         observations = await self.leftovers.unless_alive(records, observations)
         return Survey(
             observations,
@@ -211,11 +233,16 @@ class LauncherBackend:
                 if (job.cloud, job.cluster, job.id) not in claimed
             ],
             warnings=[
-                CloudWarning(cloud=listing.cloud, error=listing.error, next_step=listing.next_step)
+                CloudWarning(
+                    cloud=listing.cloud,
+                    cluster_name=listing.cluster,
+                    error=listing.error,
+                    next_step=listing.next_step,
+                )
                 for listing in listings
                 if not listing.ok
             ],
-            listed=sorted(listing.cloud for listing in listings if listing.ok),
+            listed=sorted(listing.source for listing in listings if listing.ok),
         )
 
     async def lookup(

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from oumi_mcp_server.engines import load
+from oumi_mcp_server.jobs.catalog import SLURM_CLOUD
+from oumi_mcp_server.jobs.launcher.slurm_clusters import slurm_clusters
 from oumi_mcp_server.jobs.status import JobState, from_engine_state, is_terminal
 
 
@@ -34,6 +36,10 @@ class LauncherJob:
 
 class LauncherEngine(Protocol):
     def clouds(self) -> list[str]: ...
+
+    def clusters(self, cloud: str) -> list[str]:
+        """The clusters of a cloud that are listed one by one (each reached on its own:
+        Slurm's), or [] when the cloud is listed as a whole."""
 
     def up(self, job_config: Mapping[str, Any], cluster_name: str | None) -> LauncherJob: ...
 
@@ -112,18 +118,27 @@ class OumiLauncherEngine:
     def clouds(self) -> list[str]:
         names = sorted(self._launcher().which_clouds())
         for name in names:
-            self._cloud(name)
+            if name != SLURM_CLOUD:  # built per cluster, on first use (slurm_clusters.py)
+                self._cloud(name)
         return names
+
+    def clusters(self, cloud: str) -> list[str]:
+        return slurm_clusters().names() if cloud == SLURM_CLOUD else []
 
     def up(self, job_config: Mapping[str, Any], cluster_name: str | None) -> LauncherJob:
         config = _job_config(job_config)
-        self._cloud(config.resources.cloud)
+        cloud = config.resources.cloud
+        if cloud == SLURM_CLOUD and cluster_name:
+            return to_launcher_job(cloud, slurm_clusters().get(cluster_name).run_job(config))
+        self._cloud(cloud)
         _, status = self._launcher().up(config, cluster_name)
-        return to_launcher_job(config.resources.cloud, status)
+        return to_launcher_job(cloud, status)
 
     def status(
         self, cloud: str, cluster: str | None = None, job_id: str | None = None
     ) -> list[LauncherJob]:
+        if cloud == SLURM_CLOUD:
+            return self._slurm_status(cluster, job_id)
         jobs = []
         for target in self._cloud(cloud).list_clusters():
             if cluster and target.name() != cluster:
@@ -133,7 +148,24 @@ class OumiLauncherEngine:
                     jobs.append(to_launcher_job(cloud, job))
         return jobs
 
+    def _slurm_status(self, cluster: str | None, job_id: str | None) -> list[LauncherJob]:
+        """Each cluster on its own. A job id is looked up in squeue/scontrol first (no
+        accounting lag right after sbatch), then in sacct (after squeue forgot it)."""
+        jobs = []
+        for name in [cluster] if cluster else slurm_clusters().names():
+            target = slurm_clusters().get(name)
+            found = target.get_job(job_id) if job_id else None
+            if found is not None:
+                jobs.append(to_launcher_job(SLURM_CLOUD, found))
+                continue
+            for job in target.get_jobs():
+                if job_id is None or str(job.id) == job_id:
+                    jobs.append(to_launcher_job(SLURM_CLOUD, job))
+        return jobs
+
     def cancel(self, cloud: str, cluster: str, job_id: str) -> LauncherJob:
+        if cloud == SLURM_CLOUD:
+            return to_launcher_job(cloud, slurm_clusters().get(cluster).cancel_job(job_id))
         return to_launcher_job(cloud, self._launcher().cancel(job_id, cloud, cluster))
 
     def read_logs(

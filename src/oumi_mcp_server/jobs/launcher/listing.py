@@ -1,7 +1,9 @@
 """What oumi.launcher knows, cloud by cloud: parallel, time-limited, briefly cached.
 
 Each cloud is asked in its own worker thread with its own time limit, so a
-slow or broken cloud becomes a warning and never hides the others. At most
+slow or broken cloud becomes a warning and never hides the others. A cloud
+whose clusters are each reached on their own (Slurm: one login node each) is
+asked cluster by cluster, so one unreachable cluster hides no other. At most
 one call per cloud is in flight (a burst of polls against a hanging cloud
 joins the call already running instead of piling up threads). Answers are
 cached for a few seconds to absorb polling bursts; the cache of a cloud is
@@ -13,12 +15,13 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
 
 from oumi_mcp_server.blocking import SingleFlight
 from oumi_mcp_server.errors import EngineTimeoutError, OumiMcpError
 from oumi_mcp_server.jobs.launcher.engine import LauncherEngine, LauncherJob
+from oumi_mcp_server.masking import mask_text
 
 ALL_CLOUDS = "*"  # a listing failure that affects every cloud (oumi.launcher did not load)
 
@@ -33,6 +36,11 @@ class CloudListing:
     next_step: str = ""
     listed_at: float = 0.0  # monotonic
     from_cache: bool = False
+    cluster: str = ""  # set when the cloud is listed cluster by cluster
+
+    @property
+    def source(self) -> str:
+        return f"{self.cloud}/{self.cluster}" if self.cluster else self.cloud
 
     @property
     def ok(self) -> bool:
@@ -57,8 +65,8 @@ class CloudListings:
         self._clouds_timeout_s = clouds_timeout_s
         self._clock = clock
         self._lock = threading.Lock()
-        self._flights: dict[str, SingleFlight[list[LauncherJob]]] = {}
-        self._cache: dict[str, CloudListing] = {}
+        self._flights: dict[tuple[str, str], SingleFlight[list[LauncherJob]]] = {}
+        self._cache: dict[tuple[str, str], CloudListing] = {}
         self._clouds = SingleFlight(lambda: self._engine().clouds(), what="Loading oumi.launcher")
         self._known_clouds: list[str] | None = None
 
@@ -76,45 +84,65 @@ class CloudListings:
             self._known_clouds = [c for c in known if self._only is None or c in self._only]
         return self._known_clouds
 
-    async def list_all(self) -> list[CloudListing]:
-        """Every cloud's listing, asked in parallel."""
+    async def list_all(self, clusters: Iterable[tuple[str, str]] = ()) -> list[CloudListing]:
+        """Every cloud's listing, asked in parallel; ``clusters``: (cloud, cluster) pairs
+        our jobs name, listed too where a cloud is listed cluster by cluster."""
         try:
             clouds = await self.clouds()
         except OumiMcpError as exc:
             return [CloudListing(ALL_CLOUDS, error=exc.message, next_step=exc.next_step)]
         except Exception as exc:  # an engine that cannot load is a warning, not a crash
             return [CloudListing(ALL_CLOUDS, error=f"oumi.launcher failed to load: {exc}")]
-        return list(await asyncio.gather(*(self.list_cloud(cloud) for cloud in clouds)))
+        named = list(clusters)
+        asks = []
+        for cloud in clouds:
+            separate = self._engine().clusters(cloud)
+            if not separate:
+                asks.append(self.list_cloud(cloud))
+                continue
+            wanted = [*separate, *(name for kind, name in named if kind == cloud and name)]
+            asks += [self.list_cloud(cloud, name) for name in dict.fromkeys(wanted)]
+        return list(await asyncio.gather(*asks))
 
-    async def list_cloud(self, cloud: str) -> CloudListing:
-        cached = self._cache.get(cloud)
+    async def list_cloud(self, cloud: str, cluster: str = "") -> CloudListing:
+        key = (cloud, cluster)
+        cached = self._cache.get(key)
         if cached is not None and self._clock() - cached.listed_at < self._cache_s:
-            return CloudListing(cloud, cached.jobs, listed_at=cached.listed_at, from_cache=True)
+            return replace(cached, from_cache=True)
+        where = f"{cloud} cluster {cluster}" if cluster else cloud
         try:
-            jobs = await self._flight(cloud).run(
+            jobs = await self._flight(cloud, cluster).run(
                 timeout_s=self._timeout_s,
-                next_step="The call keeps running; list_jobs will show this cloud once it answers.",
+                next_step=f"The call keeps running; list_jobs will show {where} once it answers.",
             )
         except EngineTimeoutError as exc:
-            return CloudListing(cloud, error=exc.message, next_step=exc.next_step)
+            return CloudListing(cloud, error=exc.message, next_step=exc.next_step, cluster=cluster)
         except Exception as exc:  # each cloud fails in its own way; report it, list the rest
+            check = (
+                f"Check that `ssh {cluster} sinfo` works without a password prompt"
+                if cluster
+                else f"Check {cloud}'s credentials and connectivity (e.g. `sky check`)"
+            )
             return CloudListing(
                 cloud,
-                error=f"{type(exc).__name__}: {exc}",
-                next_step=f"Check {cloud}'s credentials and connectivity (e.g. `sky check`).",
+                error=f"{type(exc).__name__}: {mask_text(str(exc))[:500]}",
+                next_step=f"{check}; the other clouds and clusters are listed.",
+                cluster=cluster,
             )
-        listing = CloudListing(cloud, jobs, listed_at=self._clock())
-        self._cache[cloud] = listing
+        listing = CloudListing(cloud, jobs, listed_at=self._clock(), cluster=cluster)
+        self._cache[key] = listing
         return listing
 
-    def _flight(self, cloud: str) -> SingleFlight[list[LauncherJob]]:
+    def _flight(self, cloud: str, cluster: str) -> SingleFlight[list[LauncherJob]]:
         with self._lock:
-            flight = self._flights.get(cloud)
+            flight = self._flights.get((cloud, cluster))
             if flight is None:
-                flight = self._flights[cloud] = SingleFlight(
-                    lambda: self._engine().status(cloud), what=f"oumi.launcher status of {cloud}"
+                flight = self._flights[(cloud, cluster)] = SingleFlight(
+                    lambda: self._engine().status(cloud, cluster or None),
+                    what=f"oumi.launcher status of {cloud}" + (f"/{cluster}" if cluster else ""),
                 )
             return flight
 
     def invalidate(self, cloud: str) -> None:
-        self._cache.pop(cloud, None)
+        for key in [key for key in self._cache if key[0] == cloud]:
+            self._cache.pop(key, None)

@@ -34,6 +34,7 @@ from oumi_mcp_server.jobs.catalog import (
     JOB_ENV_DEFAULTS,
     JOB_MARKER_ENV,
     LOCAL_CLOUD,
+    SLURM_CLOUD,
 )
 from oumi_mcp_server.jobs.checks import JOB_KIND, ConfigSource, NestedConfig
 from oumi_mcp_server.jobs.commands import model_name, output_location
@@ -45,7 +46,7 @@ from oumi_mcp_server.jobs.launcher.jobspec import (
 )
 from oumi_mcp_server.jobs.launcher.logs import launcher_logs_dir
 from oumi_mcp_server.jobs.launcher.run_block import RunBlock, read_run_block
-from oumi_mcp_server.jobs.launcher.slurm_job import SLURM_CLOUD, for_slurm, job_script
+from oumi_mcp_server.jobs.launcher.slurm_job import for_slurm, job_script
 from oumi_mcp_server.jobs.models import CheckSummary, RunJobResult, SyncSummary
 from oumi_mcp_server.jobs.records import LAUNCHER_BACKEND, JobRecord
 from oumi_mcp_server.jobs.rundir import RunDir

@@ -26,7 +26,6 @@ from typing import Any
 
 from oumi_mcp_server.errors import InvalidArgumentError
 
-SLURM_CLOUD = "slurm"
 SLURM_SETUP_ENV = "OUMI_MCP_SLURM_SETUP"
 OUMI_MISSING = (
     'command -v oumi >/dev/null || { echo "oumi is not on PATH on this cluster: set '
