@@ -131,3 +131,16 @@ def test_the_job_script_puts_sbatch_lines_first_then_exports_setup_and_run() -> 
     assert script == (
         "#!/bin/bash\n#SBATCH -p gpu\n#SBATCH --time=5\n\nexport A=1\n\nsource env\necho hi\n"
     )
+
+
+def test_slurms_reason_and_exit_code_are_read_from_its_own_words() -> None:
+    from oumi_mcp_server.jobs.launcher.slurm_state import slurm_detail
+
+    dump = "JobId=7 JobName=x\n   JobState=FAILED Reason=NonZeroExitCode Dependency=(null)\n"
+    dump += "   Requeue=1 Restarts=0 BatchFlag=1 Reboot=0 ExitCode=1:0\n"
+    assert slurm_detail(dump).summary == "Reason=NonZeroExitCode ExitCode=1:0"
+    assert slurm_detail(dump).exit_code == 1
+    killed = slurm_detail("JobState=TIMEOUT Reason=TimeLimit ExitCode=0:15")
+    assert (killed.summary, killed.exit_code) == ("Reason=TimeLimit ExitCode=0:15", -15)
+    line = slurm_detail("7 job root RUNNING 1796294918 localhost")
+    assert line.summary == "7 job root RUNNING 1796294918 localhost" and line.exit_code is None

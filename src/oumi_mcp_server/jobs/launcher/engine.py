@@ -16,6 +16,7 @@ from typing import Any, Protocol
 from oumi_mcp_server.engines import load
 from oumi_mcp_server.jobs.catalog import SLURM_CLOUD
 from oumi_mcp_server.jobs.launcher.slurm_clusters import slurm_clusters
+from oumi_mcp_server.jobs.launcher.slurm_state import slurm_detail
 from oumi_mcp_server.jobs.status import JobState, from_engine_state, is_terminal
 
 
@@ -32,6 +33,7 @@ class LauncherJob:
     done: bool
     metadata: str = ""
     cost_per_hour: float | None = None
+    exit_code: int | None = None  # where the engine reports one (Slurm)
 
 
 class LauncherEngine(Protocol):
@@ -78,6 +80,11 @@ def canonical_state(state: str | None, status_text: str | None, done: bool) -> s
 
 def to_launcher_job(cloud: str, status: Any) -> LauncherJob:
     state = getattr(getattr(status, "state", None), "value", None)
+    metadata = str(status.metadata or "")
+    exit_code = None
+    if cloud == SLURM_CLOUD:  # scontrol's whole dump: keep Slurm's reason and exit code
+        detail = slurm_detail(metadata)
+        metadata, exit_code = detail.summary, detail.exit_code
     return LauncherJob(
         id=str(status.id),
         name=str(status.name),
@@ -86,8 +93,9 @@ def to_launcher_job(cloud: str, status: Any) -> LauncherJob:
         status=str(status.status),
         state=canonical_state(state, str(status.status), bool(status.done)),
         done=bool(status.done),
-        metadata=str(status.metadata or ""),
+        metadata=metadata,
         cost_per_hour=getattr(status, "cost_per_hour", None),
+        exit_code=exit_code,
     )
 
 

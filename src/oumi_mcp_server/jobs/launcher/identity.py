@@ -79,6 +79,7 @@ def observation_of(job: LauncherJob) -> Observation:
     return Observation(
         JobState(job.state),
         f"{where} job {job.id}: {job.status}.{detail}",
+        exit_code=job.exit_code,
         launcher_job_id=job.id,
         cluster_name=job.cluster,
     )

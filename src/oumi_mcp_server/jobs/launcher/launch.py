@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from oumi_mcp_server.jobs.backend import Observation
+from oumi_mcp_server.jobs.catalog import SLURM_CLOUD
 from oumi_mcp_server.jobs.launcher.engine import LauncherEngine, LauncherJob
 from oumi_mcp_server.jobs.launcher.identity import (
     mark_launching,
@@ -99,7 +100,12 @@ def before_launch(
     if (runtime is not None and runtime.launching) or _owner_alive(launching):
         return Observation(
             JobState.LAUNCHING,
-            f"oumi.launcher is starting the job on {record.cloud} (a cloud VM takes minutes).",
+            f"oumi.launcher is starting the job on {record.cloud} "
+            + (
+                "(copying the working dir, then sbatch)."
+                if record.cloud == SLURM_CLOUD
+                else "(a cloud VM takes minutes)."
+            ),
         )
     return Observation(
         JobState.UNKNOWN,

@@ -89,6 +89,11 @@ class LauncherPlan:
         return self.args.envs
 
     @property
+    def check_cluster(self) -> str:
+        """The cluster pre-flight reaches (a Slurm login node, user@host)."""
+        return self.cluster_name
+
+    @property
     def nested_configs(self) -> tuple[NestedConfig, ...]:
         """The configs a given job config's run block hands to oumi (a generated job config
         runs the config given, which is checked itself)."""
