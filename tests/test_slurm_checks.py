@@ -19,7 +19,7 @@ import pytest
 
 from oumi_mcp_server.environment.clouds import CloudChecker
 from oumi_mcp_server.errors import EngineTimeoutError, InvalidArgumentError
-from oumi_mcp_server.jobs.launcher.slurm_logs import read_slurm_log, to_log_page
+from oumi_mcp_server.jobs.launcher.slurm_logs import read_slurm_log, read_slurm_logs, to_log_page
 from oumi_mcp_server.library.service import LibraryService
 from oumi_mcp_server.preflight.models import Finding
 from oumi_mcp_server.preflight.service import PreflightService
@@ -28,6 +28,7 @@ from oumi_mcp_server.preflight.slurm_check import (
     Probe,
     check_slurm,
     ensure_log_dir,
+    judge,
     slurm_request,
 )
 from oumi_mcp_server.preflight.ssh import cluster_problem, run_remote_script
@@ -109,6 +110,35 @@ def test_an_unreachable_cluster_is_an_error_with_the_ssh_fix(
     for fix in ("~/.ssh/config", "BatchMode yes", "IdentityFile", "authorized_keys"):
         assert fix in errors[0].hint
     assert f"ssh {unreachable} true" in errors[0].hint
+
+
+@pytest.mark.slurm
+def test_a_cluster_that_does_not_answer_in_time_is_named_and_its_ssh_killed(
+    cluster: str,
+) -> None:
+    began = time.monotonic()
+    report, errors, _ = check_slurm(cluster, PLAIN_JOB, CONNECTED, timeout_s=0.05)
+    assert time.monotonic() - began < 3
+    assert [e.message for e in errors] == [
+        f"ssh {cluster} did not answer within 0.05 s (connecting or logging in)."
+    ]
+    assert report.enabled is False and not _remote_children()
+
+
+def test_checks_that_never_answered_are_warnings_naming_them() -> None:
+    listed = {"OUMI_SLURM_CONNECTIONS": "root@hpc"}
+    started_only = Probe(started=True, cluster="root@hpc", log_dir_state="ok")  # stopped mid-way
+    _, errors, warnings = judge(started_only, PLAIN_JOB, listed)
+    assert not errors
+    assert [w.message for w in warnings] == [
+        "accounting (sacct): no answer before the time limit; not verified.",
+        "partitions and GPUs (sinfo): no answer before the time limit; not verified.",
+    ]
+    slow = Probe(
+        started=True, ended=True, cluster="root@hpc", log_dir_state="ok", codes={"sacct": 124}
+    )
+    _, errors, warnings = judge(slow, PLAIN_JOB, listed)
+    assert not errors and "sacct did not answer within 4 s" in warnings[0].message
 
 
 @pytest.mark.slurm
@@ -196,7 +226,7 @@ async def test_a_launchs_configs_share_one_probe_of_the_cluster(
     def probe(cluster: str, timeout_s: float) -> Probe:
         calls.append(cluster)
         time.sleep(0.3)  # still in flight when the second check asks
-        return Probe(started=True, ended=True, cluster=cluster, log_dir="ok")
+        return Probe(started=True, ended=True, cluster=cluster, log_dir_state="ok")
 
     write_yaml(tmp_path / "job.yaml", PLAIN_JOB)
     service = _service(settings, slurm_probe=probe, environ=CONNECTED)
@@ -302,6 +332,23 @@ def test_forward_pages_concatenate_to_the_whole_log(cluster: str, finished_job: 
     past_the_end = read_slurm_log(cluster, finished_job, max_bytes=100, offset=10**9, timeout_s=10)
     assert past_the_end.text == "" and past_the_end.complete
     assert not _remote_children()
+
+
+@pytest.mark.slurm
+@pytest.mark.anyio
+async def test_get_job_logs_reads_a_slurm_job_as_one_output_stream(
+    cluster: str, finished_job: str
+) -> None:
+    reads = await read_slurm_logs(cluster, finished_job, lines=5, offset=None, timeout_s=10)
+    assert [(r.stream, r.path) for r in reads] == [
+        ("output", f"{cluster}:~/oumi_slurm_logs/{finished_job}.out")
+    ]
+    page = reads[0].page
+    assert page.text.splitlines() == [f"line {i}" for i in range(LINES - 4, LINES + 1)]
+    assert page.size == len(EXPECTED) and not page.more_after
+    first = await read_slurm_logs(cluster, finished_job, lines=2, offset=0, timeout_s=10)
+    assert first[0].page.text == "line 1\nline 2" and first[0].page.end == len(b"line 1\nline 2\n")
+    assert await read_slurm_logs(cluster, "999999999", lines=5, offset=None, timeout_s=10) == []
 
 
 @pytest.mark.slurm

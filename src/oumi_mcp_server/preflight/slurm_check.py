@@ -182,7 +182,7 @@ class Probe:
     ended: bool = False
     home: str = ""
     commands: dict[str, str] = field(default_factory=dict)  # name -> path, "" if missing
-    log_dir: str = ""  # ok | missing | notdir
+    log_dir_state: str = ""  # ok | missing | notdir
     codes: dict[str, int] = field(default_factory=dict)  # sacct / sinfo exit codes
     errors: dict[str, list[str]] = field(default_factory=dict)
     groups: list[NodeGroup] = field(default_factory=list)
@@ -232,7 +232,7 @@ def parse_probe(stdout: str) -> Probe:
             name, _, path = rest.partition(" ")
             probe.commands[name] = path.strip()
         elif tag == "@@logdir":
-            probe.log_dir = rest.strip()
+            probe.log_dir_state = rest.strip()
         elif tag in ("@@sacct.rc", "@@sinfo.rc"):
             probe.codes[tag[2:-3]] = _number(rest) if rest.strip().isdigit() else -1
         elif tag in ("@@sacct.err", "@@sinfo.err"):
@@ -370,7 +370,7 @@ def _accounting_errors(probe: Probe, cluster: str) -> list[Finding]:
 
 
 def _log_dir_warnings(probe: Probe, cluster: str, log_dir: str) -> list[Finding]:
-    if probe.log_dir == "missing":
+    if probe.log_dir_state == "missing":
         return [
             _finding(
                 f"~/{log_dir} does not exist on {cluster}; it will be created at launch "
@@ -378,7 +378,7 @@ def _log_dir_warnings(probe: Probe, cluster: str, log_dir: str) -> list[Finding]
                 f"Nothing to do; or create it now: `ssh {cluster} mkdir -p {log_dir}`.",
             )
         ]
-    if probe.log_dir == "notdir":
+    if probe.log_dir_state == "notdir":
         return [
             _finding(
                 f"~/{log_dir} on {cluster} is not a directory: every job would fail at launch.",

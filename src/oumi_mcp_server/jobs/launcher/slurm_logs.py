@@ -19,8 +19,11 @@ import re
 import shlex
 from dataclasses import dataclass
 
+from oumi_mcp_server.blocking import run_blocking
 from oumi_mcp_server.errors import EngineTimeoutError, EngineUnavailableError, InvalidArgumentError
+from oumi_mcp_server.jobs.backend import LogRead
 from oumi_mcp_server.jobs.catalog import MAX_LOG_CHARS, MAX_LOG_LINES
+from oumi_mcp_server.jobs.launcher.logs import STREAM_NAME
 from oumi_mcp_server.jobs.logs import LogPage, _display
 from oumi_mcp_server.masking import mask_text, shown
 from oumi_mcp_server.preflight.slurm_check import LOG_DIR
@@ -160,3 +163,35 @@ def _whole_lines(data: bytes, size: int, start: int, *, tail: bool, lines: int) 
 def to_log_page(log: SlurmLog) -> LogPage:
     """The same page as a local log read, for get_job_logs and ``logs_next_step``."""
     return LogPage(log.text, log.start, log.end, log.size, log.lines, log.truncated)
+
+
+async def read_slurm_logs(
+    cluster: str,
+    job_id: str,
+    *,
+    lines: int,
+    offset: int | None,
+    timeout_s: float,
+    max_bytes: int = MAX_LOG_CHARS,
+) -> list[LogRead]:
+    """get_job_logs for a Slurm job: its one log (stdout and stderr together), read in a
+    worker thread; no read when the job has written no log yet."""
+    log = await run_blocking(
+        lambda: read_slurm_log(
+            cluster, job_id, max_bytes=max_bytes, offset=offset, timeout_s=timeout_s, lines=lines
+        ),
+        timeout_s=timeout_s + 2.0,  # ssh is killed at timeout_s; this is the backstop
+        what=f"Reading the log of Slurm job {job_id} on {cluster}",
+    )
+    if not log.found:
+        return []
+    where = f"{cluster}:~/{log_path(job_id)}"
+    return [LogRead(STREAM_NAME, where, to_log_page(log))]
+
+
+def slurm_log_read(
+    cluster: str, job_id: str, *, lines: int, offset: int | None, timeout_s: float
+) -> LogRead:
+    """get_job_logs for a Slurm job: its one log (Slurm writes stdout and stderr there)."""
+    log = read_slurm_log(cluster, job_id, offset=offset, timeout_s=timeout_s, lines=lines)
+    return LogRead("stdout", f"{cluster}:~/{log_path(job_id)}", to_log_page(log))
