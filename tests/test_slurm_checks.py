@@ -19,7 +19,7 @@ import pytest
 
 from oumi_mcp_server.environment.clouds import CloudChecker
 from oumi_mcp_server.errors import EngineTimeoutError, InvalidArgumentError
-from oumi_mcp_server.jobs.launcher.slurm_logs import read_slurm_log, read_slurm_logs, to_log_page
+from oumi_mcp_server.jobs.launcher.slurm_logs import read_slurm_log, slurm_log_read, to_log_page
 from oumi_mcp_server.library.service import LibraryService
 from oumi_mcp_server.preflight.models import Finding
 from oumi_mcp_server.preflight.service import PreflightService
@@ -335,20 +335,18 @@ def test_forward_pages_concatenate_to_the_whole_log(cluster: str, finished_job: 
 
 
 @pytest.mark.slurm
-@pytest.mark.anyio
-async def test_get_job_logs_reads_a_slurm_job_as_one_output_stream(
+def test_get_job_logs_reads_a_slurm_job_as_one_output_stream(
     cluster: str, finished_job: str
 ) -> None:
-    reads = await read_slurm_logs(cluster, finished_job, lines=5, offset=None, timeout_s=10)
-    assert [(r.stream, r.path) for r in reads] == [
-        ("output", f"{cluster}:~/oumi_slurm_logs/{finished_job}.out")
-    ]
-    page = reads[0].page
-    assert page.text.splitlines() == [f"line {i}" for i in range(LINES - 4, LINES + 1)]
-    assert page.size == len(EXPECTED) and not page.more_after
-    first = await read_slurm_logs(cluster, finished_job, lines=2, offset=0, timeout_s=10)
-    assert first[0].page.text == "line 1\nline 2" and first[0].page.end == len(b"line 1\nline 2\n")
-    assert await read_slurm_logs(cluster, "999999999", lines=5, offset=None, timeout_s=10) == []
+    read = slurm_log_read(cluster, finished_job, lines=5, offset=None, timeout_s=10)
+    assert (read.stream, read.path) == ("output", f"{cluster}:~/oumi_slurm_logs/{finished_job}.out")
+    assert read.page.text.splitlines() == [f"line {i}" for i in range(LINES - 4, LINES + 1)]
+    assert read.page.size == len(EXPECTED) and not read.page.more_after
+    first = slurm_log_read(cluster, finished_job, lines=2, offset=0, timeout_s=10).page
+    assert first.text == "line 1\nline 2" and first.end == len(b"line 1\nline 2\n")
+    assert first.more_after
+    none_yet = slurm_log_read(cluster, "999999999", lines=5, offset=None, timeout_s=10).page
+    assert (none_yet.text, none_yet.size, none_yet.more_after) == ("", 0, False)
 
 
 @pytest.mark.slurm

@@ -19,7 +19,6 @@ import re
 import shlex
 from dataclasses import dataclass
 
-from oumi_mcp_server.blocking import run_blocking
 from oumi_mcp_server.errors import EngineTimeoutError, EngineUnavailableError, InvalidArgumentError
 from oumi_mcp_server.jobs.backend import LogRead
 from oumi_mcp_server.jobs.catalog import MAX_LOG_CHARS, MAX_LOG_LINES
@@ -165,7 +164,7 @@ def to_log_page(log: SlurmLog) -> LogPage:
     return LogPage(log.text, log.start, log.end, log.size, log.lines, log.truncated)
 
 
-async def read_slurm_logs(
+def slurm_log_read(
     cluster: str,
     job_id: str,
     *,
@@ -173,25 +172,10 @@ async def read_slurm_logs(
     offset: int | None,
     timeout_s: float,
     max_bytes: int = MAX_LOG_CHARS,
-) -> list[LogRead]:
-    """get_job_logs for a Slurm job: its one log (stdout and stderr together), read in a
-    worker thread; no read when the job has written no log yet."""
-    log = await run_blocking(
-        lambda: read_slurm_log(
-            cluster, job_id, max_bytes=max_bytes, offset=offset, timeout_s=timeout_s, lines=lines
-        ),
-        timeout_s=timeout_s + 2.0,  # ssh is killed at timeout_s; this is the backstop
-        what=f"Reading the log of Slurm job {job_id} on {cluster}",
-    )
-    if not log.found:
-        return []
-    where = f"{cluster}:~/{log_path(job_id)}"
-    return [LogRead(STREAM_NAME, where, to_log_page(log))]
-
-
-def slurm_log_read(
-    cluster: str, job_id: str, *, lines: int, offset: int | None, timeout_s: float
 ) -> LogRead:
-    """get_job_logs for a Slurm job: its one log (Slurm writes stdout and stderr there)."""
-    log = read_slurm_log(cluster, job_id, offset=offset, timeout_s=timeout_s, lines=lines)
-    return LogRead("stdout", f"{cluster}:~/{log_path(job_id)}", to_log_page(log))
+    """get_job_logs for a Slurm job: its one log (stdout and stderr together) as a page like
+    a local log's; an empty page while the job has written no log yet."""
+    log = read_slurm_log(
+        cluster, job_id, max_bytes=max_bytes, offset=offset, timeout_s=timeout_s, lines=lines
+    )
+    return LogRead(STREAM_NAME, f"{cluster}:~/{log_path(job_id)}", to_log_page(log))
