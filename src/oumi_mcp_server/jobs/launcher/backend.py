@@ -43,9 +43,10 @@ from oumi_mcp_server.jobs.launcher.identity import launched_as, launched_identit
 from oumi_mcp_server.jobs.launcher.launch import up_and_settle
 from oumi_mcp_server.jobs.launcher.leftovers import Leftovers, leftovers_message, stop_leftovers
 from oumi_mcp_server.jobs.launcher.listing import ALL_CLOUDS, CloudListing, CloudListings
-from oumi_mcp_server.jobs.launcher.logs import local_cloud_logs, stream_snapshot
+from oumi_mcp_server.jobs.launcher.logs import STREAM_NAME, local_cloud_logs, stream_snapshot
 from oumi_mcp_server.jobs.launcher.plan import LauncherPlan, make_plan
 from oumi_mcp_server.jobs.launcher.slurm_clusters import slurm_clusters
+from oumi_mcp_server.jobs.launcher.slurm_logs import slurm_log_read
 from oumi_mcp_server.jobs.launcher.status import LauncherStatus
 from oumi_mcp_server.jobs.launcher.sync import excluded_by_skypilot, summarize_sync
 from oumi_mcp_server.jobs.models import CloudWarning, JobStatusReport
@@ -387,6 +388,21 @@ class LauncherBackend:
             )
         if not record.launcher_job_id:
             return []
+        if record.cloud == SLURM_CLOUD:  # read on the cluster, bounded: no stream left open
+            timeout_s = self.limits.logs_s
+            return [
+                await run_blocking(
+                    lambda: slurm_log_read(
+                        record.cluster_name,
+                        record.launcher_job_id,
+                        lines=lines,
+                        offset=offset,
+                        timeout_s=timeout_s,
+                    ),
+                    timeout_s=timeout_s + 5.0,
+                    what=f"Reading the log of {record.cluster_name}'s job {record.launcher_job_id}",
+                )
+            ]
 
         def read() -> LogRead:
             text = self._engine().read_logs(
@@ -407,11 +423,16 @@ class LauncherBackend:
         ]
 
     async def failure_output(self, record: JobRecord, lines: int) -> dict[str, list[str]]:
-        """oumi's local cloud: its log files; a remote cluster's stream is not read here."""
-        if record.cloud != LOCAL_CLOUD:
+        """oumi's local cloud: its log files; a Slurm job: its log's tail (one bounded ssh
+        call); a cloud VM's stream is not read here."""
+        if record.cloud not in (LOCAL_CLOUD, SLURM_CLOUD):
             return {}
         reads = await self.logs(record, ("stderr", "stdout"), lines=lines, offset=None)
-        return {read.stream: read.page.text.splitlines() for read in reads}
+        # A cluster's one log holds both streams: it is shown as the output tail.
+        return {
+            "stdout" if read.stream == STREAM_NAME else read.stream: read.page.text.splitlines()
+            for read in reads
+        }
 
 
 def _cancel_message(action: str, final: Observation, sent: list[str]) -> str:

@@ -137,7 +137,11 @@ class OumiLauncherEngine:
         config = _job_config(job_config)
         cloud = config.resources.cloud
         if cloud == SLURM_CLOUD and cluster_name:
-            return to_launcher_job(cloud, slurm_clusters().get(cluster_name).run_job(config))
+            from oumi_mcp_server.preflight.slurm_check import ensure_log_dir
+
+            target = slurm_clusters().get(cluster_name)
+            ensure_log_dir(cluster_name)  # neither oumi nor Slurm creates it; jobs fail without
+            return to_launcher_job(cloud, target.run_job(config))
         self._cloud(cloud)
         _, status = self._launcher().up(config, cluster_name)
         return to_launcher_job(cloud, status)
