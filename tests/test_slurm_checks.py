@@ -237,6 +237,25 @@ async def test_a_launchs_configs_share_one_probe_of_the_cluster(
     assert all(r.cloud_readiness and r.cloud_readiness.enabled for r in reports)
 
 
+
+@pytest.mark.anyio
+async def test_a_complete_probe_is_reused_for_a_minute_and_an_incomplete_one_is_not(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """A launch right after its dry run does not ssh to the cluster again."""
+    calls: list[str] = []
+
+    def probe(cluster: str, timeout_s: float) -> Probe:
+        calls.append(cluster)
+        return Probe(started=True, ended=cluster != "root@flaky", cluster=cluster)
+
+    write_yaml(tmp_path / "job.yaml", PLAIN_JOB)
+    service = _service(settings, slurm_probe=probe, environ=CONNECTED)
+    for cluster in ("root@hpc", "root@hpc", "root@flaky", "root@flaky"):
+        await service.check("job.yaml", str(tmp_path), "slurm", cluster=cluster)
+    assert calls == ["root@hpc", "root@flaky", "root@flaky"]
+
+
 @pytest.mark.parametrize(
     "bad", ["-oProxyCommand=touch /tmp/x@h", "root@-oProxyCommand=x", "a b@h", "r'@h", "root@"]
 )

@@ -41,6 +41,8 @@ SLURM = "slurm"
 # Probes a Slurm cluster (user@host) within a time limit: the real one runs ssh.
 SlurmProbe = Callable[[str, float], Probe]
 
+SLURM_PROBE_REUSE_S = 60.0
+
 
 def _probe_over_ssh(cluster: str, timeout_s: float) -> Probe:
     return probe_cluster(cluster, timeout_s=timeout_s)
@@ -66,6 +68,7 @@ class PreflightService:
         # Pre-flights of one launch (its config and the configs its run block calls) share
         # one ssh probe of the cluster while it is in flight.
         self._slurm_probes: KeyedSingleFlight[str, Probe] = KeyedSingleFlight()
+        self._recent_probes: dict[str, tuple[float, Probe]] = {}
         self._roots = tuple(extra_roots)  # besides the project: where configs may be read
         self._cloud_checker = cloud_checker
         self._library = library
@@ -261,15 +264,26 @@ class PreflightService:
         else:
             # ssh is killed before this check's own limit, so what answered is still reported.
             ssh_limit = min(SLURM_TIMEOUT_S, max(1.0, limit - 2.0))
-            probe = await self._slurm_probes.run(
-                ctx.cluster,
-                lambda: self._slurm_probe(ctx.cluster, ssh_limit),
-                timeout_s=limit,
-                what=f"ssh {ctx.cluster}",
-            )
+            probe = await self._probe_slurm(ctx.cluster, ssh_limit, limit)
             environ = os.environ if self._environ is None else self._environ
             report, errors, warnings = judge(probe, ctx.data if ctx.is_job else {}, environ)
         return {"report": report, "errors": errors, "warnings": warnings}
+
+    async def _probe_slurm(self, cluster: str, ssh_limit: float, limit: float) -> Probe:
+        """A cluster's probe; a complete one is reused for a minute (a launch right after
+        its dry run does not ssh again: the cluster's setup does not change that fast)."""
+        recent = self._recent_probes.get(cluster)
+        if recent is not None and time.monotonic() - recent[0] < SLURM_PROBE_REUSE_S:
+            return recent[1]
+        probe = await self._slurm_probes.run(
+            cluster,
+            lambda: self._slurm_probe(cluster, ssh_limit),
+            timeout_s=limit,
+            what=f"ssh {cluster}",
+        )
+        if probe.ended:
+            self._recent_probes[cluster] = (time.monotonic(), probe)
+        return probe
 
     async def _suggestions(self, ctx: PreflightContext) -> list[SuggestedConfig]:
         try:
