@@ -222,5 +222,13 @@ async def test_list_jobs_shows_hand_submitted_jobs_and_an_unreachable_cluster_as
             warnings = [w for w in listed["warnings"] if w["cluster_name"] == unreachable]
             assert len(warnings) == 1 and warnings[0]["cloud"] == "slurm", listed["warnings"]
             assert "ssh" in warnings[0]["next_step"]
+        # The server closed the ssh master oumi opened (it would outlive it by hours).
+        check = subprocess.run(
+            ["ssh", "-o", "ControlPath=~/.ssh/control-%h-%p-%r", "-O", "check", cluster],
+            capture_output=True,
+            timeout=10,
+            check=False,
+        )
+        assert check.returncode != 0, check.stderr
     finally:
         ssh(cluster, f"scancel {submitted} || true")
