@@ -38,18 +38,19 @@ from oumi_mcp_server.jobs.backend import (
 from oumi_mcp_server.jobs.catalog import LOCAL_CLOUD, SLURM_CLOUD
 from oumi_mcp_server.jobs.checks import ConfigSource
 from oumi_mcp_server.jobs.launcher.engine import LauncherEngine
-from oumi_mcp_server.jobs.launcher.foreign import foreign_status_report, foreign_summary
+from oumi_mcp_server.jobs.launcher.foreign import foreign_status_report
 from oumi_mcp_server.jobs.launcher.identity import launched_as, launched_identity, observation_of
 from oumi_mcp_server.jobs.launcher.launch import up_and_settle
 from oumi_mcp_server.jobs.launcher.leftovers import Leftovers, leftovers_message, stop_leftovers
-from oumi_mcp_server.jobs.launcher.listing import ALL_CLOUDS, CloudListing, CloudListings
+from oumi_mcp_server.jobs.launcher.listing import CloudListings
 from oumi_mcp_server.jobs.launcher.logs import STREAM_NAME, local_cloud_logs, stream_snapshot
 from oumi_mcp_server.jobs.launcher.plan import LauncherPlan, make_plan
 from oumi_mcp_server.jobs.launcher.slurm_clusters import slurm_clusters
 from oumi_mcp_server.jobs.launcher.slurm_logs import slurm_log_read
 from oumi_mcp_server.jobs.launcher.status import LauncherStatus
+from oumi_mcp_server.jobs.launcher.survey import survey_records
 from oumi_mcp_server.jobs.launcher.sync import excluded_by_skypilot, summarize_sync
-from oumi_mcp_server.jobs.models import CloudWarning, JobStatusReport
+from oumi_mcp_server.jobs.models import JobStatusReport
 from oumi_mcp_server.jobs.naming import check_cluster_name, check_job_id
 from oumi_mcp_server.jobs.os_processes import process_start_time
 from oumi_mcp_server.jobs.records import LAUNCHER_BACKEND, JobRecord
@@ -192,58 +193,13 @@ class LauncherBackend:
         return await self.leftovers.unless_alive(records, observed)
 
     async def survey(self, records: Sequence[JobRecord]) -> Survey:
-        """Every cloud's listing (in parallel, Slurm cluster by cluster); launched records
-        take their state from it, the others from their launch; the jobs no record claims
-        are foreign."""
-        waiting = [record for record in records if not record.is_launched]
-        named = {(record.cloud, record.cluster_name) for record in records if record.cluster_name}
-        listings, seen = await asyncio.gather(
-            self.listings.list_all(sorted(named)), self.observe(waiting)
-        )
-        before = dict(zip((record.job_id for record in waiting), seen, strict=True))
-        by_source = {(listing.cloud, listing.cluster): listing for listing in listings}
-        observations: list[Observation] = []
-        claimed: set[tuple[str, str, str]] = set()
-        unlisted: dict[int, JobRecord] = {}
-        for record in records:
-            if record.job_id in before:
-                observations.append(before[record.job_id])
-                continue
-            listing = (
-                by_source.get((ALL_CLOUDS, ""))
-                or by_source.get((record.cloud, record.cluster_name))
-                or by_source.get((record.cloud, ""))
-                or CloudListing(record.cloud, error="oumi.launcher does not know this cloud.")
-            )
-            observation = self.status.from_listing(record, listing)
-            if record.cloud == SLURM_CLOUD and observation.state is JobState.UNKNOWN:
-                unlisted[len(observations)] = record  # sacct lags sbatch: ask squeue
-            observations.append(observation)
-            claimed.add((record.cloud, record.cluster_name, record.launcher_job_id))
-        if unlisted:
-            asked = await asyncio.gather(*(self.status.observe(r) for r in unlisted.values()))
-            for index, observation in zip(unlisted, asked, strict=True):
-                observations[index] = observation
-        observations = await self.leftovers.unless_alive(records, observations)
-        return Survey(
-            observations,
-            foreign=[
-                foreign_summary(job)
-                for listing in listings
-                for job in listing.jobs
-                if (job.cloud, job.cluster, job.id) not in claimed
-            ],
-            warnings=[
-                CloudWarning(
-                    cloud=listing.cloud,
-                    cluster_name=listing.cluster,
-                    error=listing.error,
-                    next_step=listing.next_step,
-                )
-                for listing in listings
-                if not listing.ok
-            ],
-            listed=sorted(listing.source for listing in listings if listing.ok),
+        """Every cloud's listing (in parallel, Slurm cluster by cluster): survey.py."""
+        return await survey_records(
+            records,
+            listings=self.listings,
+            status=self.status,
+            leftovers=self.leftovers,
+            observe=self.observe,
         )
 
     async def lookup(

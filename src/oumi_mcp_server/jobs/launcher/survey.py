@@ -1,0 +1,84 @@
+"""list_jobs for launcher jobs: every cloud's listing, our records' states from it.
+
+Each cloud (Slurm: each cluster) is listed once, in parallel. A launched record
+takes its state from its listing; one still launching, from its launch. A Slurm
+job its listing lacks is asked for by id (sacct lags sbatch by a few seconds;
+squeue already has it). Jobs no record claims are listed as foreign: started
+outside this server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+
+from oumi_mcp_server.jobs.backend import Observation, Survey
+from oumi_mcp_server.jobs.catalog import SLURM_CLOUD
+from oumi_mcp_server.jobs.launcher.foreign import foreign_summary
+from oumi_mcp_server.jobs.launcher.leftovers import Leftovers
+from oumi_mcp_server.jobs.launcher.listing import ALL_CLOUDS, CloudListing, CloudListings
+from oumi_mcp_server.jobs.launcher.status import LauncherStatus
+from oumi_mcp_server.jobs.models import CloudWarning
+from oumi_mcp_server.jobs.records import JobRecord
+from oumi_mcp_server.jobs.status import JobState
+
+
+async def survey_records(
+    records: Sequence[JobRecord],
+    *,
+    listings: CloudListings,
+    status: LauncherStatus,
+    leftovers: Leftovers,
+    observe: Callable[[Sequence[JobRecord]], Awaitable[list[Observation]]],
+) -> Survey:
+    """Every cloud's listing (in parallel, Slurm cluster by cluster); launched records
+    take their state from it, the others from their launch; the jobs no record claims
+    are foreign."""
+    waiting = [record for record in records if not record.is_launched]
+    named = {(record.cloud, record.cluster_name) for record in records if record.cluster_name}
+    found, seen = await asyncio.gather(listings.list_all(sorted(named)), observe(waiting))
+    before = dict(zip((record.job_id for record in waiting), seen, strict=True))
+    by_source = {(listing.cloud, listing.cluster): listing for listing in found}
+    observations: list[Observation] = []
+    claimed: set[tuple[str, str, str]] = set()
+    unlisted: dict[int, JobRecord] = {}
+    for record in records:
+        if record.job_id in before:
+            observations.append(before[record.job_id])
+            continue
+        listing = (
+            by_source.get((ALL_CLOUDS, ""))
+            or by_source.get((record.cloud, record.cluster_name))
+            or by_source.get((record.cloud, ""))
+            or CloudListing(record.cloud, error="oumi.launcher does not know this cloud.")
+        )
+        observation = status.from_listing(record, listing)
+        if record.cloud == SLURM_CLOUD and observation.state is JobState.UNKNOWN:
+            unlisted[len(observations)] = record  # sacct lags sbatch: ask squeue
+        observations.append(observation)
+        claimed.add((record.cloud, record.cluster_name, record.launcher_job_id))
+    if unlisted:
+        asked = await asyncio.gather(*(status.observe(r) for r in unlisted.values()))
+        for index, observation in zip(unlisted, asked, strict=True):
+            observations[index] = observation
+    observations = await leftovers.unless_alive(records, observations)
+    return Survey(
+        observations,
+        foreign=[
+            foreign_summary(job)
+            for listing in found
+            for job in listing.jobs
+            if (job.cloud, job.cluster, job.id) not in claimed
+        ],
+        warnings=[
+            CloudWarning(
+                cloud=listing.cloud,
+                cluster_name=listing.cluster,
+                error=listing.error,
+                next_step=listing.next_step,
+            )
+            for listing in found
+            if not listing.ok
+        ],
+        listed=sorted(listing.source for listing in found if listing.ok),
+    )
