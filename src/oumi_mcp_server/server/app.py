@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from importlib import resources as package_files
 from typing import Any
 
+import anyio
 from mcp.server.mcpserver import MCPServer
 
 from oumi_mcp_server import __version__
@@ -38,6 +40,10 @@ def _instructions() -> str:
     )
 
 
+logger = logging.getLogger(__name__)
+CLOSE_WITHIN_S = 0.8
+
+
 def _lifespan(services: Services) -> Callable[[MCPServer], AbstractAsyncContextManager[Any]]:
     """Once serving starts, prepare the config library in a background thread, reconcile
     local jobs left by earlier server processes and sweep stale job runtimes periodically."""
@@ -49,8 +55,11 @@ def _lifespan(services: Services) -> Callable[[MCPServer], AbstractAsyncContextM
         try:
             yield {}
         finally:
-            await services.close_jobs()
+            # Shielded, and bounded: a shutdown by signal still cleans up, within a second.
+            with anyio.move_on_after(CLOSE_WITHIN_S, shield=True):
+                await services.close_jobs()
             services.library.close()
+            logger.info("Cleaned up: job runtimes released (jobs keep running)")
 
     return lifespan
 
