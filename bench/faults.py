@@ -63,56 +63,13 @@ class Outcome:
 
 
 class Session(RawStdioSession):
-    def send(self, message: dict[str, Any]) -> None:
-        self._send(message)
-
-    def send_raw(self, line: bytes) -> None:
-        assert self._process.stdin is not None
-        self._process.stdin.write(line + b"\n")
-        self._process.stdin.flush()
-
-    def send_call(self, name: str, arguments: dict[str, Any]) -> int:
-        self._next_id += 1
-        self._send(
-            {
-                "jsonrpc": "2.0",
-                "id": self._next_id,
-                "method": "tools/call",
-                "params": {"name": name, "arguments": arguments},
-            }
-        )
-        return self._next_id
-
     def answer(self, request_id: int, timeout_s: float = 60.0) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout_s
-        with self._lock:
-            while True:
-                for line in self.stdout_lines:
-                    try:
-                        message = json.loads(line)
-                    except ValueError:
-                        continue
-                    if message.get("id") == request_id:
-                        result = message.get("result") or {}
-                        return dict(result.get("structuredContent") or result)
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise TimeoutError(f"no answer to request {request_id}")
-                self._lock.wait(remaining)
+        message = self.answer_to(request_id, timeout_s=timeout_s)
+        result = message.get("result") or {}
+        return dict(result.get("structuredContent") or result)
 
     def tool(self, name: str, arguments: dict[str, Any], timeout_s: float = 60.0) -> dict[str, Any]:
         return self.answer(self.send_call(name, arguments), timeout_s)
-
-    def lines_after(self, count: int, timeout_s: float) -> list[str]:
-        deadline = time.monotonic() + timeout_s
-        with self._lock:
-            while len(self.stdout_lines) <= count and time.monotonic() < deadline:
-                self._lock.wait(max(0.0, deadline - time.monotonic()))
-            return self.stdout_lines[count:]
-
-    @property
-    def process(self) -> subprocess.Popen[bytes]:
-        return self._process
 
 
 class Run:
@@ -298,7 +255,7 @@ def malformed_lines(run: Run) -> list[Outcome]:
     with run.session() as session:
         for label, line in MALFORMED.items():
             before = len(session.stdout_lines)
-            session.send_raw(line)
+            session.send_line(line)
             answers = session.lines_after(before, timeout_s=5.0)
             errors = [json.loads(text) for text in answers if '"error"' in text]
             works = "tools" in session.request("tools/list", {}, timeout_s=10).get("result", {})

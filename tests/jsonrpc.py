@@ -56,12 +56,13 @@ class RawStdioSession:
         self._process.stdin.write(json.dumps(message).encode() + b"\n")
         self._process.stdin.flush()
 
-    def request(
-        self, method: str, params: dict[str, Any], *, timeout_s: float = 30
-    ) -> dict[str, Any]:
+    def send_request(self, method: str, params: dict[str, Any]) -> int:
+        """Send a request now; its id (``answer_to`` waits for the answer)."""
         self._next_id += 1
-        request_id = self._next_id
-        self._send({"jsonrpc": "2.0", "id": request_id, "method": method, "params": params})
+        self._send({"jsonrpc": "2.0", "id": self._next_id, "method": method, "params": params})
+        return self._next_id
+
+    def answer_to(self, request_id: int, *, timeout_s: float = 30) -> dict[str, Any]:
         deadline = time.monotonic() + timeout_s
         with self._lock:
             while True:
@@ -74,8 +75,31 @@ class RawStdioSession:
                         return dict(message)
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
-                    raise TimeoutError(f"no answer to {method} within {timeout_s} s")
+                    raise TimeoutError(f"no answer to request {request_id} within {timeout_s} s")
                 self._lock.wait(remaining)
+
+    def request(
+        self, method: str, params: dict[str, Any], *, timeout_s: float = 30
+    ) -> dict[str, Any]:
+        return self.answer_to(self.send_request(method, params), timeout_s=timeout_s)
+
+    def send_line(self, line: bytes) -> None:
+        """Send raw bytes as one line (hostile input)."""
+        assert self._process.stdin is not None
+        self._process.stdin.write(line + b"\n")
+        self._process.stdin.flush()
+
+    def lines_after(self, count: int, *, timeout_s: float = 10.0) -> list[str]:
+        """The stdout lines after the first ``count``, once there is one (or at the limit)."""
+        deadline = time.monotonic() + timeout_s
+        with self._lock:
+            while len(self.stdout_lines) <= count and time.monotonic() < deadline:
+                self._lock.wait(max(0.0, deadline - time.monotonic()))
+            return self.stdout_lines[count:]
+
+    @property
+    def process(self) -> subprocess.Popen[bytes]:
+        return self._process
 
     def initialize(self) -> dict[str, Any]:
         response = self.request(
@@ -95,6 +119,10 @@ class RawStdioSession:
         return self.request(
             "tools/call", {"name": name, "arguments": arguments}, timeout_s=timeout_s
         )
+
+    def send_call(self, name: str, arguments: dict[str, Any]) -> int:
+        """Call a tool now; the request id (``answer_to`` waits for the answer)."""
+        return self.send_request("tools/call", {"name": name, "arguments": arguments})
 
     def close(self) -> None:
         if self._process.stdin and not self._process.stdin.closed:
@@ -116,3 +144,10 @@ class RawStdioSession:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def structured(message: dict[str, Any]) -> dict[str, Any]:
+    """A tool call's structured answer (its result must not be an error)."""
+    result = message.get("result") or {}
+    assert not result.get("isError"), result
+    return dict(result.get("structuredContent") or {})

@@ -9,7 +9,6 @@ The fake `oumi` script keeps jobs short-lived and real (its own process group).
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,7 @@ from oumi_mcp_server.jobs.catalog import JOB_MARKER_ENV
 from oumi_mcp_server.jobs.os_processes import processes_with_env, stop_processes
 from tests.conftest import server_env
 from tests.jobs_support import fake_oumi
-from tests.jsonrpc import RawStdioSession
+from tests.jsonrpc import RawStdioSession, structured
 from tests.project import make_project
 
 WRAPPER = "oumi_mcp_server.jobs.process.wrapper"
@@ -28,49 +27,12 @@ LONG = {"FAKE_OUMI_SLEEP": "60"}
 
 
 class Session(RawStdioSession):
-    """The raw session, plus requests sent now and answered later."""
-
-    def send_call(self, name: str, arguments: dict[str, Any]) -> int:
-        self._next_id += 1
-        self._send(
-            {
-                "jsonrpc": "2.0",
-                "id": self._next_id,
-                "method": "tools/call",
-                "params": {"name": name, "arguments": arguments},
-            }
-        )
-        return self._next_id
-
     def answer(self, request_id: int, timeout_s: float = 60.0) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout_s
-        with self._lock:
-            while True:
-                for line in self.stdout_lines:
-                    try:
-                        message = json.loads(line)
-                    except ValueError:
-                        continue
-                    if message.get("id") == request_id:
-                        return _structured(message)
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise TimeoutError(f"no answer to request {request_id}")
-                self._lock.wait(remaining)
+        return structured(self.answer_to(request_id, timeout_s=timeout_s))
 
     def kill(self) -> None:
-        self._process.kill()
-        self._process.wait()
-
-    @property
-    def pid(self) -> int:
-        return self._process.pid
-
-
-def _structured(message: dict[str, Any]) -> dict[str, Any]:
-    result = message.get("result") or {}
-    assert not result.get("isError"), result
-    return dict(result.get("structuredContent") or {})
+        self.process.kill()
+        self.process.wait()
 
 
 def _env(tmp_path: Path) -> dict[str, str]:

@@ -43,33 +43,15 @@ MALFORMED = [
 SHUTDOWN_WITHIN_S = 1.0
 
 
-class Session(RawStdioSession):
-    def send_line(self, line: bytes) -> None:
-        assert self._process.stdin is not None
-        self._process.stdin.write(line + b"\n")
-        self._process.stdin.flush()
-
-    def next_lines(self, after: int, timeout_s: float = 10.0) -> list[str]:
-        deadline = time.monotonic() + timeout_s
-        with self._lock:
-            while len(self.stdout_lines) <= after and time.monotonic() < deadline:
-                self._lock.wait(max(0.0, deadline - time.monotonic()))
-            return self.stdout_lines[after:]
-
-    @property
-    def process(self) -> subprocess.Popen[bytes]:
-        return self._process
-
-
 def test_every_malformed_line_gets_an_error_answer_and_the_session_goes_on(
     tmp_path: Path,
 ) -> None:
-    with Session(server_env(tmp_path), cwd=tmp_path) as session:
+    with RawStdioSession(server_env(tmp_path), cwd=tmp_path) as session:
         session.initialize()
         for line, code, request_id in MALFORMED:
             before = len(session.stdout_lines)
             session.send_line(line)
-            answers = [json.loads(text) for text in session.next_lines(before)]
+            answers = [json.loads(text) for text in session.lines_after(before)]
             assert len(answers) == 1, (line, answers)
             assert answers[0]["error"]["code"] == code, (line, answers)
             assert answers[0]["id"] == request_id, (line, answers)
@@ -80,10 +62,10 @@ def test_every_malformed_line_gets_an_error_answer_and_the_session_goes_on(
         assert len(logged) == len(MALFORMED), session.stderr_text[-3000:]
 
 
-def _start_with_a_job(tmp_path: Path, name: str) -> tuple[Session, str]:
+def _start_with_a_job(tmp_path: Path, name: str) -> tuple[RawStdioSession, str]:
     project = make_project(tmp_path / "project")
     env = server_env(tmp_path, OUMI_MCP_OUMI_EXECUTABLE=str(fake_oumi(tmp_path / "bin")))
-    session = Session(env, cwd=tmp_path)
+    session = RawStdioSession(env, cwd=tmp_path)
     session.initialize()
     answer = session.call_tool(
         "run_oumi_job",
