@@ -237,7 +237,6 @@ async def test_a_launchs_configs_share_one_probe_of_the_cluster(
     assert all(r.cloud_readiness and r.cloud_readiness.enabled for r in reports)
 
 
-
 @pytest.mark.anyio
 async def test_a_complete_probe_is_reused_for_a_minute_and_an_incomplete_one_is_not(
     settings: Settings, tmp_path: Path
