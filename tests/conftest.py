@@ -51,6 +51,7 @@ def settings(tmp_path: Path) -> Settings:
         # burst of short tests leaves several running at once on a 2-core machine.
         library_wait_s=30.0,
         warmup=False,
+        docs_autobuild=False,  # the API index is built by the tests that need it
         # list_jobs asks no cloud unless a test opts in: oumi.launcher's local cloud is
         # shared by the whole test process, and SkyPilot clouds start an API server.
         listed_clouds=(),
@@ -78,6 +79,7 @@ def server_env(tmp_path: Path, **extra: str) -> dict[str, str]:
         HF_HUB_OFFLINE="1",
         PYTHONUNBUFFERED="1",
         OUMI_MCP_WARMUP="0",
+        OUMI_MCP_DOCS_AUTOBUILD="0",
         OUMI_MCP_CLOUDS="local",  # tests that need SkyPilot clouds set "" explicitly
     )
     env.update(extra)

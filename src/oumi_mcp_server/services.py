@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from oumi_mcp_server.apidocs.service import DocsService
 from oumi_mcp_server.blocking import run_blocking
 from oumi_mcp_server.engines import load
 from oumi_mcp_server.environment.clouds import CloudChecker
@@ -112,6 +113,7 @@ class Services:
     warmup: Warmup
     clusters: ClusterService
     launcher: Callable[[], LauncherEngine]
+    docs: DocsService
     started_at: float = field(default_factory=time.time)
     _jobs: JobService | None = field(default=None, init=False)
     _jobs_lock: threading.Lock = field(default_factory=threading.Lock, init=False)
@@ -150,6 +152,7 @@ class Services:
             warmup=Warmup(warm_up_engines, enabled=settings.warmup, delay_s=WARMUP_DELAY_S),
             clusters=ClusterService(engine, timeout_s=settings.cluster_timeout_s),
             launcher=engine,
+            docs=DocsService(settings.cache_dir, autobuild=settings.docs_autobuild),
         )
 
     async def job_service(self) -> JobService:

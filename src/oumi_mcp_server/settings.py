@@ -94,6 +94,8 @@ class Settings:
     hf_timeout_s: float = HF_TIMEOUT_S
     cluster_timeout_s: float = CLUSTER_TIMEOUT_S
     warmup: bool = True  # OUMI_MCP_WARMUP=0 disables loading oumi after the handshake
+    # OUMI_MCP_DOCS_AUTOBUILD=0: build the API index on the first get_docs, not at start
+    docs_autobuild: bool = True
     job_retention_days: float = JOB_RETENTION_DAYS  # OUMI_MCP_JOB_RETENTION_DAYS
     job_cancel_grace_s: float = JOB_CANCEL_GRACE_S  # OUMI_MCP_JOB_CANCEL_GRACE_S
     oumi_executable: Path | None = None  # OUMI_MCP_OUMI_EXECUTABLE; default: next to python
@@ -144,6 +146,8 @@ class Settings:
                 env.get("OUMI_MCP_PREFLIGHT_CHECK_TIMEOUT_S"), PREFLIGHT_CHECK_TIMEOUT_S
             ),
             warmup=env.get("OUMI_MCP_WARMUP", "1").strip().lower() not in FALSE_WORDS,
+            docs_autobuild=env.get("OUMI_MCP_DOCS_AUTOBUILD", "1").strip().lower()
+            not in FALSE_WORDS,
             job_retention_days=_positive_float(
                 env.get("OUMI_MCP_JOB_RETENTION_DAYS"), JOB_RETENTION_DAYS
             ),

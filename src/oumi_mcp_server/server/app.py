@@ -16,6 +16,7 @@ from oumi_mcp_server.server import (
     resources,
     resources_jobs,
     tools_clusters,
+    tools_docs,
     tools_environment,
     tools_jobs,
     tools_library,
@@ -51,6 +52,7 @@ def _lifespan(services: Services) -> Callable[[MCPServer], AbstractAsyncContextM
     @asynccontextmanager
     async def lifespan(_: MCPServer) -> AsyncIterator[dict[str, Any]]:
         services.library.start(eager=False)
+        services.docs.start()
         services.start_jobs()
         try:
             yield {}
@@ -59,6 +61,7 @@ def _lifespan(services: Services) -> Callable[[MCPServer], AbstractAsyncContextM
             with anyio.move_on_after(CLOSE_WITHIN_S, shield=True):
                 await services.close_jobs()
             services.library.close()
+            services.docs.close()
             logger.info("Cleaned up: job runtimes released (jobs keep running)")
 
     return lifespan
@@ -86,6 +89,7 @@ def build_server(
     tools_validation.register(server, services)
     tools_jobs.register(server, services)
     tools_clusters.register(server, services)
+    tools_docs.register(server, services)
     resources.register(server, services)
     resources_jobs.register(server, services)
     if services.settings.read_only:

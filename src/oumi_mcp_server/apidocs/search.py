@@ -1,0 +1,237 @@
+"""Look names up in an API index: exact qualified name (or a public re-export of
+it), then exact short name, then keywords ranked over names, the class a member
+belongs to, and docstrings. Everything is precomputed when the index loads, so
+a query touches only the entries that share a word with it."""
+
+from __future__ import annotations
+
+import difflib
+import itertools
+import math
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+
+from oumi_mcp_server.apidocs.model import ApiEntry, ApiIndex
+
+_WORD = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
+_CLASS_NAME = re.compile(r"[A-Z][a-z0-9]+(?:[A-Z][A-Za-z0-9]*)+")
+_IDENTIFIER = re.compile(r"\w*(?:_\w*|[a-z][A-Z])\w*")  # a name in code: snake_case or camelCase
+_STOP = frozenset(
+    {
+        "a", "an", "and", "are", "as", "at", "be", "by", "for", "from", "if", "in", "into",
+        "is", "it", "its", "of", "on", "or", "that", "the", "this", "to", "use", "used",
+        "uses", "when", "whether", "which", "will", "with",
+    }
+)  # fmt: skip
+# Short forms in Oumi's names, read as the words a person would type.
+ABBREVIATIONS = {
+    "lr": ("learning", "rate"),
+    "attn": ("attention",),
+    "dir": ("directory",),
+    "num": ("number",),
+    "grad": ("gradient",),
+    "eval": ("evaluation",),
+    "seq": ("sequence",),
+    "len": ("length",),
+    "init": ("initial",),
+    "gpu": ("accelerator",),
+    "bf16": ("bfloat16",),
+    "fp16": ("float16",),
+}
+NAME_WEIGHT = 3.0
+PARENT_WEIGHT = 1.0
+DOC_WEIGHT = 1.0
+FIELD_WEIGHT = 0.5  # a word in the name of one of a dataclass's fields
+PREFIX_FACTOR = 0.5
+CONFIG_MODULES = "oumi.core.configs"
+KIND_ORDER = {"dataclass": 0, "class": 1, "field": 2, "function": 3, "method": 4, "registry": 5}
+
+
+def words(text: str) -> list[str]:
+    """Lower-case words of a name or sentence: 'lr_scheduler_type' and 'LoraParams' split."""
+    return [_normal(word) for word in _WORD.findall(text)]
+
+
+def _normal(word: str) -> str:
+    """A light stemmer: 'steps' -> 'step', 'packing' -> 'pack'."""
+    word = word.lower()
+    if len(word) > 5 and word.endswith("ing"):
+        return word[:-3]
+    return word[:-1] if len(word) > 3 and word.endswith("s") and not word.endswith("ss") else word
+
+
+def name_words(name: str) -> set[str]:
+    """The words of a name, and neighbours run together: 'q_lora' is also 'qlora',
+    'DeepSpeedParams' also 'deepspeed'."""
+    found = words(name)
+    found += [word for short in found for word in ABBREVIATIONS.get(short, ())]
+    pairs = {first + second for first, second in itertools.pairwise(found)}
+    return {*found, *pairs, "".join(found)}
+
+
+@dataclass(frozen=True)
+class Found:
+    match: str  # exact, short_name, search, none
+    entries: list[ApiEntry]
+    did_you_mean: list[str]
+
+
+class SearchIndex:
+    def __init__(self, index: ApiIndex) -> None:
+        self.entries = index.entries
+        self.aliases = index.aliases
+        self._by_name = {entry.name: entry for entry in self.entries}
+        self._positions = {entry.name: position for position, entry in enumerate(self.entries)}
+        self._by_short: dict[str, list[int]] = defaultdict(list)
+        self._name_words: dict[str, list[int]] = defaultdict(list)
+        self._parent_words: dict[str, list[int]] = defaultdict(list)
+        self._doc_words: dict[str, list[int]] = defaultdict(list)
+        self._field_words: dict[str, list[int]] = defaultdict(list)
+        doc_words: list[set[str]] = []
+        self._fields: dict[str, list[int]] = defaultdict(list)
+        for position, entry in enumerate(self.entries):
+            self._by_short[entry.short_name.lower()].append(position)
+            if entry.parent and entry.kind in ("field", "method"):
+                member = f"{entry.parent.rsplit('.', 1)[-1]}.{entry.short_name}".lower()
+                self._by_short[member].append(position)
+            for word in name_words(entry.short_name):
+                self._name_words[word].append(position)
+            for word in name_words(entry.parent.rsplit(".", 1)[-1]):
+                self._parent_words[word].append(position)
+            doc_words.append(set(words(f"{entry.summary} {entry.doc[:300]}")) - _STOP)
+        # A dataclass is described by its fields too: 'lora' finds PeftParams.
+        field_words: dict[int, set[str]] = defaultdict(set)
+        for entry in self.entries:
+            if entry.kind == "field":
+                self._fields[entry.parent].append(self._positions[entry.name])
+            if entry.kind == "field" and entry.parent in self._positions:
+                field_words[self._positions[entry.parent]].update(words(entry.short_name))
+        for position, found in field_words.items():
+            for word in found - _STOP:
+                self._field_words[word].append(position)
+        for position, found in enumerate(doc_words):
+            for word in found:
+                self._doc_words[word].append(position)
+        self._vocabulary = sorted(self._name_words)
+        self._short_names = sorted({entry.short_name for entry in self.entries})
+        self._count = max(len(self.entries), 1)
+
+    def find(self, query: str, *, kind: str = "", module: str = "", limit: int = 10) -> Found:
+        query = query.strip()
+        wanted = [e for e in self._exact(query) if _passes(e, kind, module)]
+        if wanted:
+            return Found("exact", wanted[:limit], [])
+        short = [e for e in self._short(query) if _passes(e, kind, module)]
+        ranked = [e for e in self._ranked(query) if _passes(e, kind, module)]
+        if short:
+            # Names that are the query first, then the best keyword hits beside them.
+            named = {entry.name for entry in short}
+            rest = [entry for entry in ranked if entry.name not in named]
+            return Found("short_name", [*short, *rest][:limit], [])
+        if ranked:
+            # A name that is nowhere may be a typo of one: say which names are close.
+            typo = self.suggestions(query) if _IDENTIFIER.fullmatch(query) else []
+            return Found("search", ranked[:limit], typo)
+        return Found("none", [], self.suggestions(query))
+
+    def fields_of(self, class_name: str) -> list[ApiEntry]:
+        """A dataclass's field entries, in declaration order."""
+        return [self.entries[position] for position in self._fields.get(class_name, [])]
+
+    def _exact(self, query: str) -> list[ApiEntry]:
+        if query in self._by_name:
+            return [self._by_name[query]]
+        if query in self.aliases:
+            return (
+                [self._by_name[self.aliases[query]]] if self.aliases[query] in self._by_name else []
+            )
+        owner, _, member = query.rpartition(".")
+        if owner in self.aliases:
+            target = f"{self.aliases[owner]}.{member}"
+            return [self._by_name[target]] if target in self._by_name else []
+        return []
+
+    def _short(self, query: str) -> list[ApiEntry]:
+        key = query.lower()
+        positions = self._by_short.get(key) or self._by_short.get(re.sub(r"[\s-]+", "_", key), [])
+        found = [self.entries[position] for position in positions]
+        return sorted(found, key=_preference)
+
+    def _ranked(self, query: str) -> list[ApiEntry]:
+        terms = [word for word in dict.fromkeys(words(query)) if word not in _STOP] or words(query)
+        if not terms:
+            return []
+        scores: dict[int, float] = defaultdict(float)
+        matched: dict[int, set[str]] = defaultdict(set)
+        for term in terms:
+            for table, weight in (
+                (self._name_words, NAME_WEIGHT),
+                (self._parent_words, PARENT_WEIGHT),
+                (self._doc_words, DOC_WEIGHT),
+                (self._field_words, FIELD_WEIGHT),
+            ):
+                self._score(table, term, weight, scores, matched)
+            for word in self._prefixed(term):
+                self._score(
+                    self._name_words, word, NAME_WEIGHT * PREFIX_FACTOR, scores, matched, term
+                )
+        wants_class = bool(_CLASS_NAME.fullmatch(query.strip()))
+        final: list[tuple[float, int]] = []
+        for position, score in scores.items():
+            entry = self.entries[position]
+            coverage = len(matched[position]) / len(terms)
+            boost = 1.5 if entry.module.startswith(CONFIG_MODULES) else 1.0
+            if wants_class and entry.kind not in ("class", "dataclass"):
+                boost *= 0.25  # 'LoraParams' asks for a class, even one renamed since
+            final.append((score * coverage * coverage * boost, position))
+        final.sort(key=lambda item: (-item[0], _preference(self.entries[item[1]])))
+        return [self.entries[position] for _, position in final]
+
+    def _score(
+        self,
+        table: dict[str, list[int]],
+        word: str,
+        weight: float,
+        scores: dict[int, float],
+        matched: dict[int, set[str]],
+        term: str = "",
+    ) -> None:
+        positions = table.get(word)
+        if not positions:
+            return
+        rarity = math.log(1 + self._count / len(positions))
+        for position in positions:
+            scores[position] += weight * rarity
+            matched[position].add(term or word)
+
+    def _prefixed(self, term: str) -> list[str]:
+        """Name words that start with a longer query word ('accum' -> 'accumulation')."""
+        if len(term) < 4:
+            return []
+        return [word for word in self._vocabulary if word != term and word.startswith(term)]
+
+    def suggestions(self, query: str) -> list[str]:
+        key = query.rsplit(".", 1)[-1]
+        close = difflib.get_close_matches(key, self._short_names, n=5, cutoff=0.6)
+        if not close:
+            lowered = {name.lower(): name for name in self._short_names}
+            close = [
+                lowered[m] for m in difflib.get_close_matches(key.lower(), lowered, n=5, cutoff=0.6)
+            ]
+        return close
+
+
+def _passes(entry: ApiEntry, kind: str, module: str) -> bool:
+    if kind and entry.kind != kind:
+        return False
+    return not module or entry.module == module or entry.module.startswith(f"{module}.")
+
+
+def _preference(entry: ApiEntry) -> tuple[int, int, int]:
+    """Among equals: Oumi's configs first, classes before members, shorter names first."""
+    return (
+        0 if entry.module.startswith(CONFIG_MODULES) else 1,
+        KIND_ORDER.get(entry.kind, 9),
+        len(entry.name),
+    )
