@@ -20,7 +20,11 @@ from oumi_mcp_server.paths import expand_user_path
 from oumi_mcp_server.validation.documents import ConfigDocument
 from oumi_mcp_server.validation.kinds import ConfigKind
 from oumi_mcp_server.validation.problems import Problem
-from oumi_mcp_server.validation.schema import unknown_field_problems, without_fields
+from oumi_mcp_server.validation.schema import (
+    field_docs_name,
+    unknown_field_problems,
+    without_fields,
+)
 
 # Fields Oumi checks for existence while validating; they must be resolved
 # against client_cwd first.
@@ -69,14 +73,17 @@ def without_values(message: str, data: dict[str, Any]) -> str:
     return message
 
 
-def _omegaconf_problem(exc: Exception, data: dict[str, Any]) -> Problem:
+def _omegaconf_problem(exc: Exception, data: dict[str, Any], cls: type) -> Problem:
     cause = exc.__cause__ or exc
     full_key = str(getattr(cause, "full_key", "") or "")
     message = without_values(str(getattr(cause, "msg", "") or cause).splitlines()[0], data)
+    docs = field_docs_name(cls, full_key) if full_key else ""
     return Problem(
         field=full_key,
         message=message,
-        hint="Check the field's type and allowed values in the matching Oumi config class.",
+        hint="Check the field's type and allowed values"
+        + (" (get_docs with the docs name shows them)." if docs else " in its Oumi config class."),
+        docs=docs,
     )
 
 
@@ -208,7 +215,7 @@ def validate_document(
     try:
         config = cls.from_str(_INTERPOLATION.sub("\\${", text))  # type: ignore[attr-defined]
     except Exception as exc:  # OmegaConf: wrong types, bad enum values, bad structure
-        return [*unknown, _omegaconf_problem(exc, document.data)], []
+        return [*unknown, _omegaconf_problem(exc, document.data, cls)], []
     if unknown:
         return unknown, []
     _rebase_checked_paths(config, client_cwd)

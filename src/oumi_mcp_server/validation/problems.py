@@ -9,3 +9,7 @@ class Problem(BaseModel):
     field: str = Field(description="Dotted path of the field ('' for the whole config).")
     message: str
     hint: str = ""
+    docs: str = Field(
+        default="",
+        description="The get_docs entry (qualified name) for the field or class to look up.",
+    )

@@ -37,11 +37,47 @@ def _field_types(cls: type) -> dict[str, Any]:
     }
 
 
-def _suggestion(key: str, known: list[str]) -> str:
+def _closest(key: str, known: list[str]) -> str | None:
     close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+    return close[0] if close else None
+
+
+def _suggestion(key: str, known: list[str]) -> str:
+    close = _closest(key, known)
     if close:
-        return f"Did you mean '{close[0]}'?"
+        return f"Did you mean '{close}'?"
     return f"Valid fields here: {', '.join(sorted(known))}."
+
+
+def docs_name(cls: type, field: str = "") -> str:
+    """The get_docs name of a config class, or of one of its fields."""
+    name = f"{cls.__module__}.{cls.__qualname__}"
+    return f"{name}.{field}" if field else name
+
+
+def field_docs_name(cls: type, path: str) -> str:
+    """The get_docs name of the field at a dotted path ('training.learning_rate') of a
+    config class: the deepest dataclass field the path reaches ('' when none)."""
+    steps = [step for step in re.split(r"[.\[\]]+", path) if step and not step.isdigit()]
+    owner: Any = cls
+    found = ""
+    for step in steps:
+        if not (isinstance(owner, type) and dataclasses.is_dataclass(owner)):
+            break
+        types_by_field = _field_types(owner)
+        if step not in types_by_field:
+            break
+        found = docs_name(owner, step)
+        owner = _element_type(types_by_field[step])
+    return found
+
+
+def _element_type(annotation: Any) -> Any:
+    """A field's dataclass, looking through list[...] and dict[..., ...]."""
+    args = typing.get_args(annotation)
+    if typing.get_origin(annotation) in (list, dict) and args:
+        return _unwrap_optional(args[-1])
+    return annotation
 
 
 def _walk_value(annotation: Any, value: Any, path: str, problems: list[Problem]) -> None:
@@ -73,6 +109,7 @@ def unknown_field_problems(
                     field=path,
                     message=f"Unknown field '{key}' in {cls.__name__}.",
                     hint=_suggestion(str(key), list(types_by_field)),
+                    docs=docs_name(cls, _closest(str(key), list(types_by_field)) or ""),
                 )
             )
             continue
