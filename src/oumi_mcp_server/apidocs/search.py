@@ -5,7 +5,9 @@ a query touches only the entries that share a word with it."""
 
 from __future__ import annotations
 
+import bisect
 import difflib
+import heapq
 import itertools
 import math
 import re
@@ -83,6 +85,7 @@ class SearchIndex:
         self.aliases = index.aliases
         self._by_name = {entry.name: entry for entry in self.entries}
         self._positions = {entry.name: position for position, entry in enumerate(self.entries)}
+        self._preferences = [_preference(entry) for entry in self.entries]
         self._by_short: dict[str, list[int]] = defaultdict(list)
         self._name_words: dict[str, list[int]] = defaultdict(list)
         self._parent_words: dict[str, list[int]] = defaultdict(list)
@@ -123,7 +126,7 @@ class SearchIndex:
         if wanted:
             return Found("exact", wanted[:limit], [])
         short = [e for e in self._short(query) if _passes(e, kind, module)]
-        ranked = [e for e in self._ranked(query) if _passes(e, kind, module)]
+        ranked = self._ranked(query, kind, module, limit + len(short))
         if short:
             # Names that are the query first, then the best keyword hits beside them.
             named = {entry.name for entry in short}
@@ -158,7 +161,7 @@ class SearchIndex:
         found = [self.entries[position] for position in positions]
         return sorted(found, key=_preference)
 
-    def _ranked(self, query: str) -> list[ApiEntry]:
+    def _ranked(self, query: str, kind: str, module: str, limit: int) -> list[ApiEntry]:
         terms = [word for word in dict.fromkeys(words(query)) if word not in _STOP] or words(query)
         if not terms:
             return []
@@ -177,16 +180,19 @@ class SearchIndex:
                     self._name_words, word, NAME_WEIGHT * PREFIX_FACTOR, scores, matched, term
                 )
         wants_class = bool(_CLASS_NAME.fullmatch(query.strip()))
-        final: list[tuple[float, int]] = []
+        final: list[tuple[float, tuple[int, int, int], int]] = []
         for position, score in scores.items():
             entry = self.entries[position]
+            if not _passes(entry, kind, module):
+                continue
             coverage = len(matched[position]) / len(terms)
             boost = 1.5 if entry.module.startswith(CONFIG_MODULES) else 1.0
             if wants_class and entry.kind not in ("class", "dataclass"):
                 boost *= 0.25  # 'LoraParams' asks for a class, even one renamed since
-            final.append((score * coverage * coverage * boost, position))
-        final.sort(key=lambda item: (-item[0], _preference(self.entries[item[1]])))
-        return [self.entries[position] for _, position in final]
+            final.append(
+                (-score * coverage * coverage * boost, self._preferences[position], position)
+            )
+        return [self.entries[position] for *_, position in heapq.nsmallest(limit, final)]
 
     def _score(
         self,
@@ -209,7 +215,9 @@ class SearchIndex:
         """Name words that start with a longer query word ('accum' -> 'accumulation')."""
         if len(term) < 4:
             return []
-        return [word for word in self._vocabulary if word != term and word.startswith(term)]
+        start = bisect.bisect_right(self._vocabulary, term)
+        end = bisect.bisect_left(self._vocabulary, term + "\uffff", lo=start)
+        return self._vocabulary[start:end]
 
     def suggestions(self, query: str) -> list[str]:
         key = query.rsplit(".", 1)[-1]
