@@ -217,3 +217,16 @@ def test_the_layering_rules_can_fail() -> None:
     assert any("a leaf imports nothing" in line for line in found), found
     assert any("outside jobs/" in line for line in found), found
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+
+
+def test_only_the_build_child_imports_the_introspection() -> None:
+    """apidocs/introspect.py imports all of oumi: only build.py (the child process's
+    entry) may import it, so the server process never does."""
+    introspect = f"{ROOT}.apidocs.introspect"
+    importers = sorted(
+        _module_name(path) for path in _sources() if introspect in _imported_names(path)
+    )
+    assert importers == [f"{ROOT}.apidocs.build"]
+    assert "oumi" in {
+        name.split(".")[0] for name in _imported_names(PACKAGE / "apidocs" / "introspect.py")
+    }
