@@ -13,11 +13,13 @@ from mcp.server.mcpserver import MCPServer
 
 from oumi_mcp_server import __version__
 from oumi_mcp_server.server import (
+    prompts,
     resources,
     resources_jobs,
     tools_clusters,
     tools_docs,
     tools_environment,
+    tools_guidance,
     tools_jobs,
     tools_library,
     tools_start,
@@ -90,6 +92,8 @@ def build_server(
     tools_jobs.register(server, services)
     tools_clusters.register(server, services)
     tools_docs.register(server, services)
+    tools_guidance.register(server, services)
+    prompts.register(server, services)
     resources.register(server, services)
     resources_jobs.register(server, services)
     if services.settings.read_only:

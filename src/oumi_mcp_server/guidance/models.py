@@ -1,0 +1,19 @@
+"""What get_guidance answers."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+
+class GuidanceTopic(BaseModel):
+    topic: str
+    title: str
+    description: str
+    uri: str = Field(description="The same document as an MCP resource.")
+
+
+class GuidanceAnswer(BaseModel):
+    topic: str = Field(description="The topic asked for; '' lists them.")
+    title: str = ""
+    text: str = Field(default="", description="The whole guidance document (Markdown).")
+    topics: list[GuidanceTopic] = Field(default_factory=list)

@@ -1,0 +1,59 @@
+# ruff: noqa: E501  (prompt texts: one step a line)
+"""The texts of the workflow prompts (MCP prompts, shown by clients as slash commands):
+each steers the assistant through the server's tools in the right order."""
+
+from __future__ import annotations
+
+METHODS = ("lora", "qlora", "full")
+CLOUDS = ("slurm", "gcp", "aws", "azure", "lambda", "runpod", "kubernetes", "local")
+EVAL_TASKS = ("mmlu", "hellaswag", "arc_challenge", "gsm8k", "truthfulqa_mc2", "winogrande")
+
+
+def fine_tune(model: str, dataset_path: str, method: str = "lora") -> str:
+    return f"""Fine-tune {model} on my data at {dataset_path} with {method or "lora"}.
+
+Work in my project directory (pass it as client_cwd to every path-sensitive tool):
+1. get_started, then search_configs for a {method or "lora"} training recipe close to {model}; read the best one with get_config.
+2. Copy it into my project as a new config; point the dataset at {dataset_path} and the model at {model}. Never edit or launch the library file.
+3. validate_config; for any field you are unsure of (type, default, meaning), look it up with get_docs (each problem names its docs entry).
+4. pre_flight_check with the target I will run on; fix every blocking problem.
+5. run_oumi_job as a dry run and show me the exact command; launch with dry_run=false only after I agree.
+6. Watch it with get_job_status and get_job_logs (loss lines), and tell me when it ends and where the output is."""
+
+
+def evaluate_checkpoint(checkpoint_path: str, tasks: str = "mmlu") -> str:
+    return f"""Evaluate the checkpoint at {checkpoint_path} on {tasks or "mmlu"}.
+
+1. search_configs with task=eval for a recipe close to this model; read it with get_config.
+2. Copy it into my project; set model.model_name to {checkpoint_path} (a LoRA adapter goes in model.adapter_model with its base model) and the tasks to {tasks or "mmlu"}. Look up the evaluation fields with get_docs (EvaluationConfig, LMHarnessTaskParams).
+3. validate_config, then pre_flight_check; fix every blocking problem.
+4. run_oumi_job with command=evaluate as a dry run; launch after I agree.
+5. When it completes, read the results from the job's output dir and summarise them per task."""
+
+
+def debug_failed_job(job_id: str) -> str:
+    return f"""Find out why job {job_id} failed, and how to fix it.
+
+1. get_job_status {job_id}: its state, reason, exit code and output tails.
+2. get_job_logs {job_id}: the last lines of stderr, then stdout; page back with offset if the cause is earlier.
+3. Name the root cause (a config field, a missing path, out of memory, credentials, the cluster).
+4. If it is the config: validate_config and pre_flight_check it; get_docs for the fields involved.
+5. Propose the smallest fix, show the changed lines, and offer a dry run of the relaunch (run_oumi_job). Do not relaunch without my agreement."""
+
+
+def move_to_cloud(config_path: str, cloud: str = "slurm", cluster_name: str = "") -> str:
+    cluster = f" on the cluster {cluster_name}" if cluster_name else ""
+    slurm = (
+        "\nFor Slurm, cluster_name is user@host; the dry run shows the job script (#SBATCH "
+        "lines, setup that activates oumi on the cluster) and pre-flight checks the cluster "
+        "over ssh (sbatch, accounting, partitions, GPUs, the log dir)."
+        if (cloud or "slurm") == "slurm"
+        else ""
+    )
+    return f"""Move my run of {config_path} to {cloud or "slurm"}{cluster}.
+
+1. Read guidance with get_guidance topic=cloud-launch.
+2. pre_flight_check the config for cloud={cloud or "slurm"}: which paths sync with my project, which are not reachable there, credentials, and what the cloud needs.
+3. run_oumi_job with cloud={cloud or "slurm"}{f", cluster_name={cluster_name}" if cluster_name else ""} as a dry run: show me the job config, the files that would be synced, resources and the cost or teardown reminder.{slurm}
+4. Launch with dry_run=false only after I agree; then follow it with get_job_status and get_job_logs.
+5. When it ends: copy the outputs out, then offer stop_cluster or down_cluster (never without my confirmation)."""
