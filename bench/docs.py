@@ -10,7 +10,7 @@ Measured per server, over stdio with the official client:
   - RSS of the server process (and its children) once its docs answer;
   - top-3 hit rate on bench/docs_lookups.json ('tuning' and 'held_out' sets).
 
-.venv/bin/python bench/docs.py [--warm-starts 5] [--rounds 5] [--no-competitor]
+.venv/bin/python bench/docs.py [--warm-starts 5] [--rounds 5] [--no-competitor] [--install-competitor]
 """
 
 from __future__ import annotations
@@ -221,11 +221,12 @@ async def main() -> None:
     parser.add_argument("--warm-starts", type=int, default=5)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--no-competitor", action="store_true")
+    parser.add_argument("--install-competitor", action="store_true")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="oumi-mcp-docs-") as tmp:
         work = Path(tmp)
         mine = await run_ours(work, args.warm_starts, args.rounds)
-        script = None if args.no_competitor else ensure_competitor(install=False)
+        script = None if args.no_competitor else ensure_competitor(install=args.install_competitor)
         if script is None:
             print("oumi-mcp (Oumi 0.9): not installed or skipped; no comparison.")
             return
