@@ -10,7 +10,8 @@ Measured per server, over stdio with the official client:
   - RSS of the server process (and its children) once its docs answer;
   - top-3 hit rate on bench/docs_lookups.json ('tuning' and 'held_out' sets).
 
-.venv/bin/python bench/docs.py [--warm-starts 5] [--rounds 5] [--no-competitor] [--install-competitor]
+.venv/bin/python bench/docs.py [--warm-starts 5] [--rounds 5]
+    [--no-competitor] [--install-competitor]
 """
 
 from __future__ import annotations
