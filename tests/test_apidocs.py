@@ -258,3 +258,28 @@ async def test_over_stdio_the_server_never_imports_oumi_for_docs(
     loaded = json.loads(info.contents[0].text)["heavy_modules_loaded"]  # type: ignore[union-attr]
     assert loaded == []
     assert index_file(cache, VERSION).stat().st_mtime_ns == built  # loaded, not rebuilt
+
+
+@pytest.mark.anyio
+async def test_validation_problems_name_their_docs_entry(
+    client: Client, docs: DocsService, tmp_path: Path
+) -> None:
+    config = tmp_path / "train.yaml"
+    config.write_text(
+        "model:\n  model_name: tiny\ntraining:\n  learning_rat: 0.1\n  max_steps: abc\n"
+        "  lora_r: 8\n"
+    )
+    result = await client.call_tool(
+        "validate_config",
+        {"config": "train.yaml", "client_cwd": str(tmp_path), "task_type": "training"},
+    )
+    answer = result.structured_content
+    assert answer is not None, result.content
+    by_field = {problem["field"]: problem["docs"] for problem in answer["errors"]}
+    params = "oumi.core.configs.params.training_params.TrainingParams"
+    assert by_field["training.learning_rat"] == f"{params}.learning_rate"  # the suggestion
+    assert by_field["training.lora_r"] == params  # no close field: the class
+    assert by_field["training.max_steps"] == f"{params}.max_steps"  # a wrong type
+    # Each docs name is an exact get_docs entry.
+    looked_up = docs.get_docs([f"{params}.learning_rate", params])
+    assert [item.match for item in looked_up.results] == ["exact", "exact"]
