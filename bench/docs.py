@@ -134,6 +134,16 @@ def rate_line(set_name: str, found: int, total: int, misses: list[str]) -> str:
     return f"top-{TOP} {set_name}: {found}/{total} ({100 * found / total:.1f}%) misses: {misses}"
 
 
+async def ping_round_trips(client: Client, count: int) -> Summary:
+    """The floor on this machine: an MCP ping over the same stdio session."""
+    samples = []
+    for _ in range(count):
+        started = time.perf_counter()
+        await client.send_ping()
+        samples.append(time.perf_counter() - started)
+    return Summary("MCP ping round trip, same session (the floor)", samples)
+
+
 def our_arguments(query: str) -> dict[str, Any]:
     return {"query": query, "limit": TOP}
 
@@ -168,9 +178,11 @@ async def run_ours(work: Path, warm_starts: int, rounds: int) -> dict[str, Any]:
     async with Client(ours(state), mode="legacy") as client:
         await until_ready(client)
         warm = await warm_queries(client, our_arguments, rounds)
+        baseline = await ping_round_trips(client, len(warm.samples))
         rss = child_rss_bytes()
         rates = await hit_rates(client, our_arguments, our_names)
     print(f"ours, {warm.line('ms', 1000)}")
+    print(f"ours, {baseline.line('ms', 1000)}")
     print(f"ours, RSS with the index loaded: {rss / 2**20:.0f} MB")
     for set_name, (found, total, misses) in rates.items():
         print(f"ours, {rate_line(set_name, found, total, misses)}")

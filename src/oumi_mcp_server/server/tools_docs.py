@@ -12,6 +12,8 @@ from oumi_mcp_server.server.errors import reported_as_tool_errors
 from oumi_mcp_server.services import Services
 
 MAX_QUERIES = 20
+MAX_QUERY_CHARS = 200
+Query = Annotated[str, Field(max_length=MAX_QUERY_CHARS)]
 Kind = Literal["", "class", "dataclass", "function", "method", "field", "registry"]
 
 
@@ -35,12 +37,15 @@ def register(server: MCPServer, services: Services) -> None:
     async def get_docs(
         ctx: Context,
         query: Annotated[
-            str | list[str],
+            Query | list[Query],
             Field(description="A name or words, or a list of them (up to 20) answered together."),
         ],
         module: Annotated[
             str,
-            Field(description="Only entries in this module or below, e.g. 'oumi.core.configs'."),
+            Field(
+                description="Only entries in this module or below, e.g. 'oumi.core.configs'.",
+                max_length=MAX_QUERY_CHARS,
+            ),
         ] = "",
         kind: Annotated[Kind, Field(description="Only this kind of entry.")] = "",
         limit: Annotated[int, Field(description="Hits per query (1-50).", ge=1, le=50)] = 10,

@@ -22,7 +22,9 @@ def register(server: MCPServer, services: Services) -> None:
         ),
     )
     async def get_guidance(
-        topic: Annotated[str, Field(description="A topic name; '' lists them.")] = "",
+        topic: Annotated[
+            str, Field(description="A topic name; '' lists them.", max_length=64)
+        ] = "",
     ) -> GuidanceAnswer:
         with reported_as_tool_errors("get_guidance"):
             topic = topic.strip()
