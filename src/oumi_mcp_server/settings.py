@@ -45,6 +45,7 @@ JOB_START_DELAY_S = 2.0  # after start-up (a launch or status call loads it soon
 JOB_PRUNE_INTERVAL_S = 3600.0
 JOB_SUPERVISE_POLL_S = 0.25
 JOB_CANCEL_GRACE_S = 10.0
+JOB_WATCH_INTERVAL_S = 1.0  # subscribed jobs are polled this often, only while watched
 REGISTRY_TIMEOUT_S = 15.0
 # Reading and parsing the config a job request names (its own limit and message:
 # a slow disk is not a busy registry).
@@ -97,6 +98,8 @@ class Settings:
     # OUMI_MCP_DOCS_AUTOBUILD=0: build the API index on the first get_docs, not at start
     docs_autobuild: bool = True
     job_retention_days: float = JOB_RETENTION_DAYS  # OUMI_MCP_JOB_RETENTION_DAYS
+    # OUMI_MCP_WATCH_INTERVAL_S: how often subscribed jobs are polled (only while watched)
+    watch_interval_s: float = JOB_WATCH_INTERVAL_S
     job_cancel_grace_s: float = JOB_CANCEL_GRACE_S  # OUMI_MCP_JOB_CANCEL_GRACE_S
     oumi_executable: Path | None = None  # OUMI_MCP_OUMI_EXECUTABLE; default: next to python
     # OUMI_MCP_SLURM_SETUP: the command that activates oumi on Slurm clusters (job setup)
@@ -150,6 +153,9 @@ class Settings:
             not in FALSE_WORDS,
             job_retention_days=_positive_float(
                 env.get("OUMI_MCP_JOB_RETENTION_DAYS"), JOB_RETENTION_DAYS
+            ),
+            watch_interval_s=_positive_float(
+                env.get("OUMI_MCP_WATCH_INTERVAL_S"), JOB_WATCH_INTERVAL_S
             ),
             job_cancel_grace_s=_positive_float(
                 env.get("OUMI_MCP_JOB_CANCEL_GRACE_S"), JOB_CANCEL_GRACE_S

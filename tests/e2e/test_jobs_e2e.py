@@ -221,3 +221,34 @@ async def test_two_servers_launching_at_once_lose_no_record(tmp_path: Path) -> N
                 break
             await anyio.sleep(0.5)
         assert listed["total"] == 40, listed["counts"]
+
+
+@pytest.mark.filterwarnings("ignore:resources/subscribe is removed")
+async def test_a_subscribed_client_hears_the_real_training_finish(
+    tmp_path: Path, tiny_model: Path
+) -> None:
+    project = tmp_path / "project"
+    config = make_tiny_project(project, tiny_model)
+    updates: list[str] = []
+
+    async def on_message(message: Any) -> None:
+        if getattr(message, "method", "") == "notifications/resources/updated":
+            updates.append(str(message.params.uri))
+
+    parameters = stdio_parameters(tmp_path)
+    async with Client(parameters, mode="legacy", message_handler=on_message) as client:
+        launched = await call(client, "run_oumi_job", launch_arguments(config, project))
+        job_id = launched["job_id"]
+        await client.subscribe_resource(f"jobs://{job_id}")
+        with anyio.fail_after(REAL_JOB_TIMEOUT_S):
+            while f"jobs://{job_id}" not in updates:
+                await anyio.sleep(0.1)
+        status = await call(client, "get_job_status", {"job_id": job_id})
+        # The first change may be queued/launching -> running; wait for the final one.
+        with anyio.fail_after(REAL_JOB_TIMEOUT_S):
+            while not status["terminal"]:
+                seen = len(updates)
+                while len(updates) == seen:
+                    await anyio.sleep(0.1)
+                status = await call(client, "get_job_status", {"job_id": job_id})
+        assert status["state"] == "completed", status

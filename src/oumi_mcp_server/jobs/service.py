@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -325,6 +325,19 @@ class JobService:
             [warning for survey in surveys for warning in survey.warnings],
             [source for survey in surveys for source in survey.listed],
         )
+
+    async def live_states(self, job_ids: Collection[str] | None = None) -> dict[str, str]:
+        """Live state of our jobs (all of them, or those named that exist), by job id: what
+        a watcher compares between polls. No tails, no jobs of others."""
+        records = await registry_ops.call(self.registry.all)
+        if job_ids is not None:
+            wanted = set(job_ids)
+            records = [record for record in records if record.job_id in wanted]
+        observations = await self._observe(records)
+        return {
+            record.job_id: observation.state.value
+            for record, observation in zip(records, observations, strict=True)
+        }
 
     async def logs(
         self, job_id: str, lines: int = 200, stream: str = "both", offset: int | None = None

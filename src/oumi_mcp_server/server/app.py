@@ -10,6 +10,7 @@ from typing import Any
 
 import anyio
 from mcp.server.mcpserver import MCPServer
+from mcp.server.subscriptions import InMemorySubscriptionBus
 
 from oumi_mcp_server import __version__
 from oumi_mcp_server.server import (
@@ -27,6 +28,7 @@ from oumi_mcp_server.server import (
 )
 from oumi_mcp_server.server.arguments import CheckToolArguments
 from oumi_mcp_server.server.auditing import AuditMutatingCalls
+from oumi_mcp_server.server.subscriptions import JobSubscriptions
 from oumi_mcp_server.server.warmup import WarmupAfterHandshake
 from oumi_mcp_server.services import Services
 from oumi_mcp_server.settings import Settings
@@ -47,7 +49,9 @@ logger = logging.getLogger(__name__)
 CLOSE_WITHIN_S = 0.8
 
 
-def _lifespan(services: Services) -> Callable[[MCPServer], AbstractAsyncContextManager[Any]]:
+def _lifespan(
+    services: Services, subscriptions: JobSubscriptions
+) -> Callable[[MCPServer], AbstractAsyncContextManager[Any]]:
     """Once serving starts, prepare the config library in a background thread, reconcile
     local jobs left by earlier server processes and sweep stale job runtimes periodically."""
 
@@ -61,6 +65,7 @@ def _lifespan(services: Services) -> Callable[[MCPServer], AbstractAsyncContextM
         finally:
             # Shielded, and bounded: a shutdown by signal still cleans up, within a second.
             with anyio.move_on_after(CLOSE_WITHIN_S, shield=True):
+                await subscriptions.close()
                 await services.close_jobs()
             services.library.close()
             services.docs.close()
@@ -69,21 +74,30 @@ def _lifespan(services: Services) -> Callable[[MCPServer], AbstractAsyncContextM
     return lifespan
 
 
+class OumiMcpServer(MCPServer):
+    """The SDK's server, plus the job subscriptions it serves (for their watcher)."""
+
+    job_subscriptions: JobSubscriptions
+
+
 def build_server(
     settings: Settings | None = None,
     *,
     services: Services | None = None,
     transport: str = "in-process",
-) -> MCPServer:
+) -> OumiMcpServer:
     """Create a server with every tool and resource registered (in read-only mode, only
     the tools that change nothing). ``transport`` is what the audit log records."""
     services = services or Services.create(settings or Settings.from_env())
-    server = MCPServer(
+    bus = InMemorySubscriptionBus()
+    subscriptions = JobSubscriptions(services, bus, services.settings.watch_interval_s)
+    server = OumiMcpServer(
         name=SERVER_NAME,
         version=__version__,
         instructions=_instructions(),
         log_level=services.settings.log_level,  # type: ignore[arg-type]
-        lifespan=_lifespan(services),
+        lifespan=_lifespan(services, subscriptions),
+        subscriptions=bus,
     )
     tools_start.register(server, services)
     tools_environment.register(server, services)
@@ -96,6 +110,8 @@ def build_server(
     prompts.register(server, services)
     resources.register(server, services)
     resources_jobs.register(server, services)
+    subscriptions.register(server._lowlevel_server)
+    server.job_subscriptions = subscriptions
     if services.settings.read_only:
         _remove_mutating_tools(server)
     server.middleware.append(AuditMutatingCalls(server, services.settings.state_dir, transport))

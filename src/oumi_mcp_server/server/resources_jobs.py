@@ -1,4 +1,5 @@
-"""Job resources: jobs://running, jobs://completed and jobs://{job_id}/logs (bounded)."""
+"""Job resources: jobs://running, jobs://completed, jobs://{job_id} and jobs://{job_id}/logs
+(bounded). Each can be subscribed to (server/subscriptions.py)."""
 
 from __future__ import annotations
 
@@ -42,6 +43,18 @@ def register(server: MCPServer, services: Services) -> None:
         return await _answer(lambda: _list(services, "finished"))
 
     @server.resource(
+        "jobs://{job_id}",
+        name="job",
+        title="Job status",
+        description="One job's live status (as get_job_status answers); subscribe to hear "
+        "when its state changes.",
+        mime_type="application/json",
+        security=JOB_ID_CHECKED_BY_SERVICE,
+    )
+    async def job_status(job_id: str) -> str:
+        return await _answer(lambda: _status(services, job_id))
+
+    @server.resource(
         "jobs://{job_id}/logs",
         name="job-logs",
         title="Job logs",
@@ -56,6 +69,10 @@ def register(server: MCPServer, services: Services) -> None:
 
 async def _list(services: Services, status: str) -> BaseModel:
     return await (await services.job_service()).list_jobs(status, limit=1000)
+
+
+async def _status(services: Services, job_id: str) -> BaseModel:
+    return await (await services.job_service()).status(job_id)
 
 
 async def _logs(services: Services, job_id: str) -> BaseModel:

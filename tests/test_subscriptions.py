@@ -1,0 +1,194 @@
+"""Job subscriptions: a watching client hears when a job changes; nobody watching, no polling.
+
+Real server in memory, real processes (a fake `oumi` script), both ways of subscribing:
+resources/subscribe (handshake-era clients) and subscriptions/listen (2026-07-28).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+from mcp import Client
+from mcp.shared.exceptions import MCPError
+from mcp.shared.subscriptions import ResourceUpdated
+
+from oumi_mcp_server.jobs.watch import diff_states
+from oumi_mcp_server.server.app import OumiMcpServer, build_server
+from oumi_mcp_server.settings import Settings
+from tests.jobs_support import with_fake_oumi
+from tests.project import make_project
+
+pytestmark = [
+    pytest.mark.anyio,
+    # resources/subscribe is what handshake-era clients use; the SDK marks it deprecated.
+    pytest.mark.filterwarnings("ignore:resources/(un)?subscribe is removed"),
+]
+
+WATCH_INTERVAL_S = 0.1
+
+
+@pytest.fixture
+def watch_server(settings: Settings, tmp_path: Path) -> OumiMcpServer:
+    return build_server(
+        replace(with_fake_oumi(settings, tmp_path), watch_interval_s=WATCH_INTERVAL_S)
+    )
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    return make_project(tmp_path / "project")
+
+
+class Updates:
+    """The resources/updated notifications a client received, with their arrival times."""
+
+    def __init__(self) -> None:
+        self.received: list[tuple[str, float]] = []
+
+    async def handle(self, message: Any) -> None:
+        if getattr(message, "method", "") == "notifications/resources/updated":
+            self.received.append((str(message.params.uri), time.monotonic()))
+
+    def uris(self) -> list[str]:
+        return [uri for uri, _ in self.received]
+
+    async def wait_for(self, uri: str, timeout_s: float = 20.0) -> float:
+        with anyio.fail_after(timeout_s):
+            while uri not in self.uris():
+                await anyio.sleep(0.02)
+        return next(at for seen, at in self.received if seen == uri)
+
+
+@pytest.fixture
+async def legacy(watch_server: OumiMcpServer) -> AsyncIterator[tuple[Client, Updates]]:
+    updates = Updates()
+    async with Client(watch_server, mode="legacy", message_handler=updates.handle) as client:
+        yield client, updates
+
+
+async def launch(client: Client, project: Path, sleep_s: str, **extra: Any) -> str:
+    result = await client.call_tool(
+        "run_oumi_job",
+        {
+            "config_path": "configs/train.yaml",
+            "command": "train",
+            "client_cwd": str(project),
+            "dry_run": False,
+            "envs": {"FAKE_OUMI_SLEEP": sleep_s, **extra},
+        },
+    )
+    assert not result.is_error, result.content
+    return str((result.structured_content or {})["job_id"])
+
+
+async def state_of(client: Client, job_id: str) -> str:
+    result = await client.call_tool("get_job_status", {"job_id": job_id})
+    return str((result.structured_content or {})["state"])
+
+
+def test_diff_states_names_each_change_and_collection_moves() -> None:
+    before = {"a": "running", "b": "running", "c": "completed"}
+    now = {"a": "completed", "b": "running", "c": "completed", "d": "queued"}
+    changes = diff_states(before, now, whole_registry=True)
+    assert dict(changes.states) == {"a": ("running", "completed")}
+    assert changes.running_changed and changes.completed_changed
+    assert changes.jobs_added_or_removed
+    same = diff_states(before, dict(before), whole_registry=True)
+    assert same.empty
+    # Watching only some ids: a job missing from one poll is not a launch or removal.
+    partial = diff_states({"a": "running"}, {"a": "running", "b": "queued"}, whole_registry=False)
+    assert partial.empty
+
+
+async def test_a_subscribed_client_hears_its_job_finish_and_the_collections_move(
+    legacy: tuple[Client, Updates], project: Path, watch_server: OumiMcpServer
+) -> None:
+    client, updates = legacy
+    job_id = await launch(client, project, sleep_s="1")
+    await client.subscribe_resource(f"jobs://{job_id}")
+    await client.subscribe_resource("jobs://completed")
+    assert watch_server.job_subscriptions.watcher.running
+    await updates.wait_for(f"jobs://{job_id}")
+    await updates.wait_for("jobs://completed")
+    assert await state_of(client, job_id) == "completed"
+    body = (await client.read_resource(f"jobs://{job_id}")).contents[0]
+    assert '"state": "completed"' in body.text  # type: ignore[union-attr]
+    # Not subscribed: never told.
+    assert "jobs://running" not in updates.uris()
+    assert f"jobs://{job_id}/logs" not in updates.uris()
+
+
+async def test_unsubscribing_everything_stops_the_watcher(
+    legacy: tuple[Client, Updates], project: Path, watch_server: OumiMcpServer
+) -> None:
+    client, updates = legacy
+    job_id = await launch(client, project, sleep_s="30")
+    watcher = watch_server.job_subscriptions.watcher
+    await client.subscribe_resource("jobs://running")
+    await client.subscribe_resource(f"jobs://{job_id}")
+    assert watcher.running
+    await client.unsubscribe_resource("jobs://running")
+    await anyio.sleep(WATCH_INTERVAL_S * 3)
+    assert watcher.running  # one URI still watched
+    await client.unsubscribe_resource(f"jobs://{job_id}")
+    with anyio.fail_after(5):
+        while watcher.running:
+            await anyio.sleep(0.02)
+    polls = watcher.polls
+    cancel = await client.call_tool("cancel_job", {"job_id": job_id})
+    assert not cancel.is_error
+    await anyio.sleep(WATCH_INTERVAL_S * 5)
+    assert watcher.polls == polls and updates.received == []
+
+
+async def test_without_a_subscriber_no_watcher_runs(
+    legacy: tuple[Client, Updates], project: Path, watch_server: OumiMcpServer
+) -> None:
+    client, updates = legacy
+    job_id = await launch(client, project, sleep_s="0.2")
+    with anyio.fail_after(20):
+        while await state_of(client, job_id) != "completed":
+            await anyio.sleep(0.1)
+    await client.read_resource("jobs://running")
+    watcher = watch_server.job_subscriptions.watcher
+    assert not watcher.running and watcher.polls == 0
+    assert updates.received == []
+
+
+async def test_a_listen_stream_hears_its_job_finish(
+    watch_server: OumiMcpServer, project: Path
+) -> None:
+    async with Client(watch_server) as client:
+        job_id = await launch(client, project, sleep_s="1")
+        uri = f"jobs://{job_id}"
+        async with client.listen(resource_subscriptions=[uri]) as stream:
+            assert watch_server.job_subscriptions.watcher.running
+            with anyio.fail_after(20):
+                async for event in stream:
+                    if isinstance(event, ResourceUpdated) and event.uri == uri:
+                        break
+        assert await state_of(client, job_id) == "completed"
+        with anyio.fail_after(5):
+            while watch_server.job_subscriptions.watcher.running:
+                await anyio.sleep(0.02)
+
+
+async def test_only_job_resources_of_known_jobs_can_be_subscribed(
+    legacy: tuple[Client, Updates], watch_server: OumiMcpServer
+) -> None:
+    client, _ = legacy
+    with pytest.raises(MCPError, match="only job resources change"):
+        await client.subscribe_resource("guidance://mle-train")
+    with pytest.raises(MCPError, match="No job with id 'nope'"):
+        await client.subscribe_resource("jobs://nope")
+    with pytest.raises(MCPError, match="job id"):
+        await client.subscribe_resource("jobs://..%2F..")
+    assert not watch_server.job_subscriptions.watcher.running
+    capabilities = client.server_capabilities
+    assert capabilities.resources is not None and capabilities.resources.subscribe
