@@ -1,4 +1,5 @@
-"""Command line: ``oumi-mcp-server [serve] [--transport stdio|http] ...``."""
+"""Command line: ``oumi-mcp-server [serve] [--transport stdio|http] ...``, ``sync-configs``,
+``doctor [--json]``."""
 
 from __future__ import annotations
 
@@ -31,6 +32,11 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="Only sync when the cache has no library for this oumi version (default: refresh).",
     )
+    doctor = commands.add_parser(
+        "doctor",
+        help="Check this installation (read-only, a few seconds) and print the client config.",
+    )
+    doctor.add_argument("--json", action="store_true", help="Print one JSON object.")
     return parser
 
 
@@ -89,7 +95,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _serve(args)
     if args.command == "sync-configs":
         return _sync_configs(force=not args.if_missing)
+    if args.command == "doctor":
+        return _doctor(as_json=args.json)
     return 2
+
+
+def _doctor(*, as_json: bool) -> int:
+    import json
+
+    from oumi_mcp_server.doctor import render_text, run_doctor
+    from oumi_mcp_server.settings import Settings
+
+    settings = Settings.from_env()
+    _configure_logging("WARNING")
+    report = run_doctor(settings)
+    print(json.dumps(report.to_json(), indent=2) if as_json else render_text(report))
+    return 1 if report.blocked else 0
 
 
 def _sync_configs(*, force: bool) -> int:
