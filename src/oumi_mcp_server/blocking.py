@@ -14,6 +14,7 @@ from collections.abc import Callable, Hashable
 from concurrent.futures import Future
 from typing import Generic, TypeVar
 
+from oumi_mcp_server.call_progress import stage
 from oumi_mcp_server.errors import EngineTimeoutError
 
 T = TypeVar("T")
@@ -53,6 +54,7 @@ async def run_blocking(
     fn: Callable[[], T], *, timeout_s: float, what: str, next_step: str = "Try again later."
 ) -> T:
     """Run ``fn`` in a daemon thread and wait at most ``timeout_s`` for it."""
+    stage(what)  # what a progress notification of the current call says
     return await _await_within(_start_thread(fn, what), timeout_s, what, next_step)
 
 
@@ -71,6 +73,7 @@ class SingleFlight(Generic[T]):
         self._in_flight: Future[T] | None = None
 
     async def run(self, *, timeout_s: float, next_step: str = "Try again later.") -> T:
+        stage(self._what)
         with self._lock:
             if self._in_flight is None or self._in_flight.done():
                 self._in_flight = _start_thread(self._fn, self._what)

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from oumi_mcp_server.blocking import KeyedSingleFlight, run_blocking
+from oumi_mcp_server.call_progress import stage
 from oumi_mcp_server.environment.clouds import CloudChecker
 from oumi_mcp_server.errors import EngineTimeoutError
 from oumi_mcp_server.library.service import LibraryService
@@ -192,7 +193,13 @@ class PreflightService:
                     ]
                 }
             result["ms"] = round((time.monotonic() - begin) * 1000, 1)
+            finished.append(name)
+            waiting = ", ".join(other for other in checks if other not in finished) or "nothing"
+            stage(f"pre-flight: waiting for {waiting}", len(finished), len(checks))
             return result
+
+        finished: list[str] = []
+        stage(f"pre-flight: {', '.join(checks)}", 0, len(checks))
 
         tasks = {
             name: asyncio.ensure_future(timed(name, run, limit))

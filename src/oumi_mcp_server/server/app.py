@@ -28,6 +28,11 @@ from oumi_mcp_server.server import (
 )
 from oumi_mcp_server.server.arguments import CheckToolArguments
 from oumi_mcp_server.server.auditing import AuditMutatingCalls
+from oumi_mcp_server.server.progress import (
+    ReportCallProgress,
+    install_warning_capture,
+    register_set_level,
+)
 from oumi_mcp_server.server.subscriptions import JobSubscriptions
 from oumi_mcp_server.server.warmup import WarmupAfterHandshake
 from oumi_mcp_server.services import Services
@@ -111,9 +116,13 @@ def build_server(
     resources.register(server, services)
     resources_jobs.register(server, services)
     subscriptions.register(server._lowlevel_server)
+    register_set_level(server._lowlevel_server)
+    install_warning_capture()
     server.job_subscriptions = subscriptions
     if services.settings.read_only:
         _remove_mutating_tools(server)
+    # Outermost of ours: what the others log during a call reaches the client too.
+    server.middleware.append(ReportCallProgress())
     server.middleware.append(AuditMutatingCalls(server, services.settings.state_dir, transport))
     server.middleware.append(CheckToolArguments(server))
     server.middleware.append(WarmupAfterHandshake(services.warmup))
