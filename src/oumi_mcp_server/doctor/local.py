@@ -106,7 +106,7 @@ def check_docs_index(settings: Settings, oumi_version: str | None) -> Section:
             name,
             "ok",
             f"Not built yet for oumi {oumi_version}: the server builds it in the background "
-            f"{autobuild} (about a minute, in a child process), at {path}.",
+            f"{autobuild} (10-20 s, in a child process), at {path}.",
             data=data,
         )
     try:
