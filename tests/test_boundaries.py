@@ -1,7 +1,7 @@
 """The import rules that keep the layout readable top-down.
 
 - Only server/ imports the MCP SDK; no heavy engine is imported at module level.
-- settings, errors, blocking and engines are leaves: they import none of our
+- settings, errors, blocking, engines and call_progress are leaves: they import none of our
   modules but each other.
 - No cycles, and no upward imports: domain code never imports the composition
   root (services.py) or the MCP layer (server/); only the entry point (cli.py)
@@ -21,7 +21,9 @@ from pathlib import Path
 PACKAGE = Path(__file__).parents[1] / "src" / "oumi_mcp_server"
 ROOT = "oumi_mcp_server"
 HEAVY = ("oumi", "torch", "transformers", "sky", "huggingface_hub")
-LEAVES = frozenset(f"{ROOT}.{name}" for name in ("settings", "errors", "blocking", "engines"))
+LEAVES = frozenset(
+    f"{ROOT}.{name}" for name in ("settings", "errors", "blocking", "engines", "call_progress")
+)
 ENGINES = (f"{ROOT}.jobs.process", f"{ROOT}.jobs.launcher")
 JOB_SERVICE = f"{ROOT}.jobs.service"
 ENGINE_USERS = frozenset({f"{ROOT}.services", f"{ROOT}.server.tools_clusters"})
