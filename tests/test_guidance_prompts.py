@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 import pytest
 from mcp import Client
 from mcp.types import PromptReference
 
 from oumi_mcp_server.guidance import TOPICS
+from oumi_mcp_server.server.app import build_server
+from oumi_mcp_server.settings import Settings
 
 pytestmark = pytest.mark.anyio
 
@@ -84,3 +87,17 @@ async def test_prompt_arguments_complete(client: Client) -> None:
         {"name": "job_id", "value": "x"},
     )
     assert none.completion.values == []
+
+
+async def test_read_only_prompts_say_the_mutating_tools_are_not_there(settings: Settings) -> None:
+    async with Client(build_server(replace(settings, read_only=True))) as connected:
+        listed = {tool.name for tool in (await connected.list_tools()).tools}
+        rendered = await connected.get_prompt("debug_failed_job", {"job_id": "train-42"})
+    text = rendered.messages[0].content.text  # type: ignore[union-attr]
+    assert "run_oumi_job" not in listed
+    assert "runs read-only" in text and "exact command to run myself" in text
+
+
+async def test_prompts_of_a_full_server_have_no_read_only_note(client: Client) -> None:
+    rendered = await client.get_prompt("debug_failed_job", {"job_id": "train-42"})
+    assert "read-only" not in rendered.messages[0].content.text  # type: ignore[union-attr]

@@ -57,3 +57,8 @@ def move_to_cloud(config_path: str, cloud: str = "slurm", cluster_name: str = ""
 3. run_oumi_job with cloud={cloud or "slurm"}{f", cluster_name={cluster_name}" if cluster_name else ""} as a dry run: show me the job config, the files that would be synced, resources and the cost or teardown reminder.{slurm}
 4. Launch with dry_run=false only after I agree; then follow it with get_job_status and get_job_logs.
 5. When it ends: copy the outputs out, then offer stop_cluster or down_cluster (never without my confirmation)."""
+
+
+READ_ONLY_NOTE = """
+
+This server runs read-only: run_oumi_job, cancel_job, stop_cluster and down_cluster are not available here. Do every check and dry step you can, then give me the exact command to run myself (for example `oumi train -c <config>`, or `oumi launch up -c <job config>`), and never claim a job was started, cancelled or stopped."""

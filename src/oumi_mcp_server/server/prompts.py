@@ -18,6 +18,9 @@ CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
 
 
 def register(server: MCPServer, services: Services) -> None:
+    # Read-only mode lists no mutating tool: the prompts say so instead of naming them.
+    note = texts.READ_ONLY_NOTE if services.settings.read_only else ""
+
     @server.prompt(
         title="Fine-tune a model on my data",
         description="Find a recipe, adapt it in the project, validate, pre-flight, launch, watch.",
@@ -27,7 +30,7 @@ def register(server: MCPServer, services: Services) -> None:
         dataset_path: Annotated[str, Field(description="The training data (a JSONL file).")],
         method: Annotated[str, Field(description="lora, qlora or full.")] = "lora",
     ) -> str:
-        return texts.fine_tune(model, dataset_path, method)
+        return texts.fine_tune(model, dataset_path, method) + note
 
     @server.prompt(
         title="Evaluate a checkpoint",
@@ -37,14 +40,14 @@ def register(server: MCPServer, services: Services) -> None:
         checkpoint_path: Annotated[str, Field(description="The model dir or name to evaluate.")],
         tasks: Annotated[str, Field(description="Benchmarks, comma-separated.")] = "mmlu",
     ) -> str:
-        return texts.evaluate_checkpoint(checkpoint_path, tasks)
+        return texts.evaluate_checkpoint(checkpoint_path, tasks) + note
 
     @server.prompt(
         title="Why did my job fail?",
         description="Status, log tails, the root cause, and the smallest fix.",
     )
     def debug_failed_job(job_id: Annotated[str, Field(description="The job's id.")]) -> str:
-        return texts.debug_failed_job(job_id)
+        return texts.debug_failed_job(job_id) + note
 
     @server.prompt(
         title="Move my run to the cloud or a Slurm cluster",
@@ -55,7 +58,7 @@ def register(server: MCPServer, services: Services) -> None:
         cloud: Annotated[str, Field(description="slurm, gcp, aws, kubernetes, ...")] = "slurm",
         cluster_name: Annotated[str, Field(description="Slurm: user@host.")] = "",
     ) -> str:
-        return texts.move_to_cloud(config_path, cloud, cluster_name)
+        return texts.move_to_cloud(config_path, cloud, cluster_name) + note
 
     @server.completion()  # type: ignore[no-untyped-call, untyped-decorator]
     async def complete(
