@@ -14,7 +14,10 @@ import pytest
 from mcp import Client
 
 from oumi_mcp_server.apidocs.cache import CacheUnusable, index_file, installed_oumi_version, load
+from oumi_mcp_server.apidocs.configs import config_places
 from oumi_mcp_server.apidocs.docstrings import field_docstrings, sections, summary
+from oumi_mcp_server.apidocs.model import ApiEntry, ApiIndex
+from oumi_mcp_server.apidocs.search import SearchIndex
 from oumi_mcp_server.apidocs.service import DocsService
 from oumi_mcp_server.server.app import build_server
 from oumi_mcp_server.settings import Settings
@@ -283,3 +286,57 @@ async def test_validation_problems_name_their_docs_entry(
     # Each docs name is an exact get_docs entry.
     looked_up = docs.get_docs([f"{params}.learning_rate", params])
     assert [item.match for item in looked_up.results] == ["exact", "exact"]
+
+
+def _configs_index() -> SearchIndex:
+    """A made-up config tree: ServeConfig holds DecodingParams (field 'decoding'),
+    TuneConfig holds OtherParams (field 'other'); no top-level config holds LooseParams."""
+    configs, params = "oumi.core.configs", "oumi.core.configs.params.p"
+    serve, tune = f"{configs}.serve_config.ServeConfig", f"{configs}.tune_config.TuneConfig"
+    decoding, other = f"{params}.DecodingParams", f"{params}.OtherParams"
+    loose = f"{params}.LooseParams"
+
+    def field(parent: str, name: str, doc: str, type_: str = "int") -> ApiEntry:
+        module = parent.rsplit(".", 1)[0]
+        return ApiEntry(
+            f"{parent}.{name}", "field", module, doc, type=type_, doc=doc, parent=parent
+        )
+
+    entries = [
+        ApiEntry(serve, "dataclass", serve.rsplit(".", 1)[0], "Serving a model."),
+        field(serve, "decoding", "How to decode.", f"{decoding} | None"),
+        field(serve, "engine", "The engine that serves the model."),
+        ApiEntry(tune, "dataclass", tune.rsplit(".", 1)[0], "Tuning a model."),
+        field(tune, "other", "Other things.", other),
+        ApiEntry(decoding, "dataclass", params, "Decoding."),
+        field(decoding, "batch_size", "Sequences decoded together."),
+        field(decoding, "seed", "The random seed."),
+        ApiEntry(other, "dataclass", params, "Other things."),
+        field(other, "engine", "The engine that serves the model, when tuning."),
+        field(other, "batch_size", "Batch size when serving."),
+        ApiEntry(loose, "dataclass", params, "Loose things."),
+        field(loose, "seed", "The random seed."),
+    ]
+    return SearchIndex(ApiIndex("0", entries, [], {}, {}))
+
+
+def test_config_places_follow_field_types() -> None:
+    places = config_places(_configs_index().entries)
+    assert places["oumi.core.configs.serve_config.ServeConfig"].depth == 0
+    decoding = places["oumi.core.configs.params.p.DecodingParams"]
+    assert decoding.depth == 1 and decoding.path == {"ServeConfig", "decoding"}
+    assert "oumi.core.configs.params.p.LooseParams" not in places
+
+
+def test_a_query_naming_a_field_and_where_it_is_ranks_that_field_first() -> None:
+    search = _configs_index()
+
+    def top(query: str) -> str:
+        return search.find(query, limit=3).entries[0].name.split(".", 3)[-1]
+
+    # The field's whole name, with its class's name or that of a config above it.
+    assert top("serve engine") == "serve_config.ServeConfig.engine"
+    assert top("serve batch size") == "params.p.DecodingParams.batch_size"
+    assert top("decoding seed") == "params.p.DecodingParams.seed"
+    # Otherwise, among equals, what a top-level config holds comes first.
+    assert top("random seed") == "params.p.DecodingParams.seed"

@@ -14,6 +14,7 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass
 
+from oumi_mcp_server.apidocs.configs import CONFIG_MODULES, ConfigPlace, config_places
 from oumi_mcp_server.apidocs.model import ApiEntry, ApiIndex
 
 _WORD = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
@@ -46,7 +47,11 @@ PARENT_WEIGHT = 1.0
 DOC_WEIGHT = 1.0
 FIELD_WEIGHT = 0.5  # a word in the name of one of a dataclass's fields
 PREFIX_FACTOR = 0.5
-CONFIG_MODULES = "oumi.core.configs"
+CONFIG_BOOST = 1.5
+DEPTH_DECAY = 0.9  # per field between a top-level config and the entry's class
+UNREACHED_DEPTH = 4  # a config class no top-level config holds
+OWNER_BOOST = 2.0  # the query names a member and its class: 'inference engine'
+_GENERIC = frozenset({"config", "param"})  # words in every config class's name
 KIND_ORDER = {"dataclass": 0, "class": 1, "field": 2, "function": 3, "method": 4, "registry": 5}
 
 
@@ -116,6 +121,20 @@ class SearchIndex:
         for position, found in enumerate(doc_words):
             for word in found:
                 self._doc_words[word].append(position)
+        self._places = config_places(self.entries)
+        self._factors = [self._factor(entry) for entry in self.entries]
+        # A member read through its class: the words of the member's own name, and the
+        # words of its class and of the configs and fields above that class.
+        self._member_words: dict[int, frozenset[str]] = {}
+        self._owner_words: dict[int, frozenset[str]] = {}
+        for position, entry in enumerate(self.entries):
+            place = self._places.get(entry.parent) if entry.kind == "field" else None
+            if place is None:
+                continue
+            owner = name_words(entry.parent.rsplit(".", 1)[-1]) - _GENERIC
+            context = {word for name in place.path for word in name_words(name)} - _GENERIC
+            self._member_words[position] = frozenset(words(entry.short_name)) - _STOP
+            self._owner_words[position] = frozenset(owner | context)
         self._vocabulary = sorted(self._name_words)
         self._short_names = sorted({entry.short_name for entry in self.entries})
         self._count = max(len(self.entries), 1)
@@ -186,13 +205,35 @@ class SearchIndex:
             if not _passes(entry, kind, module):
                 continue
             coverage = len(matched[position]) / len(terms)
-            boost = 1.5 if entry.module.startswith(CONFIG_MODULES) else 1.0
+            boost = self._factors[position]
+            if self._reads_as_member(position, terms):
+                coverage, boost = 1.0, boost * OWNER_BOOST
             if wants_class and entry.kind not in ("class", "dataclass"):
                 boost *= 0.25  # 'LoraParams' asks for a class, even one renamed since
             final.append(
                 (-score * coverage * coverage * boost, self._preferences[position], position)
             )
         return [self.entries[position] for *_, position in heapq.nsmallest(limit, final)]
+
+    def _factor(self, entry: ApiEntry) -> float:
+        """Oumi's configs first; among them, what a top-level config holds more directly."""
+        if not entry.module.startswith(CONFIG_MODULES):
+            return 1.0
+        place: ConfigPlace | None = self._places.get(
+            entry.parent if entry.kind in ("field", "method") else entry.name
+        )
+        depth = place.depth if place else UNREACHED_DEPTH
+        return float(CONFIG_BOOST * DEPTH_DECAY ** min(depth, UNREACHED_DEPTH))
+
+    def _reads_as_member(self, position: int, terms: list[str]) -> bool:
+        """Whether the query is a field's whole name plus words naming where it is:
+        'dataset split' for DatasetParams.split, 'inference batch size' for
+        GenerationParams.batch_size (InferenceConfig.generation holds it)."""
+        member = self._member_words.get(position)
+        if not member:
+            return False
+        rest = set(terms) - member
+        return bool(rest) and member <= set(terms) and rest <= self._owner_words[position]
 
     def _score(
         self,
