@@ -7,7 +7,9 @@ script (injected with OUMI_MCP_OUMI_EXECUTABLE) but still real processes.
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import io
 import json
 import os
 import signal
@@ -18,12 +20,14 @@ from typing import Any
 import anyio
 import pytest
 from mcp import Client
+from mcp.types import ImageContent
+from PIL import Image
 
 from oumi_mcp_server.jobs.os_processes import live_group_members
 from tests.conftest import stdio_parameters
 from tests.jobs_support import fake_oumi
 from tests.project import make_project
-from tests.tiny_project import make_tiny_project
+from tests.tiny_project import TRAIN_STEPS, make_tiny_project
 
 pytestmark = pytest.mark.anyio
 
@@ -224,7 +228,7 @@ async def test_two_servers_launching_at_once_lose_no_record(tmp_path: Path) -> N
 
 
 @pytest.mark.filterwarnings("ignore:resources/subscribe is removed")
-async def test_a_subscribed_client_hears_the_real_training_finish(
+async def test_a_subscribed_client_hears_the_real_training_finish_and_reads_its_curve(
     tmp_path: Path, tiny_model: Path
 ) -> None:
     project = tmp_path / "project"
@@ -252,3 +256,19 @@ async def test_a_subscribed_client_hears_the_real_training_finish(
                     await anyio.sleep(0.1)
                 status = await call(client, "get_job_status", {"job_id": job_id})
         assert status["state"] == "completed", status
+        result = await client.call_tool("get_job_metrics", {"job_id": job_id})
+        assert not result.is_error, result.content
+    answer = dict(result.structured_content or {})
+    written = (project / "output" / "tiny" / "metrics_rank0000.jsonl").read_text()
+    records = [
+        json.loads(line)
+        for line in written.splitlines()
+        if '"loss"' in line and '"train_loss"' not in line
+    ]
+    assert len(records) == TRAIN_STEPS and answer["source_kind"] == "metrics_jsonl"
+    assert [step for step, _ in answer["series"]["loss"]] == list(range(1, TRAIN_STEPS + 1))
+    assert answer["summary"]["first_loss"] == pytest.approx(records[0]["loss"])
+    assert answer["summary"]["last_loss"] == pytest.approx(records[-1]["loss"])
+    images = [block for block in result.content if isinstance(block, ImageContent)]
+    picture = Image.open(io.BytesIO(base64.b64decode(images[0].data)))
+    assert picture.format == "PNG" and picture.size[0] >= 600

@@ -23,6 +23,7 @@ from oumi_mcp_server.server import (
     tools_guidance,
     tools_jobs,
     tools_library,
+    tools_metrics,
     tools_start,
     tools_validation,
 )
@@ -109,6 +110,7 @@ def build_server(
     tools_library.register(server, services)
     tools_validation.register(server, services)
     tools_jobs.register(server, services)
+    tools_metrics.register(server, services)
     tools_clusters.register(server, services)
     tools_docs.register(server, services)
     tools_guidance.register(server, services)
