@@ -5,22 +5,29 @@ Run with ``make demo``. Each step prints what a person would want to see.
 
 from __future__ import annotations
 
+import base64
 import os
 import sys
 import tempfile
 import textwrap
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
 import anyio
 from mcp import Client
 from mcp.client.stdio import StdioServerParameters
+from mcp.types import ImageContent
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.tiny_project import build_tiny_model, make_tiny_project
 
 WIDTH = 88
+# resources/subscribe is how handshake-era clients (this demo's) watch a resource.
+warnings.filterwarnings("ignore", message="resources/(un)?subscribe is removed")
+UPDATES: list[str] = []  # resources the server said were updated
+CHART = Path(tempfile.gettempdir()) / "oumi-mcp-demo" / "loss-curve.png"
 
 
 def heading(text: str) -> None:
@@ -43,9 +50,16 @@ def text_of(result: Any) -> str:
     return str(result.content[0].text) if result.content else ""
 
 
+async def on_message(message: Any) -> None:
+    """The client's message handler: keeps the resource-updated notifications."""
+    if getattr(message, "method", "") == "notifications/resources/updated":
+        UPDATES.append(str(message.params.uri))
+
+
 async def watch(client: Client, job_id: str, started: float) -> dict[str, Any]:
-    """Poll get_job_status until the job ends, showing each new state once."""
-    last = ""
+    """Read the job's state again at each notification about it (a slow poll as a safety
+    net), showing each new state once."""
+    last, seen = "", 0
     while True:
         status = structured(await client.call_tool("get_job_status", {"job_id": job_id}))
         if status["state"] != last:
@@ -54,11 +68,14 @@ async def watch(client: Client, job_id: str, started: float) -> dict[str, Any]:
             last = status["state"]
         if status["terminal"] or time.perf_counter() - started > 600:
             return status
-        await anyio.sleep(1.0)
+        with anyio.move_on_after(10.0):
+            while len(UPDATES) == seen:
+                await anyio.sleep(0.05)
+        seen = len(UPDATES)
 
 
 async def job_loop(client: Client, work: Path) -> None:
-    """Steps 7-14: the whole local loop on a tiny model, as an assistant would run it."""
+    """Steps 7-16: the whole local loop on a tiny model, as an assistant would run it."""
     heading("7. A tiny project to train (built offline: 2-layer Llama, word-level tokenizer)")
     started = time.perf_counter()
     model = build_tiny_model(work / "tiny-model")
@@ -110,8 +127,11 @@ async def job_loop(client: Client, work: Path) -> None:
     show(f"job_id: {job['job_id']}  state: {job['state']}")
     job_id = job["job_id"]
 
-    heading("13. get_job_status: polling the live state")
+    heading("13. Subscribed to jobs://<id>: the server says when the state changes")
+    await client.subscribe_resource(f"jobs://{job_id}")
     status = await watch(client, job_id, time.perf_counter())
+    heard = [uri for uri in UPDATES if uri == f"jobs://{job_id}"]
+    show(f"({len(heard)} resource-updated notifications for this job, no polling needed)")
 
     heading("14. get_job_logs: the training's own output (last lines of stdout)")
     logs = structured(
@@ -123,7 +143,22 @@ async def job_loop(client: Client, work: Path) -> None:
         show(line[:WIDTH], wrap=False)
     show(f"({len(losses)} loss lines; next: {logs['next_step']})")
 
-    heading("15. The result")
+    heading("15. get_job_metrics: the loss curve, summarized and drawn")
+    result = await client.call_tool("get_job_metrics", {"job_id": job_id})
+    metrics = structured(result)
+    if metrics.get("found"):
+        summary = metrics["summary"]
+        show(f"{summary['points']} steps from {metrics['source']}")
+        show(f"summary: {summary['note']}")
+    else:
+        show(metrics.get("note", text_of(result)))
+    images = [block for block in result.content if isinstance(block, ImageContent)]
+    if images:
+        CHART.parent.mkdir(parents=True, exist_ok=True)
+        CHART.write_bytes(base64.b64decode(images[0].data))
+        show(f"The loss curve is saved at {CHART}: open it to see the run.")
+
+    heading("16. The result")
     show(f"state: {status['state']}, exit code {status['exit_code']}")
     show(f"next step: {status['next_step']}")
     output = Path(status["output_dir"]) if status["output_dir"] else None
@@ -136,8 +171,8 @@ async def job_loop(client: Client, work: Path) -> None:
 
 
 async def launcher_loop(client: Client, project: Path) -> None:
-    """Steps 16-17: the same training through oumi.launcher, on its credential-free local cloud."""
-    heading("16. run_oumi_job with a job config: the cloud path, on oumi.launcher's local cloud")
+    """Steps 17-18: the same training through oumi.launcher, on its credential-free local cloud."""
+    heading("17. run_oumi_job with a job config: the cloud path, on oumi.launcher's local cloud")
     job_config = project / "configs" / "job.yaml"
     oumi = Path(sys.executable).parent / "oumi"
     job_config.write_text(
@@ -156,13 +191,18 @@ async def launcher_loop(client: Client, project: Path) -> None:
     show(f"{job['message']} (returned in {(time.perf_counter() - started) * 1000:.0f} ms)")
     job_id = job["job_id"]
 
-    heading("17. Status from launcher.status, logs through the launcher path")
+    heading("18. Status from launcher.status, logs and metrics through the launcher path")
+    await client.subscribe_resource(f"jobs://{job_id}")
     status = await watch(client, job_id, started)
     logs = structured(await client.call_tool("get_job_logs", {"job_id": job_id, "lines": 200}))
     text = "".join(chunk["text"] for chunk in logs["chunks"])
     losses = [line for line in text.splitlines() if "'loss'" in line]
     show(f"{len(losses)} loss lines; last: {losses[-1][:70] if losses else '-'}")
     show(f"launcher job {status['launcher_job_id']} on {status['cloud']}: {status['state']}")
+    metrics = structured(
+        await client.call_tool("get_job_metrics", {"job_id": job_id, "chart": False})
+    )
+    show(f"get_job_metrics: {metrics.get('summary', {}).get('note') or metrics.get('note')}")
 
 
 async def main() -> None:
@@ -184,7 +224,7 @@ async def main() -> None:
         )
         heading("1. Start the server over stdio and connect (initialize)")
         started = time.perf_counter()
-        async with Client(parameters, mode="legacy") as client:
+        async with Client(parameters, mode="legacy", message_handler=on_message) as client:
             tools = (await client.list_tools()).tools
             elapsed = time.perf_counter() - started
             info = client.server_info
@@ -240,6 +280,8 @@ async def main() -> None:
 
             await job_loop(client, Path(work))
         heading("Done: the server exited cleanly with the client.")
+        if CHART.is_file():
+            show(f"The tiny run's loss curve (PNG): {CHART}")
 
 
 if __name__ == "__main__":

@@ -151,6 +151,18 @@ def _change(name: str, first: float, last: float, first_step: int, last_step: in
     return f"{name} {verb} {percent:.0f}% from {fmt(first)} to {fmt(last)} {span}"
 
 
+def _fitted_change(points: Sequence[Point]) -> float:
+    """How much a least-squares line through the points changes over their steps."""
+    count = len(points)
+    mean_step = sum(step for step, _ in points) / count
+    mean_value = sum(value for _, value in points) / count
+    spread = sum((step - mean_step) ** 2 for step, _ in points)
+    if spread == 0:
+        return 0.0
+    slope = sum((step - mean_step) * (value - mean_value) for step, value in points) / spread
+    return slope * (points[-1][0] - points[0][0])
+
+
 def _trend(values: Sequence[Point]) -> tuple[Trend, str]:
     if len(values) < MIN_TREND_POINTS:
         return "too_few_points", "too few points to judge the trend"
@@ -167,10 +179,15 @@ def _trend(values: Sequence[Point]) -> tuple[Trend, str]:
         start = index
     total = steps[-1] - steps[0]
     flat_fraction = (steps[-1] - steps[start]) / total if total > 0 else 0.0
-    if flat_fraction >= MIN_FLAT_FRACTION and len(smooth) - start >= 3:
+    tail = values[start:]
+    if (
+        flat_fraction >= MIN_FLAT_FRACTION
+        and len(tail) >= 3
+        and abs(_fitted_change(tail)) <= 2 * FLAT_BAND * level  # the raw points agree
+    ):
         return "flat", f"flat for the last {flat_fraction * 100:.0f}% of steps"
     tail_start = min(len(smooth) - 2, int(len(smooth) * (1 - TAIL_FRACTION)))
-    change = (smooth[-1] - smooth[tail_start]) / level
+    change = _fitted_change(values[tail_start:]) / level  # the raw points: no smoothing lag
     tail_steps = steps[-1] - steps[tail_start]
     if change < -FLAT_BAND:
         return "falling", "still falling"
