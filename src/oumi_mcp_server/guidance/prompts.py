@@ -18,7 +18,7 @@ Work in my project directory (pass it as client_cwd to every path-sensitive tool
 3. validate_config; for any field you are unsure of (type, default, meaning), look it up with get_docs (each problem names its docs entry).
 4. pre_flight_check with the target I will run on; fix every blocking problem.
 5. run_oumi_job as a dry run and show me the exact command; launch with dry_run=false only after I agree.
-6. Watch it with get_job_status and get_job_logs (loss lines), and tell me when it ends and where the output is."""
+6. Watch it: subscribe to jobs://<job_id> if you can (else get_job_status now and then), show me the loss curve with get_job_metrics while it runs, and tell me when it ends and where the output is."""
 
 
 def evaluate_checkpoint(checkpoint_path: str, tasks: str = "mmlu") -> str:
@@ -36,6 +36,7 @@ def debug_failed_job(job_id: str) -> str:
 
 1. get_job_status {job_id}: its state, reason, exit code and output tails.
 2. get_job_logs {job_id}: the last lines of stderr, then stdout; page back with offset if the cause is earlier.
+   If it trained for a while, get_job_metrics {job_id}: a NaN or exploding loss names its step.
 3. Name the root cause (a config field, a missing path, out of memory, credentials, the cluster).
 4. If it is the config: validate_config and pre_flight_check it; get_docs for the fields involved.
 5. Propose the smallest fix, show the changed lines, and offer a dry run of the relaunch (run_oumi_job). Do not relaunch without my agreement."""
