@@ -92,6 +92,13 @@ async def test_tiny_training_through_the_local_cloud(tmp_path: Path, tiny_model:
         losses = [line for line in chunk["text"].splitlines() if "'loss'" in line]
         assert losses, chunk["text"][-2000:]
 
+        # Metrics through the launcher path: a job config names no output dir, so the
+        # series come from the job's log, as the launcher keeps it.
+        metrics = await call(client, "get_job_metrics", {"job_id": job_id, "chart": False})
+        assert metrics["found"] and metrics["source_kind"] == "log", metrics
+        assert len(metrics["series"]["loss"]) == len(losses)
+        assert "launcher_logs" in metrics["source"] and "rounded" in metrics["note"]
+
         listed = await call(client, "list_jobs", {"status": "completed"})
         mine = [row for row in listed["jobs"] if row["job_id"] == job_id]
         assert len(mine) == 1 and mine[0]["launcher_job_id"] == status["launcher_job_id"]
