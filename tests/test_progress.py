@@ -63,16 +63,19 @@ async def stubborn_job(client: Client, project: Path) -> str:
             "command": "train",
             "client_cwd": str(project),
             "dry_run": False,
-            "envs": {"FAKE_OUMI_SLEEP": "60", "FAKE_OUMI_IGNORE_TERM": "1"},
+            # "line 0" is printed after the TERM trap is set.
+            "envs": {"FAKE_OUMI_SLEEP": "60", "FAKE_OUMI_IGNORE_TERM": "1", "FAKE_OUMI_LINES": "1"},
         },
     )
     assert not result.is_error, result.content
     job_id = str((result.structured_content or {})["job_id"])
-    while True:  # running, with its TERM trap installed
-        status = await client.call_tool("get_job_status", {"job_id": job_id})
-        if (status.structured_content or {}).get("state") == "running":
-            return job_id
-        await anyio.sleep(0.05)
+    with anyio.fail_after(30):
+        while True:  # running, with its TERM trap installed
+            logs = await client.call_tool("get_job_logs", {"job_id": job_id, "stream": "stdout"})
+            chunks = (logs.structured_content or {}).get("chunks", [])
+            if any("line 0" in chunk["text"] for chunk in chunks):
+                return job_id
+            await anyio.sleep(0.05)
 
 
 async def test_a_slow_call_with_a_progress_token_hears_progress(
