@@ -11,6 +11,7 @@ import heapq
 import itertools
 import math
 import re
+from array import array
 from collections import defaultdict
 from dataclasses import dataclass
 
@@ -48,9 +49,12 @@ DOC_WEIGHT = 1.0
 FIELD_WEIGHT = 0.5  # a word in the name of one of a dataclass's fields
 PREFIX_FACTOR = 0.5
 CONFIG_BOOST = 1.5
-DEPTH_DECAY = 0.9  # per field between a top-level config and the entry's class
+DEPTH_DECAY = 0.9  # per field below the classes a top-level config holds itself
 UNREACHED_DEPTH = 4  # a config class no top-level config holds
 OWNER_BOOST = 2.0  # the query names a member and its class: 'inference engine'
+TERM_CACHE_SIZE = 4096
+Postings = tuple["array[int]", "array[float]"]  # entries, and the word's score in each
+_NOTHING: Postings = (array("l"), array("d"))
 _GENERIC = frozenset({"config", "param"})  # words in every config class's name
 KIND_ORDER = {"dataclass": 0, "class": 1, "field": 2, "function": 3, "method": 4, "registry": 5}
 
@@ -88,14 +92,15 @@ class SearchIndex:
     def __init__(self, index: ApiIndex) -> None:
         self.entries = index.entries
         self.aliases = index.aliases
+        self._count = max(len(self.entries), 1)
         self._by_name = {entry.name: entry for entry in self.entries}
         self._positions = {entry.name: position for position, entry in enumerate(self.entries)}
         self._preferences = [_preference(entry) for entry in self.entries]
         self._by_short: dict[str, list[int]] = defaultdict(list)
         self._name_words: dict[str, list[int]] = defaultdict(list)
-        self._parent_words: dict[str, list[int]] = defaultdict(list)
-        self._doc_words: dict[str, list[int]] = defaultdict(list)
-        self._field_words: dict[str, list[int]] = defaultdict(list)
+        parent_postings: dict[str, list[int]] = defaultdict(list)
+        doc_postings: dict[str, list[int]] = defaultdict(list)
+        field_postings: dict[str, list[int]] = defaultdict(list)
         doc_words: list[set[str]] = []
         self._fields: dict[str, list[int]] = defaultdict(list)
         for position, entry in enumerate(self.entries):
@@ -106,7 +111,7 @@ class SearchIndex:
             for word in name_words(entry.short_name):
                 self._name_words[word].append(position)
             for word in name_words(entry.parent.rsplit(".", 1)[-1]):
-                self._parent_words[word].append(position)
+                parent_postings[word].append(position)
             doc_words.append(set(words(f"{entry.summary} {entry.doc[:300]}")) - _STOP)
         # A dataclass is described by its fields too: 'lora' finds PeftParams.
         field_words: dict[int, set[str]] = defaultdict(set)
@@ -117,10 +122,29 @@ class SearchIndex:
                 field_words[self._positions[entry.parent]].update(words(entry.short_name))
         for position, found in field_words.items():
             for word in found - _STOP:
-                self._field_words[word].append(position)
+                field_postings[word].append(position)
         for position, found in enumerate(doc_words):
             for word in found:
-                self._doc_words[word].append(position)
+                doc_postings[word].append(position)
+        # Each word's score for each entry it appears in, the tables weighted and summed;
+        # kept as two arrays (entries, scores) per word, the smallest form to hold.
+        combined: dict[str, dict[int, float]] = defaultdict(dict)
+        for table, weight in (
+            (self._name_words, NAME_WEIGHT),
+            (parent_postings, PARENT_WEIGHT),
+            (doc_postings, DOC_WEIGHT),
+            (field_postings, FIELD_WEIGHT),
+        ):
+            for word, positions in table.items():
+                score, scores = weight * self._rarity(positions), combined[word]
+                for position in positions:
+                    scores[position] = scores.get(position, 0.0) + score
+        self._postings: dict[str, Postings] = {
+            word: (array("l", scores), array("d", scores.values()))
+            for word, scores in combined.items()
+        }
+        self._term_cache: dict[str, Postings] = {}
+        self._kinds = [entry.kind for entry in self.entries]
         self._places = config_places(self.entries)
         self._factors = [self._factor(entry) for entry in self.entries]
         # A member read through its class: the words of the member's own name, and the
@@ -137,7 +161,6 @@ class SearchIndex:
             self._owner_words[position] = frozenset(owner | context)
         self._vocabulary = sorted(self._name_words)
         self._short_names = sorted({entry.short_name for entry in self.entries})
-        self._count = max(len(self.entries), 1)
 
     def find(self, query: str, *, kind: str = "", module: str = "", limit: int = 10) -> Found:
         query = query.strip()
@@ -184,31 +207,33 @@ class SearchIndex:
         terms = [word for word in dict.fromkeys(words(query)) if word not in _STOP] or words(query)
         if not terms:
             return []
-        scores: dict[int, float] = defaultdict(float)
-        matched: dict[int, set[str]] = defaultdict(set)
-        for term in terms:
-            for table, weight in (
-                (self._name_words, NAME_WEIGHT),
-                (self._parent_words, PARENT_WEIGHT),
-                (self._doc_words, DOC_WEIGHT),
-                (self._field_words, FIELD_WEIGHT),
-            ):
-                self._score(table, term, weight, scores, matched)
-            for word in self._prefixed(term):
-                self._score(
-                    self._name_words, word, NAME_WEIGHT * PREFIX_FACTOR, scores, matched, term
-                )
+        (positions, values), *others = [self._term_postings(term) for term in terms]
+        scores = dict(zip(positions, values, strict=True))
+        matched = dict.fromkeys(positions, 1)  # how many of the terms each entry has
+        for positions, values in others:
+            for position, score in zip(positions, values, strict=True):
+                if position in scores:
+                    scores[position] += score
+                    matched[position] += 1
+                else:
+                    scores[position] = score
+                    matched[position] = 1
         wants_class = bool(_CLASS_NAME.fullmatch(query.strip()))
+        asked = frozenset(terms) if others else frozenset()
+        members, factors, count = self._member_words, self._factors, len(terms)
         final: list[tuple[float, tuple[int, int, int], int]] = []
         for position, score in scores.items():
-            entry = self.entries[position]
-            if not _passes(entry, kind, module):
+            if (kind or module) and not _passes(self.entries[position], kind, module):
                 continue
-            coverage = len(matched[position]) / len(terms)
-            boost = self._factors[position]
-            if self._reads_as_member(position, terms):
+            coverage = matched[position] / count
+            boost = factors[position]
+            member = members.get(position) if asked else None
+            if member and member < asked and asked - member <= self._owner_words[position]:
+                # The field's whole name, and words naming where it is: 'dataset split' for
+                # DatasetParams.split, 'inference batch size' for GenerationParams.batch_size
+                # (InferenceConfig.generation holds it).
                 coverage, boost = 1.0, boost * OWNER_BOOST
-            if wants_class and entry.kind not in ("class", "dataclass"):
+            if wants_class and self._kinds[position] not in ("class", "dataclass"):
                 boost *= 0.25  # 'LoraParams' asks for a class, even one renamed since
             final.append(
                 (-score * coverage * coverage * boost, self._preferences[position], position)
@@ -223,34 +248,30 @@ class SearchIndex:
             entry.parent if entry.kind in ("field", "method") else entry.name
         )
         depth = place.depth if place else UNREACHED_DEPTH
-        return float(CONFIG_BOOST * DEPTH_DECAY ** min(depth, UNREACHED_DEPTH))
+        return float(CONFIG_BOOST * DEPTH_DECAY ** max(min(depth, UNREACHED_DEPTH) - 1, 0))
 
-    def _reads_as_member(self, position: int, terms: list[str]) -> bool:
-        """Whether the query is a field's whole name plus words naming where it is:
-        'dataset split' for DatasetParams.split, 'inference batch size' for
-        GenerationParams.batch_size (InferenceConfig.generation holds it)."""
-        member = self._member_words.get(position)
-        if not member:
-            return False
-        rest = set(terms) - member
-        return bool(rest) and member <= set(terms) and rest <= self._owner_words[position]
+    def _rarity(self, positions: list[int]) -> float:
+        return math.log(1 + self._count / len(positions))
 
-    def _score(
-        self,
-        table: dict[str, list[int]],
-        word: str,
-        weight: float,
-        scores: dict[int, float],
-        matched: dict[int, set[str]],
-        term: str = "",
-    ) -> None:
-        positions = table.get(word)
-        if not positions:
-            return
-        rarity = math.log(1 + self._count / len(positions))
-        for position in positions:
-            scores[position] += weight * rarity
-            matched[position].add(term or word)
+    def _term_postings(self, term: str) -> Postings:
+        """A query word's score for each entry: its own postings, plus half for names with
+        a word it starts ('accum' -> 'accumulation'); kept for the words asked again."""
+        prefixed = self._prefixed(term)
+        if not prefixed:
+            return self._postings.get(term, _NOTHING)
+        cached = self._term_cache.get(term)
+        if cached is not None:
+            return cached
+        found = dict(zip(*self._postings.get(term, _NOTHING), strict=True))
+        for word in prefixed:
+            positions = self._name_words[word]
+            score = NAME_WEIGHT * PREFIX_FACTOR * self._rarity(positions)
+            for position in positions:
+                found[position] = found.get(position, 0.0) + score
+        if len(self._term_cache) >= TERM_CACHE_SIZE:
+            self._term_cache.clear()
+        postings = self._term_cache[term] = (array("l", found), array("d", found.values()))
+        return postings
 
     def _prefixed(self, term: str) -> list[str]:
         """Name words that start with a longer query word ('accum' -> 'accumulation')."""
