@@ -255,6 +255,13 @@ async def test_over_stdio_the_server_never_imports_oumi_for_docs(
                 break
         assert answer["status"] == "ready", answer["message"]
         assert answer["results"][0]["hits"][0]["kind"] == "dataclass"
+        # Lean: no index state once ready, no empty fields; the text is the same object.
+        assert "index" not in answer and json.loads(result.content[0].text) == answer  # type: ignore[union-attr]
+        field = answer["results"][1]["hits"][0]
+        assert field["name"].endswith("PeftParams.lora_r") and field["type"] == "int"
+        assert "signature" not in field and all(
+            value not in ("", [], {}) for value in field.values()
+        )
         modules = await client.call_tool("list_modules", {})
         assert modules.structured_content and modules.structured_content["modules"]
         info = await client.read_resource("server://info")

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from typing import Any, cast
+
+from pydantic import BaseModel, Field, GetJsonSchemaHandler
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 
 
 class FieldBrief(BaseModel):
@@ -13,6 +17,9 @@ class FieldBrief(BaseModel):
 
 
 class DocHit(BaseModel):
+    """One entry; fields that are empty for it (a class's type, a field's signature) are
+    left out of the answer."""
+
     name: str = Field(description="Qualified name: pass it back to get_docs for this entry alone.")
     kind: str
     module: str
@@ -53,7 +60,13 @@ class DocsAnswer(BaseModel):
     message: str
     oumi_version: str | None = None
     results: list[QueryAnswer] = Field(default_factory=list)
-    index: IndexState
+    index: IndexState | None = Field(
+        default=None, description="The index's build state; left out when it is ready."
+    )
+
+    def lean(self) -> dict[str, Any]:
+        """The answer as sent: JSON values, without the fields left at their defaults."""
+        return self.model_dump(mode="json", exclude_defaults=True)
 
 
 class ModuleSummary(BaseModel):
@@ -71,3 +84,31 @@ class ModulesAnswer(BaseModel):
         default_factory=dict, description="Modules oumi could not import here, and why."
     )
     index: IndexState
+
+
+class PublishedDocsAnswer(DocsAnswer):
+    """DocsAnswer as get_docs declares it, with a JSON schema whose references are written
+    out in place (each is used once, so it is no larger). Clients check every answer
+    against the schema; without references that is quicker."""
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        schema = DocsAnswer.model_json_schema()
+        definitions = schema.pop("$defs", {})
+        return cast(JsonSchemaValue, _written_out(schema, definitions))
+
+
+def _written_out(node: Any, definitions: dict[str, Any]) -> Any:
+    """A JSON schema with each local '$ref' replaced by the definition it names."""
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/$defs/"):
+            named = definitions[ref.removeprefix("#/$defs/")]
+            siblings = {key: value for key, value in node.items() if key != "$ref"}
+            return _written_out({**named, **siblings}, definitions)
+        return {key: _written_out(value, definitions) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_written_out(item, definitions) for item in node]
+    return node

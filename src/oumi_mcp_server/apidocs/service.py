@@ -277,7 +277,6 @@ class DocsService:
                 status="ready",
                 message=f"No indexed module is or is under '{module}'.{hint}",
                 oumi_version=ready.index.oumi_version,
-                index=self.state(),
             )
         results = [
             _answer(ready, query, module=module, kind=kind, limit=limit) for query in queries
@@ -288,7 +287,6 @@ class DocsService:
             message=f"{found} entries for {len(queries)} {_plural(len(queries))}.",
             oumi_version=ready.index.oumi_version,
             results=results,
-            index=self.state(),
         )
 
     def list_modules(self) -> ModulesAnswer:

@@ -2,10 +2,12 @@
 
 from typing import Annotated, Literal
 
+import pydantic_core
 from mcp.server.mcpserver import Context, MCPServer
+from mcp.types import CallToolResult, TextContent
 from pydantic import Field
 
-from oumi_mcp_server.apidocs.answers import DocsAnswer, ModulesAnswer
+from oumi_mcp_server.apidocs.answers import DocsAnswer, ModulesAnswer, PublishedDocsAnswer
 from oumi_mcp_server.errors import InvalidArgumentError
 from oumi_mcp_server.server.annotations import read_only
 from oumi_mcp_server.server.errors import reported_as_tool_errors
@@ -29,9 +31,9 @@ def register(server: MCPServer, services: Services) -> None:
             "(or its public re-export, e.g. 'oumi.core.configs.TrainingParams'), then an exact "
             "short name ('learning_rate', 'TrainingParams.learning_rate'), then ranked keywords "
             "('lora rank', 'gradient accumulation'); misses give did-you-mean names. Exact "
-            "matches carry the whole docstring and a dataclass's fields. The index is built once "
-            "per oumi version in a separate process; while it builds, the answer says so at once "
-            "with an estimate (status 'building')."
+            "matches carry the whole docstring and a dataclass's fields; empty fields are left "
+            "out. The index is built once per oumi version in a separate process; while it "
+            "builds, the answer says so at once with an estimate (status 'building')."
         ),
     )
     async def get_docs(
@@ -52,17 +54,16 @@ def register(server: MCPServer, services: Services) -> None:
         rebuild: Annotated[
             bool, Field(description="Build the index again (after a failed build, or an upgrade).")
         ] = False,
-    ) -> DocsAnswer:
+    ) -> Annotated[CallToolResult, PublishedDocsAnswer]:
         with reported_as_tool_errors("get_docs"):
             queries = _queries(query)
             answer = docs.get_docs(
                 queries, module=module.strip(), kind=kind, limit=limit, rebuild=rebuild
             )
-            if answer.status == "building" and answer.index.modules_total:
-                await ctx.report_progress(
-                    answer.index.modules_done, answer.index.modules_total, answer.message
-                )
-            return answer
+            index = answer.index
+            if answer.status == "building" and index is not None and index.modules_total:
+                await ctx.report_progress(index.modules_done, index.modules_total, answer.message)
+            return _result(answer)
 
     @server.tool(
         annotations=read_only("List Oumi modules"),
@@ -75,6 +76,14 @@ def register(server: MCPServer, services: Services) -> None:
     async def list_modules() -> ModulesAnswer:
         with reported_as_tool_errors("list_modules"):
             return docs.list_modules()
+
+
+def _result(answer: DocsAnswer) -> CallToolResult:
+    """The answer without its empty fields, as structured content and as compact JSON text
+    (the same object): a smaller message to send, parse and check against the schema."""
+    lean = answer.lean()
+    text = pydantic_core.to_json(lean).decode()
+    return CallToolResult(content=[TextContent(type="text", text=text)], structured_content=lean)
 
 
 def _queries(query: str | list[str]) -> list[str]:
