@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import bisect
 import difflib
+import functools
 import heapq
 import itertools
 import math
@@ -64,6 +65,7 @@ def words(text: str) -> list[str]:
     return [_normal(word) for word in _WORD.findall(text)]
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def _normal(word: str) -> str:
     """A light stemmer: 'steps' -> 'step', 'packing' -> 'pack'."""
     word = word.lower()
@@ -72,13 +74,14 @@ def _normal(word: str) -> str:
     return word[:-1] if len(word) > 3 and word.endswith("s") and not word.endswith("ss") else word
 
 
-def name_words(name: str) -> set[str]:
+@functools.lru_cache(maxsize=1 << 14)
+def name_words(name: str) -> frozenset[str]:
     """The words of a name, and neighbours run together: 'q_lora' is also 'qlora',
     'DeepSpeedParams' also 'deepspeed'."""
     found = words(name)
     found += [word for short in found for word in ABBREVIATIONS.get(short, ())]
     pairs = {first + second for first, second in itertools.pairwise(found)}
-    return {*found, *pairs, "".join(found)}
+    return frozenset({*found, *pairs, "".join(found)})
 
 
 @dataclass(frozen=True)
