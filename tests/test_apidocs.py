@@ -19,6 +19,7 @@ from oumi_mcp_server.apidocs.docstrings import field_docstrings, sections, summa
 from oumi_mcp_server.apidocs.model import ApiEntry, ApiIndex
 from oumi_mcp_server.apidocs.search import SearchIndex
 from oumi_mcp_server.apidocs.service import DocsService
+from oumi_mcp_server.apidocs.vocabulary import normal, words
 from oumi_mcp_server.server.app import build_server
 from oumi_mcp_server.settings import Settings
 from tests.conftest import stdio_parameters
@@ -347,3 +348,59 @@ def test_a_query_naming_a_field_and_where_it_is_ranks_that_field_first() -> None
     assert top("decoding seed") == "params.p.DecodingParams.seed"
     # Otherwise, among equals, what a top-level config holds comes first.
     assert top("random seed") == "params.p.DecodingParams.seed"
+
+
+def test_word_families_fold_into_one_form() -> None:
+    def same(*forms: str) -> bool:
+        return len({normal(form) for form in forms}) == 1
+
+    assert same("penalize", "penalizes", "penalized", "penalty", "penalties")
+    assert same("repeat", "repeats", "repetition")
+    assert same("pack", "packs", "packed", "packing")
+    assert same("quantize", "quantized", "quantization")
+    assert same("generate", "generated", "generating", "generation")
+    assert same("step", "steps") and not same("loss", "los")
+    assert words("lr_scheduler_steps") == ["lr", "scheduler", "step"]
+
+
+def _vocabulary_index() -> SearchIndex:
+    """Made-up fields whose docstrings say what their names do not."""
+    params = "oumi.core.configs.params.p"
+    decoding, notes = f"{params}.DecodingParams", f"{params}.NotesParams"
+
+    def field(parent: str, name: str, doc: str) -> ApiEntry:
+        return ApiEntry(f"{parent}.{name}", "field", params, doc, doc=doc, parent=parent)
+
+    entries = [
+        ApiEntry(decoding, "dataclass", params, "Decoding."),
+        field(decoding, "max_length", "The longest input the model reads, in tokens."),
+        field(decoding, "novelty_cost", "Penalizes tokens that repeat what came before."),
+        field(decoding, "seed", "The random seed."),
+        ApiEntry(notes, "dataclass", params, "Notes."),
+        field(notes, "context_notes", "Notes kept beside the run."),
+        field(notes, "window_title", "The title of the window."),
+    ]
+    return SearchIndex(ApiIndex("0", entries, [], {}, {}))
+
+
+def test_a_docstring_word_matches_its_whole_family() -> None:
+    search = _vocabulary_index()
+    found = [entry.short_name for entry in search.find("penalty for repetitions").entries]
+    assert found[0] == "novelty_cost"
+
+
+def test_a_synonym_is_a_weaker_match_than_the_word_itself() -> None:
+    search = _vocabulary_index()
+
+    def ranked(query: str) -> list[str]:
+        return [entry.short_name for entry in search.find(query, limit=3).entries]
+
+    # 'context' alone: the name that says it first, the synonym after it.
+    assert ranked("context")[:2] == ["context_notes", "max_length"]
+    # 'context window' as a phrase is the maximum length: both its words are matched.
+    assert ranked("context window")[0] == "max_length"
+
+
+def test_the_words_a_question_is_phrased_with_do_not_count() -> None:
+    search = _vocabulary_index()
+    assert search.find("which seed should I get").entries[0].short_name == "seed"

@@ -18,32 +18,10 @@ from dataclasses import dataclass
 
 from oumi_mcp_server.apidocs.configs import CONFIG_MODULES, ConfigPlace, config_places
 from oumi_mcp_server.apidocs.model import ApiEntry, ApiIndex
+from oumi_mcp_server.apidocs.vocabulary import ABBREVIATIONS, STOP, SYNONYMS, words
 
-_WORD = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
 _CLASS_NAME = re.compile(r"[A-Z][a-z0-9]+(?:[A-Z][A-Za-z0-9]*)+")
 _IDENTIFIER = re.compile(r"\w*(?:_\w*|[a-z][A-Z])\w*")  # a name in code: snake_case or camelCase
-_STOP = frozenset(
-    {
-        "a", "an", "and", "are", "as", "at", "be", "by", "for", "from", "if", "in", "into",
-        "is", "it", "its", "of", "on", "or", "that", "the", "this", "to", "use", "used",
-        "uses", "when", "whether", "which", "will", "with",
-    }
-)  # fmt: skip
-# Short forms in Oumi's names, read as the words a person would type.
-ABBREVIATIONS = {
-    "lr": ("learning", "rate"),
-    "attn": ("attention",),
-    "dir": ("directory",),
-    "num": ("number",),
-    "grad": ("gradient",),
-    "eval": ("evaluation",),
-    "seq": ("sequence",),
-    "len": ("length",),
-    "init": ("initial",),
-    "gpu": ("accelerator",),
-    "bf16": ("bfloat16",),
-    "fp16": ("float16",),
-}
 NAME_WEIGHT = 3.0
 PARENT_WEIGHT = 1.0
 DOC_WEIGHT = 1.0
@@ -53,6 +31,7 @@ CONFIG_BOOST = 1.5
 DEPTH_DECAY = 0.9  # per field below the classes a top-level config holds itself
 UNREACHED_DEPTH = 4  # a config class no top-level config holds
 OWNER_BOOST = 2.0  # the query names a member and its class: 'inference engine'
+SYNONYM_FACTOR = 0.5  # a synonym's match, against the word's own
 TERM_CACHE_SIZE = 4096
 Postings = tuple["array[int]", "array[float]"]  # entries, and the word's score in each
 _NOTHING: Postings = (array("l"), array("d"))
@@ -60,27 +39,16 @@ _GENERIC = frozenset({"config", "param"})  # words in every config class's name
 KIND_ORDER = {"dataclass": 0, "class": 1, "field": 2, "function": 3, "method": 4, "registry": 5}
 
 
-def words(text: str) -> list[str]:
-    """Lower-case words of a name or sentence: 'lr_scheduler_type' and 'LoraParams' split."""
-    return [_normal(word) for word in _WORD.findall(text)]
-
-
-@functools.lru_cache(maxsize=1 << 16)
-def _normal(word: str) -> str:
-    """A light stemmer: 'steps' -> 'step', 'packing' -> 'pack'."""
-    word = word.lower()
-    if len(word) > 5 and word.endswith("ing"):
-        return word[:-3]
-    return word[:-1] if len(word) > 3 and word.endswith("s") and not word.endswith("ss") else word
-
-
 @functools.lru_cache(maxsize=1 << 14)
 def name_words(name: str) -> frozenset[str]:
     """The words of a name, and neighbours run together: 'q_lora' is also 'qlora',
     'DeepSpeedParams' also 'deepspeed'."""
     found = words(name)
-    found += [word for short in found for word in ABBREVIATIONS.get(short, ())]
     pairs = {first + second for first, second in itertools.pairwise(found)}
+    for short in found:
+        long = ABBREVIATIONS.get(short, ())
+        pairs.update(first + second for first, second in itertools.pairwise(long))
+        pairs.update(long)
     return frozenset({*found, *pairs, "".join(found)})
 
 
@@ -115,7 +83,9 @@ class SearchIndex:
                 self._name_words[word].append(position)
             for word in name_words(entry.parent.rsplit(".", 1)[-1]):
                 parent_postings[word].append(position)
-            doc_words.append(set(words(f"{entry.summary} {entry.doc[:300]}")) - _STOP)
+            # A docstring that repeats the entry's own name says nothing more.
+            own = name_words(entry.short_name)
+            doc_words.append(set(words(f"{entry.summary} {entry.doc[:300]}")) - STOP - own)
         # A dataclass is described by its fields too: 'lora' finds PeftParams.
         field_words: dict[int, set[str]] = defaultdict(set)
         for entry in self.entries:
@@ -124,7 +94,7 @@ class SearchIndex:
             if entry.kind == "field" and entry.parent in self._positions:
                 field_words[self._positions[entry.parent]].update(words(entry.short_name))
         for position, found in field_words.items():
-            for word in found - _STOP:
+            for word in found - STOP:
                 field_postings[word].append(position)
         for position, found in enumerate(doc_words):
             for word in found:
@@ -146,7 +116,7 @@ class SearchIndex:
             word: (array("l", scores), array("d", scores.values()))
             for word, scores in combined.items()
         }
-        self._term_cache: dict[str, Postings] = {}
+        self._term_cache: dict[tuple[str, frozenset[str]], Postings] = {}
         self._kinds = [entry.kind for entry in self.entries]
         self._places = config_places(self.entries)
         self._factors = [self._factor(entry) for entry in self.entries]
@@ -160,9 +130,9 @@ class SearchIndex:
                 continue
             owner = name_words(entry.parent.rsplit(".", 1)[-1]) - _GENERIC
             context = {word for name in place.path for word in name_words(name)} - _GENERIC
-            self._member_words[position] = frozenset(words(entry.short_name)) - _STOP
+            self._member_words[position] = frozenset(words(entry.short_name)) - STOP
             self._owner_words[position] = frozenset(owner | context)
-        self._vocabulary = sorted(self._name_words)
+        self._vocabulary = sorted({word for e in self.entries for word in words(e.short_name)})
         self._short_names = sorted({entry.short_name for entry in self.entries})
 
     def find(self, query: str, *, kind: str = "", module: str = "", limit: int = 10) -> Found:
@@ -207,28 +177,36 @@ class SearchIndex:
         return sorted(found, key=_preference)
 
     def _ranked(self, query: str, kind: str, module: str, limit: int) -> list[ApiEntry]:
-        terms = [word for word in dict.fromkeys(words(query)) if word not in _STOP] or words(query)
+        terms = [word for word in dict.fromkeys(words(query)) if word not in STOP] or words(query)
         if not terms:
             return []
-        (positions, values), *others = [self._term_postings(term) for term in terms]
+        postings = [
+            self._term_postings(term, alternatives)
+            for term, alternatives in zip(terms, _alternatives(terms), strict=True)
+        ]
+        # A word's share of the query: rarer words say more ('pack' more than 'short').
+        shares = [math.log(1 + self._count / max(len(found[0]), 1)) for found in postings]
+        total = sum(shares)
+        shares = [share / total for share in shares]
+        (positions, values), *others = postings
         scores = dict(zip(positions, values, strict=True))
-        matched = dict.fromkeys(positions, 1)  # how many of the terms each entry has
-        for positions, values in others:
+        matched = dict.fromkeys(positions, shares[0])  # the share of the query each entry has
+        for share, (positions, values) in zip(shares[1:], others, strict=True):
             for position, score in zip(positions, values, strict=True):
                 if position in scores:
                     scores[position] += score
-                    matched[position] += 1
+                    matched[position] += share
                 else:
                     scores[position] = score
-                    matched[position] = 1
+                    matched[position] = share
         wants_class = bool(_CLASS_NAME.fullmatch(query.strip()))
         asked = frozenset(terms) if others else frozenset()
-        members, factors, count = self._member_words, self._factors, len(terms)
+        members, factors = self._member_words, self._factors
         final: list[tuple[float, tuple[int, int, int], int]] = []
         for position, score in scores.items():
             if (kind or module) and not _passes(self.entries[position], kind, module):
                 continue
-            coverage = matched[position] / count
+            coverage = matched[position]
             boost = factors[position]
             member = members.get(position) if asked else None
             if member and member < asked and asked - member <= self._owner_words[position]:
@@ -256,13 +234,16 @@ class SearchIndex:
     def _rarity(self, positions: list[int]) -> float:
         return math.log(1 + self._count / len(positions))
 
-    def _term_postings(self, term: str) -> Postings:
+    def _term_postings(self, term: str, alternatives: frozenset[str] = frozenset()) -> Postings:
         """A query word's score for each entry: its own postings, plus half for names with
-        a word it starts ('accum' -> 'accumulation'); kept for the words asked again."""
+        a word it starts ('accum' -> 'accumulation'); where a synonym scores more than
+        that, a fraction of the synonym's score ('context' -> 'max_length'). Kept for the
+        words asked again."""
         prefixed = self._prefixed(term)
-        if not prefixed:
+        if not prefixed and not alternatives:
             return self._postings.get(term, _NOTHING)
-        cached = self._term_cache.get(term)
+        key = (term, alternatives)
+        cached = self._term_cache.get(key)
         if cached is not None:
             return cached
         found = dict(zip(*self._postings.get(term, _NOTHING), strict=True))
@@ -271,15 +252,22 @@ class SearchIndex:
             score = NAME_WEIGHT * PREFIX_FACTOR * self._rarity(positions)
             for position in positions:
                 found[position] = found.get(position, 0.0) + score
+        for alternative in alternatives:
+            for position, value in zip(*self._postings.get(alternative, _NOTHING), strict=True):
+                score = SYNONYM_FACTOR * value
+                if score > found.get(position, 0.0):
+                    found[position] = score
         if len(self._term_cache) >= TERM_CACHE_SIZE:
             self._term_cache.clear()
-        postings = self._term_cache[term] = (array("l", found), array("d", found.values()))
+        postings = self._term_cache[key] = (array("l", found), array("d", found.values()))
         return postings
 
     def _prefixed(self, term: str) -> list[str]:
-        """Name words that start with a longer query word ('accum' -> 'accumulation')."""
-        if len(term) < 4:
-            return []
+        """Single name words that start with a query word that is no word of a name
+        itself ('accum' -> 'accumulation')."""
+        if len(term) < 4 or term in self._name_words:
+            return []  # a whole word is read as itself: 'pack' is not 'package'
+
         start = bisect.bisect_right(self._vocabulary, term)
         end = bisect.bisect_left(self._vocabulary, term + "\uffff", lo=start)
         return self._vocabulary[start:end]
@@ -293,6 +281,18 @@ class SearchIndex:
                 lowered[m] for m in difflib.get_close_matches(key.lower(), lowered, n=5, cutoff=0.6)
             ]
         return close
+
+
+def _alternatives(terms: list[str]) -> list[frozenset[str]]:
+    """Each query word's synonyms: its own, and those of the two-word phrases it is in
+    ('context window' -> 'max length' for both words)."""
+    found = [SYNONYMS.get(term, frozenset()) for term in terms]
+    for index, (first, second) in enumerate(itertools.pairwise(terms)):
+        phrase = SYNONYMS.get(first + second)
+        if phrase:
+            found[index] |= phrase
+            found[index + 1] |= phrase
+    return found
 
 
 def _passes(entry: ApiEntry, kind: str, module: str) -> bool:
