@@ -122,7 +122,7 @@ class SearchIndex:
         self._factors = [self._factor(entry) for entry in self.entries]
         # A member read through its class: the words of the member's own name, and the
         # words of its class and of the configs and fields above that class.
-        self._member_words: dict[int, frozenset[str]] = {}
+        member_words: dict[int, frozenset[str]] = {}
         self._owner_words: dict[int, frozenset[str]] = {}
         for position, entry in enumerate(self.entries):
             place = self._places.get(entry.parent) if entry.kind == "field" else None
@@ -130,8 +130,21 @@ class SearchIndex:
                 continue
             owner = name_words(entry.parent.rsplit(".", 1)[-1]) - _GENERIC
             context = {word for name in place.path for word in name_words(name)} - _GENERIC
-            self._member_words[position] = frozenset(words(entry.short_name)) - STOP
+            member_words[position] = frozenset(words(entry.short_name)) - STOP
             self._owner_words[position] = frozenset(owner | context)
+        self._members_by_words: dict[frozenset[str], list[int]] = defaultdict(list)
+        for position, own in member_words.items():
+            if own:
+                self._members_by_words[own].append(position)
+        self._member_groups: dict[str, list[frozenset[str]]] = defaultdict(list)
+        for own in self._members_by_words:
+            for word in own:
+                self._member_groups[word].append(own)
+        # A query that is a class's name ('LoraParams') asks for a class, even one renamed.
+        self._class_factors = [
+            factor if kind in ("class", "dataclass") else factor * 0.25
+            for factor, kind in zip(self._factors, self._kinds, strict=True)
+        ]
         self._vocabulary = sorted({word for e in self.entries for word in words(e.short_name)})
         self._short_names = sorted({entry.short_name for entry in self.entries})
 
@@ -188,38 +201,50 @@ class SearchIndex:
         shares = [math.log(1 + self._count / max(len(found[0]), 1)) for found in postings]
         total = sum(shares)
         shares = [share / total for share in shares]
-        (positions, values), *others = postings
-        scores = dict(zip(positions, values, strict=True))
+        (positions, term_scores), *others = postings
+        scores = dict(zip(positions, term_scores, strict=True))
         matched = dict.fromkeys(positions, shares[0])  # the share of the query each entry has
-        for share, (positions, values) in zip(shares[1:], others, strict=True):
-            for position, score in zip(positions, values, strict=True):
+        for share, (positions, term_scores) in zip(shares[1:], others, strict=True):
+            for position, score in zip(positions, term_scores, strict=True):
                 if position in scores:
                     scores[position] += score
                     matched[position] += share
                 else:
                     scores[position] = score
                     matched[position] = share
-        wants_class = bool(_CLASS_NAME.fullmatch(query.strip()))
-        asked = frozenset(terms) if others else frozenset()
-        members, factors = self._member_words, self._factors
-        final: list[tuple[float, tuple[int, int, int], int]] = []
-        for position, score in scores.items():
-            if (kind or module) and not _passes(self.entries[position], kind, module):
-                continue
-            coverage = matched[position]
-            boost = factors[position]
-            member = members.get(position) if asked else None
-            if member and member < asked and asked - member <= self._owner_words[position]:
-                # The field's whole name, and words naming where it is: 'dataset split' for
-                # DatasetParams.split, 'inference batch size' for GenerationParams.batch_size
-                # (InferenceConfig.generation holds it).
-                coverage, boost = 1.0, boost * OWNER_BOOST
-            if wants_class and self._kinds[position] not in ("class", "dataclass"):
-                boost *= 0.25  # 'LoraParams' asks for a class, even one renamed since
-            final.append(
-                (-score * coverage * coverage * boost, self._preferences[position], position)
-            )
-        return [self.entries[position] for *_, position in heapq.nsmallest(limit, final)]
+        if kind or module:
+            entries = self.entries
+            scores = {p: v for p, v in scores.items() if _passes(entries[p], kind, module)}
+        factors = self._class_factors if _CLASS_NAME.fullmatch(query.strip()) else self._factors
+        # Every entry's value in one pass; then the fields a query names whole with where
+        # they are: 'dataset split' for DatasetParams.split, 'inference batch size' for
+        # GenerationParams.batch_size (InferenceConfig.generation holds it).
+        values = {p: v * (c := matched[p]) * c * factors[p] for p, v in scores.items()}
+        if others:
+            asked = frozenset(terms)
+            for position in self._named_members(asked):
+                if position in values:
+                    values[position] = scores[position] * factors[position] * OWNER_BOOST
+        if not values:
+            return []
+        # The best `limit`, ties (and equal values at the cut) in order of preference.
+        cut = heapq.nlargest(limit, values.values())[-1]
+        preferences = self._preferences
+        best = sorted(
+            (p for p, v in values.items() if v >= cut),
+            key=lambda p: (-values[p], preferences[p], p),
+        )
+        return [self.entries[position] for position in best[:limit]]
+
+    def _named_members(self, asked: frozenset[str]) -> list[int]:
+        """Fields whose own name's words are some of the query's, and whose class, or the
+        configs and fields above it, name the rest."""
+        found: list[int] = []
+        for own in {group for word in asked for group in self._member_groups.get(word, ())}:
+            if own < asked:
+                rest = asked - own
+                found += [p for p in self._members_by_words[own] if rest <= self._owner_words[p]]
+        return found
 
     def _factor(self, entry: ApiEntry) -> float:
         """Oumi's configs first; among them, what a top-level config holds more directly."""
