@@ -30,14 +30,15 @@ MAX_LISTED_ERRORS = 10
 class CheckToolArguments:
     def __init__(self, server: MCPServer) -> None:
         self._server = server
-        self._accepted: dict[str, list[str]] | None = None
+        self._accepted: dict[str, tuple[list[str], frozenset[str]]] | None = None
 
-    async def _accepted_arguments(self) -> dict[str, list[str]]:
+    async def _accepted_arguments(self) -> dict[str, tuple[list[str], frozenset[str]]]:
+        """Each tool's argument names, listed once: sorted (for messages) and as a set."""
         if self._accepted is None:
-            self._accepted = {
-                tool.name: sorted((tool.input_schema or {}).get("properties", {}))
-                for tool in await self._server.list_tools()
-            }
+            self._accepted = {}
+            for tool in await self._server.list_tools():
+                names = sorted((tool.input_schema or {}).get("properties", {}))
+                self._accepted[tool.name] = (names, frozenset(names))
         return self._accepted
 
     async def __call__(
@@ -49,13 +50,15 @@ class CheckToolArguments:
             arguments = params.get("arguments") or {}
             accepted = (await self._accepted_arguments()).get(name)
             if accepted is not None and isinstance(arguments, dict):
-                problem = self._problem(name, arguments, accepted)
+                problem = self._problem(name, arguments, *accepted)
                 if problem:
                     return _error(problem)
         return await call_next(ctx)
 
-    def _problem(self, tool: str, arguments: dict[str, Any], accepted: list[str]) -> str:
-        unknown = sorted(set(arguments) - set(accepted))
+    def _problem(
+        self, tool: str, arguments: dict[str, Any], accepted: list[str], names: frozenset[str]
+    ) -> str:
+        unknown = sorted(arguments.keys() - names)
         if unknown:
             return _unknown_arguments(tool, unknown, accepted)
         for field, value in arguments.items():

@@ -84,8 +84,9 @@ class ReportCallProgress:
             return result
         finally:
             call_progress.close_call(token)
-            with anyio.move_on_after(SEND_WITHIN_S, shield=True):
-                await _send_warnings(ctx, progress)
+            if progress.records:  # most calls log nothing: no cancel scope for them
+                with anyio.move_on_after(SEND_WITHIN_S, shield=True):
+                    await _send_warnings(ctx, progress)
 
     async def _beat(self, ctx: ServerRequestContext[Any, Any], progress: CallProgress) -> None:
         while True:
