@@ -37,7 +37,9 @@ def normal(word: str) -> str:
         return LEMMAS[word]
     if len(word) <= 3 or not word.isalpha():
         return word
-    if word.endswith("s") and not word.endswith(("ss", "us", "is", "ies")):
+    # A plural's 's': 'steps', 'gpus'; not 'loss', 'analysis', 'status' or 'corpus'.
+    long_us = len(word) > 4 and word.endswith("us")
+    if word.endswith("s") and not word.endswith(("ss", "is", "ies")) and not long_us:
         word = word[:-1]
     for suffix, replacement in _SUFFIXES:
         if word.endswith(suffix) and len(word) - len(suffix) >= MIN_STEM:
@@ -125,6 +127,7 @@ _SYNONYMS_RAW: dict[str, tuple[str, ...]] = {
     "distributed": ("fsdp", "ddp", "deepspeed"),
     "memory": ("offload", "checkpointing"),
     "seed": ("random",),
+    "many": ("number",),
     "often": ("frequency", "interval", "every", "steps"),
     "frequency": ("interval", "every", "steps"),
     "example": ("sample", "record", "row"),
