@@ -404,3 +404,13 @@ def test_a_synonym_is_a_weaker_match_than_the_word_itself() -> None:
 def test_the_words_a_question_is_phrased_with_do_not_count() -> None:
     search = _vocabulary_index()
     assert search.find("which seed should I get").entries[0].short_name == "seed"
+
+
+def test_the_published_schema_says_every_hit_field_in_words() -> None:
+    from oumi_mcp_server.apidocs.answers import DocHit, PublishedDocsAnswer
+
+    schema = PublishedDocsAnswer.model_json_schema()
+    hits = schema["properties"]["results"]["items"]["properties"]["hits"]["items"]
+    assert "properties" not in hits and set(hits["required"]) == {"name", "kind", "module"}
+    for name in DocHit.model_fields:
+        assert f"{name} (" in hits["description"], name
