@@ -20,6 +20,7 @@ from mcp.types import CallToolResult, TextContent
 from pydantic import ValidationError
 
 from oumi_mcp_server.masking import shown
+from oumi_mcp_server.server.requests import tool_call_params
 
 MAX_TEXT_CHARS = 64 * 1024  # one string argument
 MAX_ITEMS = 1000  # entries of one list or mapping
@@ -44,8 +45,8 @@ class CheckToolArguments:
     async def __call__(
         self, ctx: ServerRequestContext[Any, Any], call_next: CallNext
     ) -> HandlerResult:
-        params = ctx.params if isinstance(ctx.params, dict) else None
-        if ctx.method == "tools/call" and params is not None:
+        params = tool_call_params(ctx)
+        if params is not None:
             name = str(params.get("name"))
             arguments = params.get("arguments") or {}
             accepted = (await self._accepted_arguments()).get(name)

@@ -13,6 +13,7 @@ from pydantic import BaseModel
 
 from oumi_mcp_server.audit import append_entry
 from oumi_mcp_server.blocking import run_blocking
+from oumi_mcp_server.server.requests import tool_call_params
 
 logger = logging.getLogger(__name__)
 
@@ -39,8 +40,8 @@ class AuditMutatingCalls:
     async def __call__(
         self, ctx: ServerRequestContext[Any, Any], call_next: CallNext
     ) -> HandlerResult:
-        params = ctx.params if isinstance(ctx.params, dict) else None
-        if ctx.method != "tools/call" or params is None:
+        params = tool_call_params(ctx)
+        if params is None:
             return await call_next(ctx)
         tool = str(params.get("name"))
         if not await self._is_mutating(tool):

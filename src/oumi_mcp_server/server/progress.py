@@ -27,6 +27,7 @@ from mcp.types import EmptyResult, SetLevelRequestParams
 from oumi_mcp_server import call_progress
 from oumi_mcp_server.call_progress import CallProgress, KeepCallWarnings
 from oumi_mcp_server.masking import MaskSecretsInLogs
+from oumi_mcp_server.server.requests import client_connection, tool_call_params
 
 logger = logging.getLogger(__name__)
 
@@ -50,9 +51,9 @@ def install_warning_capture() -> None:
 
 def register_set_level(lowlevel: Server[Any]) -> None:
     async def set_level(ctx: Any, params: SetLevelRequestParams) -> EmptyResult:
-        connection = getattr(ctx.session, "_connection", None)
-        if connection is not None:
-            connection.state[_LEVEL_KEY] = params.level
+        state = getattr(client_connection(ctx), "state", None)
+        if isinstance(state, dict):
+            state[_LEVEL_KEY] = params.level
         return EmptyResult()
 
     lowlevel.add_request_handler("logging/setLevel", SetLevelRequestParams, set_level)
@@ -68,8 +69,8 @@ class ReportCallProgress:
     async def __call__(
         self, ctx: ServerRequestContext[Any, Any], call_next: CallNext
     ) -> HandlerResult:
-        params = ctx.params if isinstance(ctx.params, dict) else None
-        if ctx.method != "tools/call" or params is None:
+        params = tool_call_params(ctx)
+        if params is None:
             return await call_next(ctx)
         progress, token = call_progress.open_call(str(params.get("name")))
         try:
@@ -108,10 +109,10 @@ async def _send_warnings(ctx: ServerRequestContext[Any, Any], progress: CallProg
     records = progress.take_records()
     if not records:
         return
-    connection = getattr(ctx.session, "_connection", None)
+    state = getattr(client_connection(ctx), "state", None)
     threshold = DEFAULT_CLIENT_LEVEL
-    if connection is not None:
-        threshold = str(connection.state.get(_LEVEL_KEY, DEFAULT_CLIENT_LEVEL))
+    if isinstance(state, dict):
+        threshold = str(state.get(_LEVEL_KEY, DEFAULT_CLIENT_LEVEL))
     for record in records:
         level = _mcp_level(record.levelno)
         if LEVELS.index(level) < LEVELS.index(threshold):

@@ -41,6 +41,7 @@ from oumi_mcp_server.errors import OumiMcpError
 from oumi_mcp_server.jobs import registry as registry_ops
 from oumi_mcp_server.jobs.naming import check_job_id
 from oumi_mcp_server.jobs.watch import Interest, JobChanges, JobWatcher
+from oumi_mcp_server.server.requests import client_connection
 from oumi_mcp_server.services import Services
 
 logger = logging.getLogger(__name__)
@@ -111,7 +112,7 @@ class JobSubscriptions:
     async def _subscribe(self, ctx: Any, params: SubscribeRequestParams) -> EmptyResult:
         uri = str(params.uri)
         await self._check_uri(uri)
-        connection = _connection_of(ctx)
+        connection = client_connection(ctx)
         key = id(connection)
         if key not in self._by_connection:
             self._by_connection[key] = (connection, set())
@@ -123,7 +124,7 @@ class JobSubscriptions:
         return EmptyResult()
 
     async def _unsubscribe(self, ctx: Any, params: UnsubscribeRequestParams) -> EmptyResult:
-        key = id(_connection_of(ctx))
+        key = id(client_connection(ctx))
         entry = self._by_connection.get(key)
         if entry is not None:
             entry[1].discard(str(params.uri))
@@ -194,10 +195,3 @@ class _WatchedListen(ListenHandler):
             return await super().__call__(ctx, params)
         finally:
             self._subscriptions.stream_closed(token)
-
-
-def _connection_of(ctx: Any) -> Any:
-    """The client connection a request came on: subscriptions last as long as it does.
-    (The SDK's per-request session holds it; the session itself is new per request.)"""
-    session = ctx.session
-    return getattr(session, "_connection", session)
