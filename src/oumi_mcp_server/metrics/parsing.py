@@ -82,18 +82,15 @@ def parse_jsonl(text: str) -> Parsed:
         whole = None
     if isinstance(whole, list) and len(whole) == len(lines):
         return _records_of(whole)
-    parsed = Parsed()
+    items: list[Any] = []
+    unreadable = 0
     for line in lines:
         try:
-            raw = json.loads(line)  # accepts NaN / Infinity as json.dumps writes them
+            items.append(json.loads(line))  # accepts NaN / Infinity as json.dumps writes them
         except ValueError:
-            parsed.skipped += 1  # e.g. the line being written right now
-            continue
-        record = _record(raw) if isinstance(raw, dict) else {}
-        if _has_metric(record):
-            parsed.records.append(record)
-        else:
-            parsed.skipped += 1
+            unreadable += 1  # e.g. the line being written right now
+    parsed = _records_of(items)
+    parsed.skipped += unreadable
     return parsed
 
 
