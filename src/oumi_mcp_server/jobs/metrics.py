@@ -1,24 +1,36 @@
-"""get_job_metrics's answer: a job's metrics (metrics/), with the job they belong to.
+"""get_job_metrics: a job's metrics (metrics/), with the job they belong to.
 
-Where a job's metrics can be read depends on where it ran; the service finds the
-places (``MetricSources``), the metrics package reads them, and this module turns
-the result into the answer: NaN and inf become None (JSON has no NaN), the chart
-is said to be attached, and the next step follows the job's state.
+Where a job's metrics can be read depends on where it ran (``metric_sources``: its
+output dir on this machine, else its logs as its engine read them); the metrics
+package reads them, and this module turns the result into the answer: NaN and inf
+become None (JSON has no NaN), the chart is said to be attached, and the next step
+follows the job's state. The service asks the engine for the job's state and logs,
+then calls ``job_metrics`` in a worker thread.
 """
 
 from __future__ import annotations
 
 import math
+import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from pydantic import BaseModel, Field
 
+from oumi_mcp_server.errors import InvalidArgumentError
+from oumi_mcp_server.jobs.backend import LogRead
+from oumi_mcp_server.jobs.catalog import LOCAL_CLOUD
 from oumi_mcp_server.jobs.models import JobStatusReport
+from oumi_mcp_server.jobs.records import JobRecord
 from oumi_mcp_server.metrics.models import JobMetrics, MetricsSummary, SourceCheck, SourceKind
+from oumi_mcp_server.metrics.service import read_job_metrics
+from oumi_mcp_server.private import open_private
 
 MAX_METRICS = 8  # per call
 MAX_METRIC_NAME = 64
 ALL_POINTS = 10_000  # last_n=0: every point read, up to this many per series
+METRICS_LOG_FILE = "metrics_log.txt"  # a cluster job's last log lines, for the reader
 
 
 @dataclass(frozen=True)
@@ -50,6 +62,78 @@ class JobMetricsReport(BaseModel):
     truncated: bool = Field(default=False, description="Earliest points were not read.")
     chart: str = Field(description="Whether a PNG chart is attached as image content, or why not.")
     next_step: str
+
+
+def check_metrics_request(metrics: list[str], last_n: int) -> list[str]:
+    """The metric names asked, checked (InvalidArgumentError says what is wrong)."""
+    try:
+        names = check_metric_names(metrics)
+    except ValueError as exc:
+        raise InvalidArgumentError(
+            "metrics", str(exc), next_step="Pass names such as ['loss', 'grad_norm']."
+        ) from exc
+    if last_n < 0:
+        raise InvalidArgumentError(
+            "last_n", f"{last_n} is negative.", next_step="0 means every point; N the last N."
+        )
+    return names
+
+
+def job_metrics(
+    record: JobRecord,
+    status: JobStatusReport,
+    reads: Sequence[LogRead],
+    names: list[str],
+    *,
+    last_n: int,
+    chart: bool,
+) -> tuple[JobMetricsReport, bytes | None]:
+    """Read, summarize and draw (blocking): ``reads`` are the job's logs as its engine
+    read them (none for our own process jobs, whose log files are on this machine)."""
+    sources = metric_sources(record, status, reads)
+    title = " - ".join(part for part in (status.job_id, status.model_name) if part)
+    found = read_job_metrics(
+        sources.output_dir,
+        sources.log_paths,
+        names,
+        last_n=last_n or ALL_POINTS,
+        elapsed_s=status.duration_s,
+        title=title,
+        chart=chart,
+    )
+    return metrics_report(status, found, sources, chart), found.png
+
+
+def metric_sources(
+    record: JobRecord, status: JobStatusReport, reads: Sequence[LogRead]
+) -> MetricSources:
+    """Where a job's metrics can be read on this machine (blocking: it may save a
+    cluster's log lines in the run dir for the reader)."""
+    if record.is_process:
+        logs = [path for path in (record.stdout_path, record.stderr_path) if path]
+        return MetricSources(record.output_dir or None, logs)
+    if record.is_pending:
+        return MetricSources(None, [], "the job has not started yet")
+    logs = _local_log_files(record, reads)
+    output = Path(status.output_dir) if status.output_dir else None
+    if record.cloud == LOCAL_CLOUD and output is not None:
+        return MetricSources(str(Path(record.client_cwd) / output), logs)
+    where = f"the output dir is on {record.cluster_name or record.cloud}; " if output else ""
+    return MetricSources(None, logs, f"{where}read from the job's last log lines")
+
+
+def _local_log_files(record: JobRecord, reads: Sequence[LogRead]) -> list[str]:
+    """Log files on this machine: as they are, or (a cluster's) the text just read, saved
+    in the run dir for the metrics reader."""
+    local = [read.path for read in reads if read.path and Path(read.path).is_file()]
+    remote = [read.page.text for read in reads if read.path not in local and read.page.text]
+    if remote:
+        saved = Path(record.run_dir) / METRICS_LOG_FILE
+        descriptor = open_private(saved, os.O_WRONLY | os.O_TRUNC)
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            handle.write("\n".join(remote))
+        local.append(str(saved))
+    return local
 
 
 def metrics_report(

@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import time
 from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from oumi_mcp_server.blocking import run_blocking
-from oumi_mcp_server.errors import InvalidArgumentError, NotFoundError
+from oumi_mcp_server.errors import NotFoundError
 from oumi_mcp_server.jobs import registry as registry_ops
 from oumi_mcp_server.jobs.acceptance import (
     Existing,
@@ -41,13 +40,7 @@ from oumi_mcp_server.jobs.backend import JobBackend, JobHolder, LaunchPlan, LogR
 from oumi_mcp_server.jobs.catalog import LOCAL_CLOUD, MAX_LOG_LINES
 from oumi_mcp_server.jobs.checks import ConfigSource, LaunchChecks, read_config
 from oumi_mcp_server.jobs.listing import job_list
-from oumi_mcp_server.jobs.metrics import (
-    ALL_POINTS,
-    JobMetricsReport,
-    MetricSources,
-    check_metric_names,
-    metrics_report,
-)
+from oumi_mcp_server.jobs.metrics import JobMetricsReport, check_metrics_request, job_metrics
 from oumi_mcp_server.jobs.models import (
     CancelResult,
     JobList,
@@ -73,9 +66,7 @@ from oumi_mcp_server.jobs.reports import (
 from oumi_mcp_server.jobs.rundir import RunDir
 from oumi_mcp_server.jobs.runtime import RuntimeTable
 from oumi_mcp_server.jobs.status import JobState, is_terminal
-from oumi_mcp_server.metrics.service import read_job_metrics
 from oumi_mcp_server.preflight.service import PreflightService
-from oumi_mcp_server.private import open_private
 from oumi_mcp_server.settings import JOB_PRUNE_INTERVAL_S, JOB_SWEEP_INTERVAL_S, Settings
 from oumi_mcp_server.validation.service import ValidationService
 
@@ -85,7 +76,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 METRICS_TIMEOUT_S = 30.0  # reading (at most 8 MB a file) and drawing
-METRICS_LOG_FILE = "metrics_log.txt"  # a cluster job's last log lines, for the reader
 ACCEPT_WAIT_S = 30.0  # a status or cancel waits this long for a launch being accepted
 
 
@@ -358,50 +348,19 @@ class JobService:
         """The run's metric series, summary and (PNG) chart, read where the job ran: its
         output dir on this machine, else its logs (a cluster's, read within the log budget).
         Works while the job runs (a partial curve) and after."""
-        try:
-            names = check_metric_names(metrics)
-        except ValueError as exc:
-            raise InvalidArgumentError(
-                "metrics", str(exc), next_step="Pass names such as ['loss', 'grad_norm']."
-            ) from exc
-        if last_n < 0:
-            raise InvalidArgumentError(
-                "last_n", f"{last_n} is negative.", next_step="0 means every point; N the last N."
-            )
+        names = check_metrics_request(metrics, last_n)
         status = await self.status(job_id)
         record = await self._record(job_id)
-        sources = await self._metric_sources(record, status)
-        title = " - ".join(part for part in (status.job_id, status.model_name) if part)
-        found = await run_blocking(
-            lambda: read_job_metrics(
-                sources.output_dir,
-                sources.log_paths,
-                names,
-                last_n=last_n or ALL_POINTS,
-                elapsed_s=status.duration_s,
-                title=title,
-                chart=chart,
-            ),
+        reads: list[LogRead] = []
+        if not (record.is_process or record.is_pending):  # its engine reads its logs
+            reads = await self._holder(record).logs(
+                record, ("stdout", "stderr"), lines=MAX_LOG_LINES, offset=None
+            )
+        return await run_blocking(
+            lambda: job_metrics(record, status, reads, names, last_n=last_n, chart=chart),
             timeout_s=METRICS_TIMEOUT_S,
             what="Reading the run's metrics and drawing its chart",
         )
-        return metrics_report(status, found, sources, chart), found.png
-
-    async def _metric_sources(self, record: JobRecord, status: JobStatusReport) -> MetricSources:
-        if record.is_process:
-            logs = [path for path in (record.stdout_path, record.stderr_path) if path]
-            return MetricSources(record.output_dir or None, logs)
-        if record.is_pending:
-            return MetricSources(None, [], "the job has not started yet")
-        reads = await self._holder(record).logs(
-            record, ("stdout", "stderr"), lines=MAX_LOG_LINES, offset=None
-        )
-        logs = await asyncio.to_thread(_local_log_files, record, reads)
-        output = Path(status.output_dir) if status.output_dir else None
-        if record.cloud == LOCAL_CLOUD and output is not None:
-            return MetricSources(str(Path(record.client_cwd) / output), logs)
-        where = f"the output dir is on {record.cluster_name or record.cloud}; " if output else ""
-        return MetricSources(None, logs, f"{where}read from the job's last log lines")
 
     async def logs(
         self, job_id: str, lines: int = 200, stream: str = "both", offset: int | None = None
@@ -456,20 +415,6 @@ class JobService:
         if ids:
             logger.info("Pruned %d job record(s) older than the retention period", len(ids))
         return ids
-
-
-def _local_log_files(record: JobRecord, reads: Sequence[LogRead]) -> list[str]:
-    """Log files on this machine: as they are, or (a cluster's) the text just read, saved
-    in the run dir for the metrics reader. Blocking."""
-    local = [read.path for read in reads if read.path and Path(read.path).is_file()]
-    remote = [read.page.text for read in reads if read.path not in local and read.page.text]
-    if remote:
-        saved = Path(record.run_dir) / METRICS_LOG_FILE
-        descriptor = open_private(saved, os.O_WRONLY | os.O_TRUNC)
-        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-            handle.write("\n".join(remote))
-        local.append(str(saved))
-    return local
 
 
 def _by_job_id(
