@@ -9,6 +9,8 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+from mcp import Client
+
 from oumi_mcp_server.jobs.service import JobService
 from oumi_mcp_server.services import Services
 from oumi_mcp_server.settings import Settings
@@ -63,3 +65,20 @@ async def wait_for_state(
 
 def open_fd_count() -> int:
     return len(os.listdir("/proc/self/fd"))
+
+
+async def launch_fake_job(client: Client, project: Path, **envs: str) -> str:
+    """Launch the project's configs/train.yaml for real on the fake `oumi` (FAKE_OUMI_*
+    variables say what it does) through the client; the job id."""
+    result = await client.call_tool(
+        "run_oumi_job",
+        {
+            "config_path": "configs/train.yaml",
+            "command": "train",
+            "client_cwd": str(project),
+            "dry_run": False,
+            "envs": envs,
+        },
+    )
+    assert not result.is_error, result.content
+    return str((result.structured_content or {})["job_id"])

@@ -21,7 +21,7 @@ from PIL import Image
 
 from oumi_mcp_server.server.app import build_server
 from oumi_mcp_server.settings import Settings
-from tests.jobs_support import with_fake_oumi
+from tests.jobs_support import launch_fake_job, with_fake_oumi
 from tests.project import make_project
 
 pytestmark = pytest.mark.anyio
@@ -36,21 +36,6 @@ async def client(settings: Settings, tmp_path: Path) -> AsyncIterator[Client]:
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     return make_project(tmp_path / "project")
-
-
-async def launch(client: Client, project: Path, sleep_s: str) -> str:
-    result = await client.call_tool(
-        "run_oumi_job",
-        {
-            "config_path": "configs/train.yaml",
-            "command": "train",
-            "client_cwd": str(project),
-            "dry_run": False,
-            "envs": {"FAKE_OUMI_SLEEP": sleep_s},
-        },
-    )
-    assert not result.is_error, result.content
-    return str((result.structured_content or {})["job_id"])
 
 
 def write_records(output_dir: Path, losses: list[float]) -> None:
@@ -69,7 +54,7 @@ async def metrics_of(client: Client, job_id: str, **arguments: Any) -> Any:
 async def test_a_running_job_gives_a_partial_curve_and_a_chart(
     client: Client, project: Path
 ) -> None:
-    job_id = await launch(client, project, sleep_s="30")
+    job_id = await launch_fake_job(client, project, FAKE_OUMI_SLEEP="30")
     write_records(project / "output" / "run", [2.0, 1.6, 1.3])
     result = await metrics_of(client, job_id, metrics=["loss", "learning_rate"])
     assert not result.is_error, result.content
@@ -86,7 +71,7 @@ async def test_a_running_job_gives_a_partial_curve_and_a_chart(
 
 
 async def test_last_n_nan_and_no_chart(client: Client, project: Path) -> None:
-    job_id = await launch(client, project, sleep_s="0")
+    job_id = await launch_fake_job(client, project, FAKE_OUMI_SLEEP="0")
     write_records(project / "output" / "run", [2.0, 1.5, 1.2, float("nan"), float("nan")])
     result = await metrics_of(client, job_id, last_n=2, chart=False)
     answer = result.structured_content or {}
@@ -97,7 +82,7 @@ async def test_last_n_nan_and_no_chart(client: Client, project: Path) -> None:
 
 
 async def test_a_job_without_metrics_says_where_it_looked(client: Client, project: Path) -> None:
-    job_id = await launch(client, project, sleep_s="0")
+    job_id = await launch_fake_job(client, project, FAKE_OUMI_SLEEP="0")
     with anyio.fail_after(20):
         while True:
             status = await client.call_tool("get_job_status", {"job_id": job_id})
@@ -113,7 +98,7 @@ async def test_a_job_without_metrics_says_where_it_looked(client: Client, projec
 
 
 async def test_bad_arguments_are_refused_in_plain_words(client: Client, project: Path) -> None:
-    job_id = await launch(client, project, sleep_s="0")
+    job_id = await launch_fake_job(client, project, FAKE_OUMI_SLEEP="0")
     too_many = await metrics_of(client, job_id, metrics=[f"m{i}" for i in range(9)])
     assert too_many.is_error
     bad_name = await metrics_of(client, job_id, metrics=["loss; rm -rf /"])

@@ -19,7 +19,7 @@ from oumi_mcp_server.call_progress import close_call, open_call, stage
 from oumi_mcp_server.server.app import OumiMcpServer, build_server
 from oumi_mcp_server.server.progress import ReportCallProgress
 from oumi_mcp_server.settings import Settings
-from tests.jobs_support import with_fake_oumi
+from tests.jobs_support import launch_fake_job, with_fake_oumi
 from tests.project import make_project
 
 pytestmark = pytest.mark.anyio
@@ -56,19 +56,10 @@ async def connected(slow_server: OumiMcpServer) -> AsyncIterator[tuple[Client, H
 
 
 async def stubborn_job(client: Client, project: Path) -> str:
-    result = await client.call_tool(
-        "run_oumi_job",
-        {
-            "config_path": "configs/train.yaml",
-            "command": "train",
-            "client_cwd": str(project),
-            "dry_run": False,
-            # "line 0" is printed after the TERM trap is set.
-            "envs": {"FAKE_OUMI_SLEEP": "60", "FAKE_OUMI_IGNORE_TERM": "1", "FAKE_OUMI_LINES": "1"},
-        },
+    # "line 0" is printed after the TERM trap is set.
+    job_id = await launch_fake_job(
+        client, project, FAKE_OUMI_SLEEP="60", FAKE_OUMI_IGNORE_TERM="1", FAKE_OUMI_LINES="1"
     )
-    assert not result.is_error, result.content
-    job_id = str((result.structured_content or {})["job_id"])
     with anyio.fail_after(30):
         while True:  # running, with its TERM trap installed
             logs = await client.call_tool("get_job_logs", {"job_id": job_id, "stream": "stdout"})

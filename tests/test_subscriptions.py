@@ -21,7 +21,7 @@ from mcp.shared.subscriptions import ResourceUpdated
 from oumi_mcp_server.jobs.watch import diff_states
 from oumi_mcp_server.server.app import OumiMcpServer, build_server
 from oumi_mcp_server.settings import Settings
-from tests.jobs_support import with_fake_oumi
+from tests.jobs_support import launch_fake_job, with_fake_oumi
 from tests.project import make_project
 
 pytestmark = [
@@ -72,21 +72,6 @@ async def legacy(watch_server: OumiMcpServer) -> AsyncIterator[tuple[Client, Upd
         yield client, updates
 
 
-async def launch(client: Client, project: Path, sleep_s: str, **extra: Any) -> str:
-    result = await client.call_tool(
-        "run_oumi_job",
-        {
-            "config_path": "configs/train.yaml",
-            "command": "train",
-            "client_cwd": str(project),
-            "dry_run": False,
-            "envs": {"FAKE_OUMI_SLEEP": sleep_s, **extra},
-        },
-    )
-    assert not result.is_error, result.content
-    return str((result.structured_content or {})["job_id"])
-
-
 async def state_of(client: Client, job_id: str) -> str:
     result = await client.call_tool("get_job_status", {"job_id": job_id})
     return str((result.structured_content or {})["state"])
@@ -110,7 +95,7 @@ async def test_a_subscribed_client_hears_its_job_finish_and_the_collections_move
     legacy: tuple[Client, Updates], project: Path, watch_server: OumiMcpServer
 ) -> None:
     client, updates = legacy
-    job_id = await launch(client, project, sleep_s="1")
+    job_id = await launch_fake_job(client, project, FAKE_OUMI_SLEEP="1")
     await client.subscribe_resource(f"jobs://{job_id}")
     await client.subscribe_resource("jobs://completed")
     assert watch_server.job_subscriptions.watcher.running
@@ -128,7 +113,7 @@ async def test_unsubscribing_everything_stops_the_watcher(
     legacy: tuple[Client, Updates], project: Path, watch_server: OumiMcpServer
 ) -> None:
     client, updates = legacy
-    job_id = await launch(client, project, sleep_s="30")
+    job_id = await launch_fake_job(client, project, FAKE_OUMI_SLEEP="30")
     watcher = watch_server.job_subscriptions.watcher
     await client.subscribe_resource("jobs://running")
     await client.subscribe_resource(f"jobs://{job_id}")
@@ -151,7 +136,7 @@ async def test_without_a_subscriber_no_watcher_runs(
     legacy: tuple[Client, Updates], project: Path, watch_server: OumiMcpServer
 ) -> None:
     client, updates = legacy
-    job_id = await launch(client, project, sleep_s="0.2")
+    job_id = await launch_fake_job(client, project, FAKE_OUMI_SLEEP="0.2")
     with anyio.fail_after(20):
         while await state_of(client, job_id) != "completed":
             await anyio.sleep(0.1)
@@ -165,7 +150,7 @@ async def test_a_listen_stream_hears_its_job_finish(
     watch_server: OumiMcpServer, project: Path
 ) -> None:
     async with Client(watch_server) as client:
-        job_id = await launch(client, project, sleep_s="1")
+        job_id = await launch_fake_job(client, project, FAKE_OUMI_SLEEP="1")
         uri = f"jobs://{job_id}"
         async with client.listen(resource_subscriptions=[uri]) as stream:
             assert watch_server.job_subscriptions.watcher.running
