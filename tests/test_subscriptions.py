@@ -7,7 +7,7 @@ resources/subscribe (handshake-era clients) and subscriptions/listen (2026-07-28
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -18,10 +18,10 @@ from mcp import Client
 from mcp.shared.exceptions import MCPError
 from mcp.shared.subscriptions import ResourceUpdated
 
-from oumi_mcp_server.jobs.watch import diff_states
+from oumi_mcp_server.jobs.watch import Interest, JobChanges, JobWatcher, diff_states
 from oumi_mcp_server.server.app import OumiMcpServer, build_server
 from oumi_mcp_server.settings import Settings
-from tests.jobs_support import launch_fake_job, with_fake_oumi
+from tests.jobs_support import launch_fake_job, manager_for, with_fake_oumi
 from tests.project import make_project
 
 pytestmark = [
@@ -177,3 +177,42 @@ async def test_only_job_resources_of_known_jobs_can_be_subscribed(
     assert not watch_server.job_subscriptions.watcher.running
     capabilities = client.server_capabilities
     assert capabilities.resources is not None and capabilities.resources.subscribe
+
+
+async def test_the_watcher_does_not_ask_again_about_a_final_state() -> None:
+    asked: list[dict[str, str]] = []
+    answers = iter([{"a": "completed", "b": "running"}] + [{"a": "completed", "b": "failed"}] * 9)
+
+    async def read_states(job_ids: object, final: Mapping[str, str]) -> dict[str, str]:
+        asked.append(dict(final))
+        return next(answers)
+
+    heard: list[JobChanges] = []
+
+    async def publish(changes: JobChanges) -> None:
+        heard.append(changes)
+
+    watcher = JobWatcher(lambda: Interest(collections=True), read_states, publish, 0.01)
+    watcher.wake()
+    with anyio.fail_after(5):
+        while len(asked) < 3:
+            await anyio.sleep(0.01)
+    await watcher.close()
+    assert asked[0] == {} and asked[1] == {"a": "completed"}
+    assert asked[2] == {"a": "completed", "b": "failed"}
+    assert dict(heard[0].states) == {"b": ("running", "failed")}
+
+
+async def test_live_states_keeps_a_final_state_without_asking_the_engine(
+    legacy: tuple[Client, Updates], project: Path, settings: Settings, tmp_path: Path
+) -> None:
+    client, _ = legacy
+    job_id = await launch_fake_job(client, project, FAKE_OUMI_SLEEP="30")
+    jobs = await manager_for(with_fake_oumi(settings, tmp_path))  # the same registry
+    try:
+        assert (await jobs.live_states([job_id]))[job_id] in {"running", "launching"}
+        # Told it is final, the engine is not asked: the answer is what was passed back.
+        assert (await jobs.live_states([job_id], {job_id: "completed"})) == {job_id: "completed"}
+    finally:
+        await jobs.close()
+        await client.call_tool("cancel_job", {"job_id": job_id, "force": True})

@@ -329,17 +329,25 @@ class JobService:
             [source for survey in surveys for source in survey.listed],
         )
 
-    async def live_states(self, job_ids: Collection[str] | None = None) -> dict[str, str]:
+    async def live_states(
+        self, job_ids: Collection[str] | None = None, final: Mapping[str, str] | None = None
+    ) -> dict[str, str]:
         """Live state of our jobs (all of them, or those named that exist), by job id: what
-        a watcher compares between polls. No tails, no jobs of others."""
+        a watcher compares between polls. No tails, no jobs of others. ``final``: states
+        already seen final (a final state never changes), kept without asking the engine."""
+        final = final or {}
         records = await registry_ops.call(self.registry.all)
         if job_ids is not None:
             wanted = set(job_ids)
             records = [record for record in records if record.job_id in wanted]
-        observations = await self._observe(records)
-        return {
+        live = [record for record in records if record.job_id not in final]
+        observations = await self._observe(live)
+        states = {
             record.job_id: observation.state.value
-            for record, observation in zip(records, observations, strict=True)
+            for record, observation in zip(live, observations, strict=True)
+        }
+        return {
+            record.job_id: final.get(record.job_id) or states[record.job_id] for record in records
         }
 
     async def metrics(

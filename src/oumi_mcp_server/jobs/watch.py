@@ -2,10 +2,11 @@
 
 It knows nothing of MCP. ``interest()`` says what is watched right now (some job
 ids, and/or the running and completed collections); ``read_states`` answers the
-live state of our jobs (all of them, or the ids asked); ``publish`` hears each
-change. The polling task exists only while the interest is not empty: it starts
-on ``wake()`` (called when a subscription arrives) and ends by itself at the
-first poll that finds nobody watching.
+live state of our jobs (all of them, or the ids asked; states already seen final
+are passed back, not observed again); ``publish`` hears each change. The polling
+task exists only while the interest is not empty: it starts on ``wake()`` (called
+when a subscription arrives) and ends by itself at the first poll that finds
+nobody watching.
 """
 
 from __future__ import annotations
@@ -54,7 +55,8 @@ class JobChanges:
         )
 
 
-ReadStates = Callable[[Collection[str] | None], Awaitable[dict[str, str]]]
+# (the job ids watched, or None: every job; states already seen final) -> states by id
+ReadStates = Callable[[Collection[str] | None, Mapping[str, str]], Awaitable[dict[str, str]]]
 Publish = Callable[[JobChanges], Awaitable[None]]
 
 
@@ -124,8 +126,12 @@ class JobWatcher:
             if interest.empty:
                 return
             whole = interest.collections
+            # A final state never changes: the engines are not asked about those again.
+            final = {
+                job: state for job, state in (before or {}).items() if state in TERMINAL_STATES
+            }
             try:
-                now = await self._read_states(None if whole else interest.job_ids)
+                now = await self._read_states(None if whole else interest.job_ids, final)
             except Exception:  # a failing engine must not end the watch; try again later
                 logger.exception("Job watcher: reading job states failed")
                 await asyncio.sleep(self._interval_s)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from mcp.server.lowlevel.server import Server
@@ -161,9 +162,11 @@ class JobSubscriptions:
 
     # -- polling and telling ---------------------------------------------------------
 
-    async def _read_states(self, job_ids: Any) -> dict[str, str]:
+    async def _read_states(
+        self, job_ids: Collection[str] | None, final: Mapping[str, str]
+    ) -> dict[str, str]:
         jobs = await self._services.job_service()
-        return await jobs.live_states(job_ids)
+        return await jobs.live_states(job_ids, final)
 
     async def _publish(self, changes: JobChanges) -> None:
         uris = uris_changed(changes)
