@@ -22,8 +22,15 @@ $(STAMP): pyproject.toml
 demo: setup
 	HF_HUB_OFFLINE=1 $(PY) demo/demo.py
 
+# The tests read Oumi 0.9's config library: the copy beside the checkout
+# (../shared/oumi-configs/0.9) when there is one, else the one synced here from
+# PyPI's oumi sdist into the user cache (once; tests/conftest.py finds it there).
+TEST_CONFIGS := ../shared/oumi-configs/0.9
+
 test: setup
 	$(PY) -m ruff check src tests bench demo
+	@test -n "$$OUMI_MCP_TEST_CONFIGS_DIR" || test -d $(TEST_CONFIGS) || \
+		$(PY) -m oumi_mcp_server sync-configs --if-missing
 	HF_HUB_OFFLINE=1 $(PY) -m pytest
 
 lint: setup

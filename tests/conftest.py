@@ -12,19 +12,27 @@ from mcp import Client
 from mcp.client.stdio import StdioServerParameters
 from mcp.server.mcpserver import MCPServer
 
+from oumi_mcp_server.library.sources import cached_library_dir
 from oumi_mcp_server.server.app import build_server
 from oumi_mcp_server.settings import Settings
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("DO_NOT_TRACK", "1")  # oumi jobs: no telemetry calls from offline tests
 
-# Oumi 0.9's config library (read-only test data), served through the override.
-LIBRARY_DIR = Path(
-    os.environ.get(
-        "OUMI_MCP_TEST_CONFIGS_DIR",
-        Path(__file__).resolve().parents[2] / "shared" / "oumi-configs" / "0.9",
-    )
-)
+
+def _library_dir() -> Path:
+    """Oumi 0.9's config library (read-only test data), served through the override: the
+    copy beside this checkout when there is one, else the one `make test` synced into the
+    user cache (`oumi-mcp-server sync-configs --if-missing`, from PyPI's oumi sdist)."""
+    if override := os.environ.get("OUMI_MCP_TEST_CONFIGS_DIR"):
+        return Path(override)
+    beside = Path(__file__).resolve().parents[2] / "shared" / "oumi-configs" / "0.9"
+    if beside.is_dir():
+        return beside
+    return cached_library_dir(Settings.from_env().cache_dir, "0.9")
+
+
+LIBRARY_DIR = _library_dir()
 
 
 @pytest.fixture(scope="session")
