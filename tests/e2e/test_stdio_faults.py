@@ -39,6 +39,20 @@ MALFORMED = [
     (b"42", -32600, None),
     (b'{"jsonrpc": "1.0", "id": "ten", "method": "tools/list"}', -32600, "ten"),
     (b"\xff\xfe not even text", -32700, None),
+    # Nested past the parser's recursion limit: a RecursionError, not a ValueError.
+    (b"[" * 1000 + b"]" * 1000, -32700, None),
+    (b'{"a": ' * 5000 + b"1" + b"}" * 5000, -32700, None),
+    # Parsed, but deeper than any MCP message: refused before the SDK handles it.
+    (
+        b'{"jsonrpc": "2.0", "id": "deep", "method": "tools/call", "params": {"name": '
+        b'"get_started", "arguments": {"x": ' + b"[" * 300 + b"]" * 300 + b"}}}",
+        -32600,
+        "deep",
+    ),
+    # An id that is neither a string nor a number: answered, with a null id.
+    (b'{"jsonrpc": "2.0", "id": {"a": 1}, "method": "tools/list"}', -32600, None),
+    (b'{"jsonrpc": "2.0", "id": [1], "method": "tools/list"}', -32600, None),
+    (b'{"jsonrpc": "2.0", "id": true, "method": "tools/list"}', -32600, None),
 ]
 SHUTDOWN_WITHIN_S = 1.0
 

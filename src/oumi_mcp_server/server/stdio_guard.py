@@ -7,7 +7,10 @@ response and no log line, so the client waits for its own time-out (over HTTP
 the same bytes get 400/-32700). We sit between the bytes and the SDK: each line
 is checked first; a bad one is answered here with a JSON-RPC error (-32700 parse
 error, -32600 invalid request; with the request's id when it can be read) and a
-log line, and only good lines reach the SDK. Our answers and the SDK's go
+log line, and only good lines reach the SDK. No line can stop the reader: one nested
+too deeply for the parser (a RecursionError, not a ValueError) or deeper than
+``MAX_NESTING`` is answered like any other bad line, and so is an ``id`` that is
+not a string or a number (the SDK would drop that request without an answer). Our answers and the SDK's go
 through one writer, a whole line at a time, so they never interleave.
 See docs/sdk-notes.md.
 """
@@ -29,6 +32,9 @@ logger = logging.getLogger(__name__)
 PARSE_ERROR = -32700
 INVALID_REQUEST = -32600
 SHOWN_CHARS = 200
+# Deeper lines are refused before they reach the SDK: no MCP message nests anywhere near
+# this, and the code that handles a request (validation, masking, the audit log) recurses.
+MAX_NESTING = 100
 
 
 class LineWriter:
@@ -69,7 +75,11 @@ class AnsweringReader:
                 return  # the client closed the stream
             if not line.strip():
                 continue
-            problem = malformed(line)
+            try:
+                problem = malformed(line)
+            except Exception:  # a check that fails must not end the session
+                logger.exception("Checking a request line failed")
+                problem = PARSE_ERROR, "Parse error: the line could not be read", None
             if problem is None:
                 yield line
                 continue
@@ -94,7 +104,15 @@ def malformed(line: str) -> tuple[int, str, str | int | None] | None:
         data: Any = json.loads(line)
     except ValueError as exc:
         return PARSE_ERROR, f"Parse error: the line is not JSON ({exc})", None
+    except RecursionError:
+        return PARSE_ERROR, "Parse error: the line nests too deeply to be read", None
     request_id = _request_id(data)
+    if nesting_exceeds(data, MAX_NESTING):
+        what = f"it nests deeper than {MAX_NESTING} levels"
+        return INVALID_REQUEST, f"Invalid Request: {what}", request_id
+    if isinstance(data, dict) and "id" in data and request_id is None:
+        what = "its id must be a string or a number"
+        return INVALID_REQUEST, f"Invalid Request: {what}", None
     try:
         json.dumps(data, ensure_ascii=False).encode("utf-8")
     except UnicodeEncodeError:
@@ -106,6 +124,20 @@ def malformed(line: str) -> tuple[int, str, str | int | None] | None:
         what = "not a JSON-RPC 2.0 request, notification or response"
         return INVALID_REQUEST, f"Invalid Request: {what} ({first[:SHOWN_CHARS]})", request_id
     return None
+
+
+def nesting_exceeds(data: Any, limit: int) -> bool:
+    """True when arrays and objects in ``data`` nest more than ``limit`` deep (no recursion)."""
+    pending: list[tuple[Any, int]] = [(data, 1)]
+    while pending:
+        value, depth = pending.pop()
+        if not isinstance(value, dict | list):
+            continue
+        if depth > limit:
+            return True
+        children = value.values() if isinstance(value, dict) else value
+        pending.extend((child, depth + 1) for child in children)
+    return False
 
 
 def _request_id(data: Any) -> str | int | None:
