@@ -43,6 +43,7 @@ from oumi_mcp_server.jobs.records import PENDING_BACKEND, JobRecord
 from oumi_mcp_server.jobs.registry import JobIdTakenError, Registry
 from oumi_mcp_server.jobs.rundir import RunDir
 from oumi_mcp_server.jobs.status import JobState
+from oumi_mcp_server.validation.documents import ConfigDocument
 
 ACCEPTED_FILE = "accepted.json"
 MAX_ID_ATTEMPTS = 5
@@ -227,9 +228,13 @@ def observe_pending(record: JobRecord) -> Observation:
     return Observation(JobState.FAILED, NEVER_STARTED)
 
 
-def request_cancel_pending(record: JobRecord) -> None:
-    """Blocking: ask a pending launch not to start (it looks after handing over)."""
-    RunDir(Path(record.run_dir)).request_cancel(force=False)
+def request_cancel_pending(record: JobRecord) -> bool:
+    """Blocking: ask a pending launch not to start (it looks after handing over); True
+    when this is the first request (no cancel was asked for before)."""
+    run = RunDir(Path(record.run_dir))
+    first = run.read_cancel() is None
+    run.request_cancel(force=False)
+    return first
 
 
 def withdraw(registry: Registry, record: JobRecord, state_dir: Path) -> bool:
@@ -245,13 +250,14 @@ def withdraw(registry: Registry, record: JobRecord, state_dir: Path) -> bool:
 
 
 def hand_over(
-    registry: Registry, pending: JobRecord, full: JobRecord, config: Path
+    registry: Registry, pending: JobRecord, full: JobRecord, config: ConfigDocument
 ) -> JobRecord | None:
-    """Blocking: stage the config and give the record to its engine; the engine's record,
-    or None when the launch must not start (a cancel was requested, or the record is no
-    longer this launch's)."""
+    """Blocking: stage the config (the text that was read and checked, never the file
+    read again) and give the record to its engine; the engine's record, or None when the
+    launch must not start (a cancel was requested, or the record is no longer this
+    launch's)."""
     run = RunDir(Path(pending.run_dir))
-    run.stage(config)
+    run.stage(config.path, config.text)
     record = replace(full, submitted_at=pending.submitted_at, request_digest=pending.request_digest)
     if not registry.hand_over(record):
         return None

@@ -45,18 +45,19 @@ class PendingLaunches:
         if is_terminal(previous.state):
             return already_finished(previous)
 
-        def request_then_reread() -> JobRecord | None:
+        def request_then_reread() -> tuple[bool, JobRecord | None]:
             # The launch hands over, then looks for this request; we write it, then look
             # whether it was handed over: one of the two always sees the other.
-            request_cancel_pending(record)
-            return self._registry.find(record.job_id)
+            first = request_cancel_pending(record)
+            return first, self._registry.find(record.job_id)
 
-        current = await registry_ops.call(request_then_reread)
+        first, current = await registry_ops.call(request_then_reread)
         if current is None:
             gone = Observation(JobState.CANCELLED, WITHDRAWN)
             return CancelOutcome("already_finished", previous, gone, f"Nothing to do: {WITHDRAWN}.")
         if not current.is_pending:  # its engine has it now: the engine cancels the job
-            return await self._engines[current.backend].cancel(current, force=force)
+            outcome = await self._engines[current.backend].cancel(current, force=force)
+            return during_hand_over(outcome, previous) if first else outcome
         final = (await self.observe([current]))[0]
         return CancelOutcome(
             "cancelled",
@@ -79,3 +80,21 @@ class PendingLaunches:
 
     def forget(self, job_ids: Sequence[str]) -> None:
         return None
+
+
+def during_hand_over(outcome: CancelOutcome, previous: Observation) -> CancelOutcome:
+    """The engine's answer to a cancel that came while the launch was handed over to it.
+
+    The launch looks for a cancel request right after the hand-over and does not start
+    then, so the engine finds the job already cancelled: by this request, which is what
+    the answer says (not "already finished")."""
+    if outcome.action != "already_finished" or outcome.final.state is not JobState.CANCELLED:
+        return outcome
+    return CancelOutcome(
+        "cancelled",
+        previous,
+        outcome.final,
+        "Cancelled while the launch was handed over to its engine: it did not start, and "
+        "nothing was started.",
+        outcome.signals_sent,
+    )

@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from oumi_mcp_server.private import DIR_MODE, make_private, open_private, private_dir
+from oumi_mcp_server.private import DIR_MODE, open_private, private_dir
 
 JOBS_DIR = "jobs"
 CANCEL_FILE = "cancel.json"
@@ -28,14 +30,22 @@ def jobs_root(state_dir: Path) -> Path:
 
 
 def write_json_atomically(path: Path, data: dict[str, Any]) -> None:
-    """Write ``data`` so that readers see the old file or the whole new one, never half."""
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    """Write ``data`` so that readers see the old file or the whole new one, never half.
+
+    Each writer has a temporary file of its own (process, thread and a random part), so
+    two writers at once (two cancels of one job) never move each other's file away."""
+    unique = f"{os.getpid()}.{threading.get_ident()}.{secrets.token_hex(4)}"
+    temporary = path.with_name(f".{path.name}.{unique}.tmp")
     descriptor = open_private(temporary, os.O_WRONLY | os.O_TRUNC)
-    with os.fdopen(descriptor, "w", encoding="utf-8") as out:
-        json.dump(data, out)
-        out.flush()
-        os.fsync(out.fileno())
-    os.replace(temporary, path)
+    try:
+        with os.fdopen(descriptor, "w", encoding="utf-8") as out:
+            json.dump(data, out)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
 
 
 def read_json(path: Path) -> dict[str, Any] | None:
@@ -65,11 +75,14 @@ class RunDir:
         private_dir(self.path.parent)
         self.path.mkdir(mode=DIR_MODE)
 
-    def stage(self, original: Path) -> Path:
-        """Copy the user's config in, so later edits do not change the running job."""
+    def stage(self, original: Path, text: str) -> Path:
+        """Write the config's text, as it was read and checked, as the job's own copy: the
+        job runs exactly what was validated, and later edits (or a file swapped for a
+        link or a device since) change nothing. A fresh file, never through a link."""
         target = self.staged_config(original)
-        shutil.copyfile(original, target)
-        make_private(target)
+        descriptor = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        with os.fdopen(descriptor, "w", encoding="utf-8") as out:
+            out.write(text)
         return target
 
     def read(self, name: str) -> dict[str, Any] | None:

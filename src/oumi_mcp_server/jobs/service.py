@@ -238,7 +238,7 @@ class JobService:
                 await self._withdraw(pending)
                 return plan.result(checks, None, dry_run=False)
             started = await registry_ops.call(
-                lambda: hand_over(self.registry, pending, plan.record(), plan.config)
+                lambda: hand_over(self.registry, pending, plan.record(), source.document)
             )
         except BaseException:
             await self._withdraw(pending)
