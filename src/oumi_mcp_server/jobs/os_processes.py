@@ -108,6 +108,22 @@ def process_groups() -> dict[int, list[int]]:
     return groups
 
 
+def stopped(pids: list[int]) -> list[int]:
+    """Those of ``pids`` that are stopped (SIGSTOP, Ctrl-Z, a debugger): alive, but they
+    make no progress until they get SIGCONT."""
+    import psutil
+
+    found = []
+    for pid in pids:
+        try:
+            status = psutil.Process(pid).status()
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            continue
+        if status in (psutil.STATUS_STOPPED, psutil.STATUS_TRACING_STOP):
+            found.append(pid)
+    return found
+
+
 def _process_groups_psutil() -> dict[int, list[int]]:
     import psutil
 

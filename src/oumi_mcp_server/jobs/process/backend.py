@@ -246,6 +246,8 @@ class ProcessBackend:
             first = signal.SIGKILL if force else signal.SIGTERM
             if signal_group(pid, first):
                 signals.append(SIGNAL_NAMES[first])
+                # A stopped process (SIGSTOP) only acts on SIGTERM once it runs again.
+                signal_group(pid, signal.SIGCONT)
             grace = KILL_WAIT_S if force else self._cancel_grace_s
             if not await self._wait_gone(record, pid, grace, runtime) and not force:
                 if signal_group(pid, signal.SIGKILL):

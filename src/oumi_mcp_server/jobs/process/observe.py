@@ -5,7 +5,8 @@ file is read first (a finished job needs no process lookup); if it is absent
 the process is checked, and if that is gone too the exit file is read once
 more (it may have been written in between). A job is over only when no
 process of its group is left: a recorded exit with members still alive, or a
-dead wrapper whose command lives on, reads ``running`` with the reason.
+dead wrapper whose command lives on, reads ``running`` with the reason; so does a job
+with stopped processes (SIGSTOP), which cancel still ends (it sends SIGCONT too).
 Nothing here is cached.
 Blocking (file and /proc reads): call from worker threads.
 """
@@ -24,6 +25,7 @@ from oumi_mcp_server.jobs.os_processes import (
     is_our_process,
     job_processes,
     process_groups,
+    stopped,
 )
 from oumi_mcp_server.jobs.process.files import read_exit, read_pid
 from oumi_mcp_server.jobs.records import JobRecord
@@ -83,8 +85,9 @@ def observe_process(
     groups: Callable[[], dict[int, list[int]]] = process_groups,
     now: float | None = None,
 ) -> Observation:
-    """``groups``: the process table by group (called at most once, only when the
-    wrapper is gone or has recorded an exit: a batch shares one look at the table)."""
+    """``groups``: the process table by group (a batch shares one look at the table). A
+    running job's group is looked at for members that are stopped (SIGSTOP): the job
+    is alive but makes no progress, and its reason says so."""
     run = RunDir(Path(record.run_dir))
     exit_info = read_exit(run)
     pid, start_time = process_identity(record, run)
@@ -94,6 +97,13 @@ def observe_process(
     # Only the recorded start time is the OS's own (the pid file's is the wrapper's clock).
     if pid is not None and is_our_process(pid, record.process_start_time, record.marker):
         reason = f"process {pid} is running"
+        halted = stopped(groups().get(pid, [pid]))
+        if halted:
+            reason = (
+                f"process {pid} is running, but {_count(halted)} of the job "
+                f"{'is' if len(halted) == 1 else 'are'} stopped (SIGSTOP or Ctrl-Z): it makes "
+                "no progress until it gets SIGCONT (kill -CONT); cancel_job still ends it"
+            )
         if run.read_cancel():
             reason += "; a cancel was requested and it is stopping"
         return Observation(JobState.RUNNING, reason, None, start_time, None, pid)
