@@ -81,6 +81,42 @@ async def test_a_config_outside_the_project_is_refused_unread(
             assert SECRET not in text and "root:" not in text
 
 
+@pytest.mark.parametrize("cwd", ["/", "/etc", "/usr", "/proc/self/root", "/etc/ssh", "home"])
+async def test_a_system_folder_is_never_a_project(client: Client, cwd: str) -> None:
+    cwd = str(Path.home()) if cwd == "home" else cwd
+    for config in ("etc/passwd", "passwd", ".ssh/config"):
+        for tool, arguments in _tools_on(config, Path(cwd)):
+            text = await _error(client, tool, arguments)
+            assert "system folder" in text and "client_cwd" in text, (tool, cwd, text)
+            assert "root:" not in text
+
+
+COLON_LINES = "root:x:0:0:root: /root\ndaemon:x:1:1:daemon: /usr/sbin\n"
+HOSTS = "github.com:\n  user: someone\n  oauth_token: gho_NotForAnswers1234567890\n"
+
+
+@pytest.mark.parametrize("content", [COLON_LINES, HOSTS])
+@pytest.mark.parametrize("task_type", ["auto", "train"])
+async def test_keys_that_are_not_names_are_never_quoted(
+    client: Client, project: Path, content: str, task_type: str
+) -> None:
+    (project / "other.yaml").write_text(content)
+    result = await client.call_tool(
+        "validate_config",
+        {"config": "other.yaml", "client_cwd": str(project), "task_type": task_type},
+    )
+    text = _text(result) + json.dumps(result.structured_content or {})
+    assert "failed unexpectedly" not in text, text
+    for fragment in ("root:x", "daemon:x", "github.com", "gho_", "someone"):
+        assert fragment not in text, (fragment, text)
+    if task_type == "auto":
+        assert result.is_error and "cannot tell which kind" in text, text
+    else:
+        report = result.structured_content or {}
+        assert not result.is_error and not report["valid"], text
+        assert "a key that is not a field name" in text, text
+
+
 async def test_pipes_devices_and_long_paths_get_clear_errors_at_once(
     client: Client, project: Path
 ) -> None:

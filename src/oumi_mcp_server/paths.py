@@ -20,6 +20,46 @@ from oumi_mcp_server.masking import shown
 MAX_PATH_CHARS = 4096
 MAX_NAME_CHARS = 255
 
+# Folders that are never a project: client_cwd decides what may be read, so one of these
+# would open the machine's own files. The trees below hold no project at any depth.
+SYSTEM_FOLDERS = frozenset(
+    Path(name)
+    for name in (
+        "/",
+        "/bin",
+        "/boot",
+        "/dev",
+        "/etc",
+        "/home",
+        "/lib",
+        "/lib32",
+        "/lib64",
+        "/libx32",
+        "/media",
+        "/mnt",
+        "/opt",
+        "/proc",
+        "/root",
+        "/run",
+        "/sbin",
+        "/srv",
+        "/sys",
+        "/tmp",
+        "/usr",
+        "/var",
+        "/Users",
+        "/System",
+        "/Library",
+        "/Applications",
+        "/Volumes",
+        "/private",
+        "/private/etc",
+        "/private/var",
+        "/private/tmp",
+    )
+)
+SYSTEM_TREES = tuple(Path(name) for name in ("/etc", "/proc", "/sys", "/dev", "/boot", "/run"))
+
 CLIENT_CWD_HINT = (
     "Pass client_cwd as the absolute path of the user's project directory "
     "(for example the directory the user works in)."
@@ -60,7 +100,27 @@ def resolve_client_cwd(client_cwd: str) -> Path:
         raise InvalidArgumentError(
             "client_cwd", f"{shown(client_cwd)} is not a directory.", next_step=CLIENT_CWD_HINT
         )
-    return raw.resolve()
+    resolved = raw.resolve()
+    if is_system_folder(resolved):
+        raise InvalidArgumentError(
+            "client_cwd",
+            f"{shown(client_cwd)} is a system folder, not a project: the server reads configs "
+            "only inside client_cwd, so it must be the user's own project directory.",
+            next_step=CLIENT_CWD_HINT,
+        )
+    return resolved
+
+
+def is_system_folder(path: Path) -> bool:
+    """True for the root, a bare top-level folder of the system, the home folder itself (it
+    holds the user's credentials, not one project), or a folder in a tree that holds no
+    project (/etc, /proc, /sys, /dev, /boot, /run)."""
+    if path in SYSTEM_FOLDERS or any(path.is_relative_to(tree) for tree in SYSTEM_TREES):
+        return True
+    try:
+        return path == Path.home().resolve()
+    except (OSError, RuntimeError):  # no home folder known
+        return False
 
 
 def expand_user_path(raw: str, client_cwd: Path) -> Path:

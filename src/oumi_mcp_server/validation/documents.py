@@ -28,6 +28,16 @@ MAX_DEPTH = 64
 MAX_NODES = 200_000
 MAX_ALIASES = 10_000
 _QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
+# A key that looks like a field name may be quoted back; any other key (``root:x:0:0``,
+# a host name, a line of some other file) might be a line of a file that is not a config.
+_NAME_LIKE = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,63}")
+HIDDEN_KEY = "<a key that is not a field name>"
+
+
+def shown_key(key: object) -> str:
+    """``key`` as an answer may quote it: a name-like key as it is, any other hidden."""
+    text = str(key)
+    return text if _NAME_LIKE.fullmatch(text) else HIDDEN_KEY
 
 
 # A worker stops parsing this long after its caller's time limit: the caller's own

@@ -23,7 +23,7 @@ from oumi_mcp_server.validation.problems import Problem
 from oumi_mcp_server.validation.schema import (
     field_docs_name,
     unknown_field_problems,
-    without_fields,
+    without_unknown_fields,
 )
 
 # Fields Oumi checks for existence while validating; they must be resolved
@@ -211,7 +211,7 @@ def validate_document(
         # Keep checking the rest: Oumi sees the config without the unknown keys.
         import yaml
 
-        text = yaml.safe_dump(without_fields(document.data, [p.field for p in unknown]))
+        text = yaml.safe_dump(without_unknown_fields(cls, document.data))
     try:
         config = cls.from_str(_INTERPOLATION.sub("\\${", text))  # type: ignore[attr-defined]
     except Exception as exc:  # OmegaConf: wrong types, bad enum values, bad structure

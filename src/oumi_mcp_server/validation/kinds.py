@@ -7,6 +7,7 @@ from typing import Any
 
 from oumi_mcp_server.errors import InvalidArgumentError
 from oumi_mcp_server.masking import shown
+from oumi_mcp_server.validation.documents import shown_key
 
 
 @dataclass(frozen=True)
@@ -162,10 +163,11 @@ def infer_kind(data: dict[str, Any], file_name: str) -> KindChoice:
     ranked = sorted(KINDS, key=lambda kind: _score(kind, keys, name), reverse=True)
     best = ranked[0]
     if not keys & best.fields:
+        shown_keys = sorted({shown_key(key) for key in keys})
         raise InvalidArgumentError(
             "task_type",
             f"cannot tell which kind of Oumi config this is from its top-level keys "
-            f"({', '.join(sorted(keys))}).",
+            f"({', '.join(shown_keys)}).",
             next_step=f"Pass task_type explicitly: one of {', '.join(KINDS_BY_NAME)}.",
         )
     matched = sorted(keys & best.distinctive) or sorted(keys & best.fields)

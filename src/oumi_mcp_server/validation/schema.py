@@ -14,6 +14,7 @@ import types
 import typing
 from typing import Any
 
+from oumi_mcp_server.validation.documents import shown_key
 from oumi_mcp_server.validation.problems import Problem
 
 
@@ -92,7 +93,7 @@ def _walk_value(annotation: Any, value: Any, path: str, problems: list[Problem])
             _walk_value(_unwrap_optional(args[0]), item, f"{path}[{index}]", problems)
     elif origin is dict and len(args) == 2 and isinstance(value, dict):
         for key, item in value.items():
-            _walk_value(_unwrap_optional(args[1]), item, f"{path}.{key}", problems)
+            _walk_value(_unwrap_optional(args[1]), item, f"{path}.{shown_key(key)}", problems)
 
 
 def unknown_field_problems(
@@ -102,12 +103,13 @@ def unknown_field_problems(
     found: list[Problem] = [] if problems is None else problems
     types_by_field = _field_types(cls)
     for key, value in data.items():
-        path = f"{prefix}.{key}" if prefix else str(key)
+        name = shown_key(key)
+        path = f"{prefix}.{name}" if prefix else name
         if key not in types_by_field:
             found.append(
                 Problem(
                     field=path,
-                    message=f"Unknown field '{key}' in {cls.__name__}.",
+                    message=f"Unknown field '{name}' in {cls.__name__}.",
                     hint=_suggestion(str(key), list(types_by_field)),
                     docs=docs_name(cls, _closest(str(key), list(types_by_field)) or ""),
                 )
@@ -117,16 +119,25 @@ def unknown_field_problems(
     return found
 
 
-_STEP = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
+def without_unknown_fields(cls: type, data: dict[str, Any]) -> dict[str, Any]:
+    """A copy of ``data`` without the keys ``cls`` does not define (recursively, as
+    ``unknown_field_problems`` finds them). Keys are followed as keys, never as dotted
+    text: a key may itself hold dots (``github.com``) or brackets."""
+    types_by_field = _field_types(cls)
+    return {
+        key: _known_part(types_by_field[key], value)
+        for key, value in data.items()
+        if key in types_by_field
+    }
 
 
-def without_fields(data: dict[str, Any], paths: list[str]) -> dict[str, Any]:
-    """A deep copy of ``data`` without the keys at the given dotted paths."""
-    cleaned: dict[str, Any] = copy.deepcopy(data)
-    for path in paths:
-        steps = [int(index) if index else key for key, index in _STEP.findall(path)]
-        node: Any = cleaned
-        for step in steps[:-1]:
-            node = node[step]
-        node.pop(steps[-1], None)
-    return cleaned
+def _known_part(annotation: Any, value: Any) -> Any:
+    if isinstance(annotation, type) and dataclasses.is_dataclass(annotation):
+        return without_unknown_fields(annotation, value) if isinstance(value, dict) else value
+    origin = typing.get_origin(annotation)
+    args = typing.get_args(annotation)
+    if origin is list and args and isinstance(value, list):
+        return [_known_part(_unwrap_optional(args[0]), item) for item in value]
+    if origin is dict and len(args) == 2 and isinstance(value, dict):
+        return {key: _known_part(_unwrap_optional(args[1]), item) for key, item in value.items()}
+    return copy.deepcopy(value)
