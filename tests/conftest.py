@@ -63,6 +63,8 @@ def settings(tmp_path: Path) -> Settings:
         # list_jobs asks no cloud unless a test opts in: oumi.launcher's local cloud is
         # shared by the whole test process, and SkyPilot clouds start an API server.
         listed_clouds=(),
+        # A fresh HOME's: no `sky check` recorded (never the test runner's own ~/.sky).
+        skypilot_dir=tmp_path / "home" / ".sky",
     )
 
 

@@ -9,6 +9,7 @@ lifespan builds it in the background a moment after start.
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -19,7 +20,7 @@ from typing import TYPE_CHECKING
 from oumi_mcp_server.apidocs.service import DocsService
 from oumi_mcp_server.blocking import run_blocking
 from oumi_mcp_server.engines import load
-from oumi_mcp_server.environment.clouds import CloudChecker
+from oumi_mcp_server.environment.clouds import CloudChecker, recorded_enabled_clouds
 from oumi_mcp_server.jobs.launcher.clusters import ClusterService
 from oumi_mcp_server.jobs.launcher.engine import LauncherEngine, OumiLauncherEngine
 from oumi_mcp_server.library.service import LibraryService
@@ -28,19 +29,23 @@ from oumi_mcp_server.preflight.service import PreflightService
 from oumi_mcp_server.settings import (
     CLOUD_CHECK_CACHE_S,
     JOB_START_DELAY_S,
+    LISTINGS_WARMUP_TIMEOUT_S,
     WARMUP_DELAY_S,
     LauncherLimits,
     Settings,
 )
 from oumi_mcp_server.validation.engine import warm_up_oumi
 from oumi_mcp_server.validation.service import ValidationService
-from oumi_mcp_server.warmup import Warmup
+from oumi_mcp_server.warmup import Warmup, WarmupState
 
 if TYPE_CHECKING:
     from oumi_mcp_server.jobs.registry import Registry
     from oumi_mcp_server.jobs.service import JobService
 
+logger = logging.getLogger(__name__)
+
 JOBS_LOAD_TIMEOUT_S = 60.0
+SKYPILOT_RECORD_TIMEOUT_S = 5.0  # a local SQLite read of SkyPilot's state file
 
 
 def warm_up_engines() -> None:
@@ -99,6 +104,7 @@ def build_job_service(
             listed_clouds=settings.listed_clouds,
             readable_roots=roots,
             slurm_setup=settings.slurm_setup,
+            skypilot_dir=settings.skypilot_dir,
         ),
     )
 
@@ -118,6 +124,15 @@ class Services:
     _jobs: JobService | None = field(default=None, init=False)
     _jobs_lock: threading.Lock = field(default_factory=threading.Lock, init=False)
     _jobs_starter: asyncio.Task[None] | None = field(default=None, init=False)
+    # The clouds list_jobs asks, listed once after the handshake (see start_warmup).
+    listings_warmup: WarmupState = field(
+        default_factory=lambda: WarmupState(state="idle"), init=False
+    )
+    _listings_warmer: asyncio.Task[None] | None = field(default=None, init=False)
+
+    def __post_init__(self) -> None:
+        if not self.settings.warmup:
+            self.listings_warmup = WarmupState(state="disabled")
 
     @classmethod
     def create(
@@ -128,6 +143,13 @@ class Services:
         library: LibraryService | None = None,
         launcher: LauncherEngine | None = None,
     ) -> Services:
+        # Pre-flight reads SkyPilot's record of its last `sky check` (nothing starts);
+        # check_environment(check_clouds=true) runs one. Tests inject one checker for both.
+        preflight_checker = cloud_checker or CloudChecker(
+            lambda: recorded_enabled_clouds(settings.skypilot_dir),
+            timeout_s=SKYPILOT_RECORD_TIMEOUT_S,
+            cache_s=0.0,
+        )
         cloud_checker = cloud_checker or CloudChecker(
             timeout_s=settings.cloud_check_timeout_s, cache_s=CLOUD_CHECK_CACHE_S
         )
@@ -145,7 +167,7 @@ class Services:
             ),
             preflight=PreflightService(
                 settings,
-                cloud_checker=cloud_checker,
+                cloud_checker=preflight_checker,
                 library=library,
                 extra_roots=roots,
             ),
@@ -185,10 +207,37 @@ class Services:
         if self._jobs_starter is None:
             self._jobs_starter = asyncio.get_running_loop().create_task(start())
 
+    def start_warmup(self) -> None:
+        """Once the client has connected (called on the loop; later calls do nothing):
+        import oumi and oumi.launcher in a thread, and list the clouds list_jobs will ask
+        (SkyPilot's enabled ones: its API server may have to start) in the background,
+        within LISTINGS_WARMUP_TIMEOUT_S, so that no client call waits for either."""
+        if self.warmup.start() and self._listings_warmer is None:
+            self._listings_warmer = asyncio.get_running_loop().create_task(self._warm_listings())
+
+    async def _warm_listings(self) -> None:
+        await asyncio.sleep(WARMUP_DELAY_S)  # the client's first requests come first
+        self.listings_warmup = WarmupState(state="running")
+        started = time.monotonic()
+        try:
+            jobs = await self.job_service()
+            listed = await jobs.warm_listings(LISTINGS_WARMUP_TIMEOUT_S)
+        except Exception as exc:  # best effort: list_jobs asks for itself
+            logger.warning("Listing the clouds in the background failed: %s", exc)
+            self.listings_warmup = WarmupState(
+                state="failed", seconds=round(time.monotonic() - started, 2), error=str(exc)
+            )
+            return
+        seconds = round(time.monotonic() - started, 2)
+        self.listings_warmup = WarmupState(state="done", seconds=seconds, listed=listed)
+        if listed:
+            logger.info("Listed %s in the background in %.1f s", ", ".join(listed), seconds)
+
     async def close_jobs(self) -> None:
-        if self._jobs_starter is not None:
-            self._jobs_starter.cancel()
-            await asyncio.gather(self._jobs_starter, return_exceptions=True)
-            self._jobs_starter = None
+        for task in (self._jobs_starter, self._listings_warmer):
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+        self._jobs_starter = self._listings_warmer = None
         if self._jobs is not None:
             await self._jobs.close()

@@ -33,8 +33,10 @@ PREFLIGHT_TOTAL_TIMEOUT_S = 200.0
 HF_TIMEOUT_S = 5.0
 # Stopping or deleting a cloud cluster can take minutes (SkyPilot waits for the VM).
 CLUSTER_TIMEOUT_S = 600.0
-# Oumi is imported in the background this long after the client's handshake.
+# Oumi is imported in the background this long after the client's handshake; then the
+# clouds list_jobs asks are listed once (SkyPilot's first call may start its API server).
 WARMUP_DELAY_S = 1.0
+LISTINGS_WARMUP_TIMEOUT_S = 120.0
 # Jobs: records (and run dirs) older than this are pruned, unless still running;
 # runtimes are swept and old records pruned in the background; the registry
 # (SQLite) and status reads get REGISTRY_TIMEOUT_S; cancel waits this long after
@@ -108,8 +110,11 @@ class Settings:
     list_cache_s: float = LIST_CACHE_S  # OUMI_MCP_LIST_CACHE_S
     launcher_cancel_timeout_s: float = LAUNCHER_CANCEL_TIMEOUT_S  # OUMI_MCP_CANCEL_TIMEOUT_S
     # OUMI_MCP_CLOUDS: the clouds list_jobs asks (comma-separated, or "none"); None
-    # (unset): every cloud oumi.launcher knows.
+    # (unset): those that answer without starting anything (jobs/launcher/asked_clouds.py).
     listed_clouds: tuple[str, ...] | None = None
+    # Where SkyPilot keeps its state (its last `sky check`, read to know the enabled
+    # clouds; never written). The default follows HOME.
+    skypilot_dir: Path = Path("~/.sky")
     # OUMI_MCP_ALLOWED_ROOTS (paths separated by ':'): folders besides the project and
     # the config library whose configs the server may read.
     allowed_roots: tuple[Path, ...] = ()

@@ -21,6 +21,7 @@ class WarmupState(BaseModel):
     state: str  # disabled, idle, running, done, failed
     seconds: float | None = None
     error: str | None = None
+    listed: list[str] | None = None  # the listings' warm-up: the sources that answered
 
 
 class Warmup:

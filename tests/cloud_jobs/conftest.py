@@ -13,6 +13,7 @@ from oumi_mcp_server.settings import Settings
 from tests.cloud_jobs.support import RecordingLauncher, manager_for_engine
 from tests.launcher_support import FakeLauncher
 from tests.project import make_project
+from tests.skypilot_support import record_sky_check
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -22,10 +23,17 @@ def _warm_imports() -> None:
     import sky.data.storage_utils  # noqa: F401
 
 
+@pytest.fixture(scope="session")
+def aws_and_gcp_enabled(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SkyPilot folder whose last `sky check` enabled aws and gcp."""
+    return record_sky_check(tmp_path_factory.mktemp("home"), ["AWS", "GCP"])
+
+
 @pytest.fixture
-def settings(settings: Settings) -> Settings:
-    """The shared settings, but list_jobs asks every cloud the fake launcher knows."""
-    return replace(settings, listed_clouds=None)
+def settings(settings: Settings, aws_and_gcp_enabled: Path) -> Settings:
+    """The shared settings, but list_jobs asks the clouds it would by default, and `sky
+    check` enabled aws and gcp (with the fake launcher's local cloud: all it knows)."""
+    return replace(settings, listed_clouds=None, skypilot_dir=aws_and_gcp_enabled)
 
 
 @pytest.fixture

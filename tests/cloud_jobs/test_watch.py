@@ -49,7 +49,9 @@ pytestmark = pytest.mark.anyio
 async def test_a_failing_cloud_is_a_warning_and_hides_no_other_cloud(
     settings: Settings, project: Path
 ) -> None:
-    engine = FakeLauncher({"gcp": FakeCloud(error="credentials expired"), "aws": FakeCloud()})
+    engine = FakeLauncher(
+        {"gcp": FakeCloud(error="credentials expired"), "aws": FakeCloud(), "local": FakeCloud()}
+    )
     engine.add_job("aws", "their-cluster", "7", "sky-job", "RUNNING")
     manager = manager_for_engine(settings, engine)
     listed = await manager.list_jobs()
@@ -60,14 +62,16 @@ async def test_a_failing_cloud_is_a_warning_and_hides_no_other_cloud(
     assert [warning.cloud for warning in listed.warnings] == ["gcp"]
     assert "credentials expired" in listed.warnings[0].error
     assert listed.warnings[0].next_step
-    assert listed.clouds_listed == ["aws"]
+    assert listed.clouds_listed == ["aws", "local"]
     await manager.close()
 
 
 async def test_a_hanging_cloud_is_a_warning_within_the_time_limit(
     settings: Settings, project: Path
 ) -> None:
-    engine = FakeLauncher({"gcp": FakeCloud(hang_s=LIST_S + 3.0), "aws": FakeCloud()})
+    engine = FakeLauncher(
+        {"gcp": FakeCloud(hang_s=LIST_S + 3.0), "aws": FakeCloud(), "local": FakeCloud()}
+    )
     engine.add_job("aws", "their-cluster", "7", "sky-job", "RUNNING")
     manager = manager_for_engine(settings, engine)
     started = time.monotonic()

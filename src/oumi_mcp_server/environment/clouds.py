@@ -1,20 +1,25 @@
-"""Which clouds SkyPilot can launch on, asked of SkyPilot itself.
+"""Which clouds SkyPilot can launch on: asked of SkyPilot itself, or read from its record.
 
 ``sky check`` is slow (it starts SkyPilot's local API server on first use and
 probes every cloud's credentials) and prints a table to stdout, so it runs in a
 worker thread, under a time limit, at most once at a time, and its answer is
-cached for a few minutes.
+cached for a few minutes; only a person's explicit request runs it
+(check_environment with check_clouds=true). Pre-flight reads the record of the
+last check instead (``recorded_enabled_clouds``): SkyPilot's own launch goes by
+that record too, and reading it starts nothing.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 from pydantic import BaseModel, Field
 
 from oumi_mcp_server.blocking import SingleFlight
 from oumi_mcp_server.engines import load
+from oumi_mcp_server.environment.skypilot_state import SKY_DIR, read_skypilot_record
 from oumi_mcp_server.environment.versions import installed_version
 from oumi_mcp_server.errors import EngineTimeoutError, EngineUnavailableError
 
@@ -48,6 +53,19 @@ def skypilot_enabled_clouds() -> list[str]:
         ) from exc
     sdk.stream_and_get(sdk.check(infra_list=None, verbose=False))
     return sorted(str(cloud) for cloud in sdk.get(sdk.enabled_clouds()))
+
+
+def recorded_enabled_clouds(sky_dir: Path = SKY_DIR) -> list[str]:
+    """The clouds SkyPilot's last ``sky check`` enabled (its lower-case names), read from
+    its state file: nothing is started. Blocking (a file read)."""
+    record = read_skypilot_record(sky_dir)
+    if record.error or record.enabled is None:
+        raise EngineUnavailableError(
+            f"{record.describe()}; pre-flight does not start SkyPilot's API server to run one.",
+            next_step="Run `sky check` in a terminal (or check_environment with "
+            "check_clouds=true) to see which clouds are enabled, then pre-flight again.",
+        )
+    return list(record.enabled)
 
 
 class CloudChecker:

@@ -76,6 +76,7 @@ class Survey:
     foreign: list[JobSummary] = field(default_factory=list)
     warnings: list[CloudWarning] = field(default_factory=list)
     listed: list[str] = field(default_factory=list)  # sources that answered (clouds)
+    notes: list[str] = field(default_factory=list)  # one line each: sources left unasked
 
 
 class LaunchPlan(Protocol):

@@ -23,8 +23,10 @@ def job_list(
     rows: Sequence[JobSummary],
     warnings: Sequence[CloudWarning],
     listed: Sequence[str],
+    notes: Sequence[str] = (),
 ) -> JobList:
-    """``rows``: ours, newest first, then foreign ones; ``listed``: the clouds that answered."""
+    """``rows``: ours, newest first, then foreign ones; ``listed``: the clouds that answered;
+    ``notes``: one line each about sources left unasked."""
     counts: dict[str, int] = {}
     for row in rows:
         counts[row.state] = counts.get(row.state, 0) + 1
@@ -48,5 +50,6 @@ def job_list(
         jobs=shown,
         warnings=list(warnings),
         clouds_listed=sorted(listed),
+        notes=list(notes),
         next_step=next_step,
     )

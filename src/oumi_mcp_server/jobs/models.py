@@ -159,6 +159,11 @@ class JobList(BaseModel):
     clouds_listed: list[str] = Field(
         default_factory=list, description="Clouds oumi.launcher answered for."
     )
+    notes: list[str] = Field(
+        default_factory=list,
+        description="Clouds left unasked and why, one line each (e.g. no SkyPilot cloud "
+        "is enabled: how to enable one).",
+    )
     next_step: str
 
 

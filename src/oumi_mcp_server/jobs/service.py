@@ -33,6 +33,7 @@ from oumi_mcp_server.jobs.acceptance import (
 from oumi_mcp_server.jobs.arguments import (
     CloudResources,
     check_arguments,
+    check_cloud,
     check_log_request,
     check_status_filter,
 )
@@ -313,11 +314,21 @@ class JobService:
             tails.get("stdout", [])[-STDOUT_TAIL_LINES:],
         )
 
-    async def list_jobs(self, status: str = "all", limit: int = 50) -> JobList:
+    async def list_jobs(self, status: str = "all", limit: int = 50, cloud: str = "") -> JobList:
+        """Every job with its live state; ``cloud``: an oumi.launcher cloud to ask besides
+        the usual ones (jobs/launcher/asked_clouds.py), e.g. one SkyPilot has not enabled."""
         wanted = check_status_filter(status)
+        named = [check_cloud(cloud)] if cloud.strip() else []
         records = await registry_ops.call(self.registry.all)
         groups = self._by_engine(records)
-        surveys = await asyncio.gather(*(backend.survey(group) for backend, group in groups))
+        surveys = await asyncio.gather(
+            *(
+                self._launcher.survey(group, named)
+                if backend is self._launcher
+                else backend.survey(group)
+                for backend, group in groups
+            )
+        )
         observed = _by_job_id(groups, [survey.observations for survey in surveys])
         rows = [summary(record, observed[record.job_id]) for record in records]
         rows += [row for survey in surveys for row in survey.foreign]
@@ -327,7 +338,14 @@ class JobService:
             rows,
             [warning for survey in surveys for warning in survey.warnings],
             [source for survey in surveys for source in survey.listed],
+            [note for survey in surveys for note in survey.notes],
         )
+
+    async def warm_listings(self, timeout_s: float) -> list[str]:
+        """List once, each within ``timeout_s``, the clouds list_jobs will ask (a SkyPilot
+        cloud's first call may start its API server), so that no list_jobs waits for that.
+        Returns the sources that answered."""
+        return await self._launcher.warm(timeout_s)
 
     async def live_states(
         self, job_ids: Collection[str] | None = None, final: Mapping[str, str] | None = None

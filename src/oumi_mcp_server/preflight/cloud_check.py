@@ -7,12 +7,11 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from oumi_mcp_server.environment.clouds import CloudChecker
+from oumi_mcp_server.environment.skypilot_state import SKYPILOT_CLOUDS
 from oumi_mcp_server.preflight.context import PreflightContext
 from oumi_mcp_server.preflight.models import CloudReport, Finding
 
 CHECK = "cloud"
-# Targets oumi.launcher drives without SkyPilot: checked by the launcher at launch time.
-NON_SKYPILOT_TARGETS = frozenset({"local", "polaris", "frontier", "perlmutter", "slurm"})
 # Local variables a job usually needs that are not copied to the VM unless passed in envs.
 LOCAL_ONLY_ENV_VARS = ("HF_TOKEN", "WANDB_API_KEY", "WANDB_PROJECT", "COMET_API_KEY")
 
@@ -21,7 +20,7 @@ async def check_cloud(
     ctx: PreflightContext, checker: CloudChecker
 ) -> tuple[CloudReport, list[Finding], list[Finding]]:
     target = ctx.target
-    if target in NON_SKYPILOT_TARGETS:
+    if target not in SKYPILOT_CLOUDS:  # checked by oumi.launcher itself at launch time
         report = CloudReport(
             target=target,
             uses_skypilot=False,
@@ -45,13 +44,13 @@ async def check_cloud(
             hint=readiness.next_step or "Run `sky check` in a terminal.",
         )
         return report, [], [warning]
-    report.enabled = target in {cloud.lower() for cloud in readiness.enabled_clouds}
+    report.enabled = SKYPILOT_CLOUDS[target] in {c.lower() for c in readiness.enabled_clouds}
     if not report.enabled:
         enabled = ", ".join(readiness.enabled_clouds) or "none"
         error = Finding(
             check=CHECK,
             message=f"Cloud '{target}' is not enabled in SkyPilot (enabled: {enabled}).",
-            hint=f"Set up credentials for {target} and run `sky check {target}`.",
+            hint=f"Set up credentials for {target} and run `sky check {SKYPILOT_CLOUDS[target]}`.",
         )
         return report, [error], []
     return report, [], []

@@ -127,7 +127,7 @@ def build_server(
     server.middleware.append(ReportCallProgress())
     server.middleware.append(AuditMutatingCalls(server, services.settings.state_dir, transport))
     server.middleware.append(CheckToolArguments(server))
-    server.middleware.append(WarmupAfterHandshake(services.warmup))
+    server.middleware.append(WarmupAfterHandshake(services.start_warmup))
     return server
 
 

@@ -204,10 +204,14 @@ def register(server: MCPServer, services: Services) -> None:
         description=(
             "Every job: ours (from every server process sharing the state dir), newest first, "
             "each with its live state from its engine, then the jobs oumi.launcher knows that "
-            "we did not start (sky/oumi launch CLIs). Each cloud is asked in parallel under its "
-            "own time limit; a cloud that fails is a warning and hides nothing else. Answers "
-            "are reused for a few seconds. Filter with status: all, active (not finished), "
-            "finished, or one state (running, completed, failed, cancelled, unknown, ...)."
+            "we did not start (sky/oumi launch CLIs). Asked: oumi's local cloud, configured "
+            "Slurm clusters, the SkyPilot clouds `sky check` enabled, any cloud our jobs use, "
+            "and `cloud` if given (a cloud SkyPilot has not enabled is not asked otherwise: "
+            "asking it would start SkyPilot's API server; notes say so). Each cloud is asked "
+            "in parallel under its own time limit; a cloud that fails is a warning and hides "
+            "nothing else. Answers are reused for a few seconds. Filter with status: all, "
+            "active (not finished), finished, or one state (running, completed, failed, "
+            "cancelled, unknown, ...)."
         ),
     )
     async def list_jobs(
@@ -219,10 +223,17 @@ def register(server: MCPServer, services: Services) -> None:
             ),
         ] = "all",
         limit: Annotated[int, Field(description="Jobs to return (1-1000).", ge=1, le=1000)] = 50,
+        cloud: Annotated[
+            str,
+            Field(
+                description="An oumi.launcher cloud to ask besides the usual ones (e.g. 'gcp' "
+                "before `sky check` enabled it); '' for none."
+            ),
+        ] = "",
     ) -> JobList:
         with reported_as_tool_errors("list_jobs"):
             jobs = await services.job_service()
-            return await jobs.list_jobs(status, limit)
+            return await jobs.list_jobs(status, limit, cloud=cloud)
 
     @server.tool(
         annotations=mutating("Cancel job", destructive=True, idempotent=True, open_world=False),

@@ -19,6 +19,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from oumi_mcp_server.blocking import run_blocking
+from oumi_mcp_server.environment.skypilot_state import SKY_DIR
 from oumi_mcp_server.errors import (
     EngineTimeoutError,
     EngineUnavailableError,
@@ -48,7 +49,7 @@ from oumi_mcp_server.jobs.launcher.plan import LauncherPlan, make_plan
 from oumi_mcp_server.jobs.launcher.slurm_clusters import slurm_clusters
 from oumi_mcp_server.jobs.launcher.slurm_logs import slurm_log_read
 from oumi_mcp_server.jobs.launcher.status import LauncherStatus
-from oumi_mcp_server.jobs.launcher.survey import survey_records
+from oumi_mcp_server.jobs.launcher.survey import survey_records, warm_listings
 from oumi_mcp_server.jobs.launcher.sync import excluded_by_skypilot, summarize_sync
 from oumi_mcp_server.jobs.models import JobStatusReport
 from oumi_mcp_server.jobs.naming import check_cluster_name, check_job_id
@@ -85,6 +86,7 @@ class LauncherBackend:
         listed_clouds: Sequence[str] | None = None,
         readable_roots: Sequence[Path] = (),
         slurm_setup: str = "",
+        skypilot_dir: Path = SKY_DIR,
     ) -> None:
         self._slurm_setup = slurm_setup
         self._engine = engine
@@ -99,6 +101,7 @@ class LauncherBackend:
             cache_s=self.limits.list_cache_s,
             clouds_timeout_s=self.limits.load_s,
             only=listed_clouds,
+            skypilot_dir=skypilot_dir,
         )
         self.status = LauncherStatus(engine, runtimes, self.limits)
         self.leftovers = Leftovers(self.limits)
@@ -192,15 +195,22 @@ class LauncherBackend:
         observed = await asyncio.gather(*(self.status.observe(record) for record in records))
         return await self.leftovers.unless_alive(records, observed)
 
-    async def survey(self, records: Sequence[JobRecord]) -> Survey:
-        """Every cloud's listing (in parallel, Slurm cluster by cluster): survey.py."""
+    async def survey(self, records: Sequence[JobRecord], clouds: Sequence[str] = ()) -> Survey:
+        """Every asked cloud's listing (in parallel, Slurm cluster by cluster; ``clouds``:
+        named by the call, asked too): survey.py."""
         return await survey_records(
             records,
             listings=self.listings,
             status=self.status,
             leftovers=self.leftovers,
             observe=self.observe,
+            clouds=clouds,
         )
+
+    async def warm(self, timeout_s: float) -> list[str]:
+        """Fill the listing cache before the first list_jobs: survey.py."""
+        records = await registry_ops.call(lambda: self._registry.all(backend=LAUNCHER_BACKEND))
+        return await warm_listings(records, listings=self.listings, timeout_s=timeout_s)
 
     async def lookup(
         self, launcher_job_id: str, cloud: str, cluster_name: str

@@ -13,11 +13,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from oumi_mcp_server.engines import load
-from oumi_mcp_server.jobs.catalog import SLURM_CLOUD
+from oumi_mcp_server.engines import imported, load
+from oumi_mcp_server.jobs.catalog import LOCAL_CLOUD, SLURM_CLOUD
 from oumi_mcp_server.jobs.launcher.slurm_clusters import slurm_clusters
 from oumi_mcp_server.jobs.launcher.slurm_state import slurm_detail
 from oumi_mcp_server.jobs.status import JobState, from_engine_state, is_terminal
+
+LAUNCHER_MODULE = "oumi.launcher"
 
 
 @dataclass(frozen=True)
@@ -117,7 +119,7 @@ class OumiLauncherEngine:
     _clouds_lock = threading.Lock()
 
     def _launcher(self) -> Any:
-        return load("oumi.launcher")
+        return load(LAUNCHER_MODULE)
 
     def _cloud(self, cloud: str) -> Any:
         with self._clouds_lock:  # the launcher creates cloud objects on first use
@@ -151,6 +153,8 @@ class OumiLauncherEngine:
     ) -> list[LauncherJob]:
         if cloud == SLURM_CLOUD:
             return self._slurm_status(cluster, job_id)
+        if cloud == LOCAL_CLOUD and not imported(LAUNCHER_MODULE):
+            return []  # oumi's local cloud lives in this process: no job before it loads
         jobs = []
         for target in self._cloud(cloud).list_clusters():
             if cluster and target.name() != cluster:

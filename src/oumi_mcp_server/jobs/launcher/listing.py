@@ -1,13 +1,15 @@
 """What oumi.launcher knows, cloud by cloud: parallel, time-limited, briefly cached.
 
-Each cloud is asked in its own worker thread with its own time limit, so a
-slow or broken cloud becomes a warning and never hides the others. A cloud
-whose clusters are each reached on their own (Slurm: one login node each) is
-asked cluster by cluster, so one unreachable cluster hides no other. At most
-one call per cloud is in flight (a burst of polls against a hanging cloud
-joins the call already running instead of piling up threads). Answers are
-cached for a few seconds to absorb polling bursts; the cache of a cloud is
-dropped when we launch or cancel there. Nothing is ever read from the registry.
+Only the clouds that can answer without starting anything new are asked
+(asked_clouds.py), unless ``OUMI_MCP_CLOUDS`` names them. Each cloud is asked
+in its own worker thread with its own time limit, so a slow or broken cloud
+becomes a warning and never hides the others. A cloud whose clusters are each
+reached on their own (Slurm: one login node each) is asked cluster by cluster,
+so one unreachable cluster hides no other. At most one call per cloud is in
+flight (a burst of polls against a hanging cloud joins the call already running
+instead of piling up threads). Answers are cached for a few seconds to absorb
+polling bursts; the cache of a cloud is dropped when we launch or cancel there.
+Nothing is ever read from the registry (the survey passes the clouds of our jobs).
 """
 
 from __future__ import annotations
@@ -17,13 +19,18 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
-from oumi_mcp_server.blocking import SingleFlight
+from oumi_mcp_server.blocking import SingleFlight, run_blocking
+from oumi_mcp_server.environment.skypilot_state import SKY_DIR, read_skypilot_record
 from oumi_mcp_server.errors import EngineTimeoutError, OumiMcpError
+from oumi_mcp_server.jobs.catalog import SLURM_CLOUD
+from oumi_mcp_server.jobs.launcher.asked_clouds import CloudsToAsk, clouds_to_ask
 from oumi_mcp_server.jobs.launcher.engine import LauncherEngine, LauncherJob
 from oumi_mcp_server.masking import mask_text
 
 ALL_CLOUDS = "*"  # a listing failure that affects every cloud (oumi.launcher did not load)
+SKYPILOT_RECORD_TIMEOUT_S = 5.0  # a local SQLite read of SkyPilot's state file
 
 
 @dataclass(frozen=True)
@@ -47,6 +54,14 @@ class CloudListing:
         return not self.error
 
 
+@dataclass(frozen=True)
+class Listed:
+    """Every asked cloud's listing, and a note on the clouds left out (or '')."""
+
+    listings: list[CloudListing]
+    note: str = ""
+
+
 class CloudListings:
     def __init__(
         self,
@@ -56,10 +71,12 @@ class CloudListings:
         cache_s: float,
         clouds_timeout_s: float,
         only: Sequence[str] | None = None,
+        skypilot_dir: Path = SKY_DIR,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._engine = engine
         self._only = None if only is None else frozenset(only)
+        self._skypilot_dir = skypilot_dir
         self._timeout_s = timeout_s
         self._cache_s = cache_s
         self._clouds_timeout_s = clouds_timeout_s
@@ -70,12 +87,9 @@ class CloudListings:
         self._clouds = SingleFlight(lambda: self._engine().clouds(), what="Loading oumi.launcher")
         self._known_clouds: list[str] | None = None
 
-    async def clouds(self) -> list[str]:
-        """The clouds to list: every cloud oumi.launcher knows, or the configured ones
-        (none at all for an empty list).
-
-        The first call loads oumi.launcher.
-        """
+    async def configured_clouds(self) -> list[str]:
+        """The clouds ``OUMI_MCP_CLOUDS`` names that oumi.launcher knows (none at all for
+        an empty list). The first call loads oumi.launcher."""
         if self._known_clouds is None:
             known = await self._clouds.run(
                 timeout_s=self._clouds_timeout_s,
@@ -84,27 +98,58 @@ class CloudListings:
             self._known_clouds = [c for c in known if self._only is None or c in self._only]
         return self._known_clouds
 
-    async def list_all(self, clusters: Iterable[tuple[str, str]] = ()) -> list[CloudListing]:
-        """Every cloud's listing, asked in parallel; ``clusters``: (cloud, cluster) pairs
-        our jobs name, listed too where a cloud is listed cluster by cluster."""
+    async def to_ask(self, ours: Iterable[str] = (), named: Iterable[str] = ()) -> CloudsToAsk:
+        """The clouds to list: those ``OUMI_MCP_CLOUDS`` names, else the ones that can
+        answer without starting anything new (asked_clouds.py); ``ours``: clouds where
+        jobs of ours are, ``named``: clouds the call names."""
+        if self._only is not None:
+            return CloudsToAsk(tuple(await self.configured_clouds()))
+        record = await run_blocking(
+            lambda: read_skypilot_record(self._skypilot_dir),
+            timeout_s=SKYPILOT_RECORD_TIMEOUT_S,
+            what="Reading SkyPilot's last `sky check`",
+        )
+        return clouds_to_ask(
+            record,
+            ours=ours,
+            named=named,
+            slurm_configured=bool(self._engine().clusters(SLURM_CLOUD)),
+        )
+
+    async def list_all(
+        self,
+        clusters: Iterable[tuple[str, str]] = (),
+        *,
+        ours: Iterable[str] = (),
+        named: Iterable[str] = (),
+        timeout_s: float | None = None,
+    ) -> Listed:
+        """Every asked cloud's listing, in parallel. ``clusters``: (cloud, cluster) pairs
+        our jobs name, listed too where a cloud is listed cluster by cluster; ``ours``:
+        clouds where jobs of ours are; ``named``: clouds the call names; ``timeout_s``:
+        each cloud's limit (default: the listing limit)."""
+        pairs = list(clusters)
         try:
-            clouds = await self.clouds()
+            asked = await self.to_ask([*ours, *(cloud for cloud, _ in pairs)], named)
         except OumiMcpError as exc:
-            return [CloudListing(ALL_CLOUDS, error=exc.message, next_step=exc.next_step)]
+            return Listed([CloudListing(ALL_CLOUDS, error=exc.message, next_step=exc.next_step)])
         except Exception as exc:  # an engine that cannot load is a warning, not a crash
-            return [CloudListing(ALL_CLOUDS, error=f"oumi.launcher failed to load: {exc}")]
-        named = list(clusters)
+            return Listed([CloudListing(ALL_CLOUDS, error=f"oumi.launcher failed to load: {exc}")])
         asks = []
-        for cloud in clouds:
+        for cloud in asked.clouds:
             separate = self._engine().clusters(cloud)
             if not separate:
-                asks.append(self.list_cloud(cloud))
+                asks.append(self.list_cloud(cloud, timeout_s=timeout_s))
                 continue
-            wanted = [*separate, *(name for kind, name in named if kind == cloud and name)]
-            asks += [self.list_cloud(cloud, name) for name in dict.fromkeys(wanted)]
-        return list(await asyncio.gather(*asks))
+            wanted = [*separate, *(name for kind, name in pairs if kind == cloud and name)]
+            asks += [
+                self.list_cloud(cloud, name, timeout_s=timeout_s) for name in dict.fromkeys(wanted)
+            ]
+        return Listed(list(await asyncio.gather(*asks)), asked.note)
 
-    async def list_cloud(self, cloud: str, cluster: str = "") -> CloudListing:
+    async def list_cloud(
+        self, cloud: str, cluster: str = "", *, timeout_s: float | None = None
+    ) -> CloudListing:
         key = (cloud, cluster)
         cached = self._cache.get(key)
         if cached is not None and self._clock() - cached.listed_at < self._cache_s:
@@ -112,7 +157,7 @@ class CloudListings:
         where = f"{cloud} cluster {cluster}" if cluster else cloud
         try:
             jobs = await self._flight(cloud, cluster).run(
-                timeout_s=self._timeout_s,
+                timeout_s=timeout_s or self._timeout_s,
                 next_step=f"The call keeps running; list_jobs will show {where} once it answers.",
             )
         except EngineTimeoutError as exc:

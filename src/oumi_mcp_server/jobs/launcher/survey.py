@@ -1,7 +1,9 @@
-"""list_jobs for launcher jobs: every cloud's listing, our records' states from it.
+"""list_jobs for launcher jobs: every asked cloud's listing, our records' states from it.
 
-Each cloud (Slurm: each cluster) is listed once, in parallel. A launched record
-takes its state from its listing; one still launching, from its launch. A Slurm
+Each asked cloud (asked_clouds.py: SkyPilot's enabled ones, those of our jobs, oumi's
+local cloud, configured Slurm clusters) is listed once, in parallel (Slurm: each
+cluster). A launched record takes its state from its listing; one still launching,
+from its launch. A Slurm
 job its listing lacks is asked for by id (sacct lags sbatch by a few seconds;
 squeue already has it). Jobs no record claims are listed as foreign: started
 outside this server.
@@ -13,7 +15,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 
 from oumi_mcp_server.jobs.backend import Observation, Survey
-from oumi_mcp_server.jobs.catalog import SLURM_CLOUD
+from oumi_mcp_server.jobs.catalog import LOCAL_CLOUD, SLURM_CLOUD
 from oumi_mcp_server.jobs.launcher.foreign import foreign_summary
 from oumi_mcp_server.jobs.launcher.leftovers import Leftovers
 from oumi_mcp_server.jobs.launcher.listing import ALL_CLOUDS, CloudListing, CloudListings
@@ -30,13 +32,18 @@ async def survey_records(
     status: LauncherStatus,
     leftovers: Leftovers,
     observe: Callable[[Sequence[JobRecord]], Awaitable[list[Observation]]],
+    clouds: Sequence[str] = (),
 ) -> Survey:
-    """Every cloud's listing (in parallel, Slurm cluster by cluster); launched records
-    take their state from it, the others from their launch; the jobs no record claims
-    are foreign."""
+    """Every asked cloud's listing (in parallel, Slurm cluster by cluster; ``clouds``: the
+    ones the call names, asked too); launched records take their state from it, the
+    others from their launch; the jobs no record claims are foreign."""
     waiting = [record for record in records if not record.is_launched]
     named = {(record.cloud, record.cluster_name) for record in records if record.cluster_name}
-    found, seen = await asyncio.gather(listings.list_all(sorted(named)), observe(waiting))
+    ours = sorted({record.cloud for record in records})
+    listed, seen = await asyncio.gather(
+        listings.list_all(sorted(named), ours=ours, named=clouds), observe(waiting)
+    )
+    found = listed.listings
     before = dict(zip((record.job_id for record in waiting), seen, strict=True))
     by_source = {(listing.cloud, listing.cluster): listing for listing in found}
     observations: list[Observation] = []
@@ -81,4 +88,21 @@ async def survey_records(
             if not listing.ok
         ],
         listed=sorted(listing.source for listing in found if listing.ok),
+        notes=[listed.note] if listed.note else [],
     )
+
+
+async def warm_listings(
+    records: Sequence[JobRecord], *, listings: CloudListings, timeout_s: float
+) -> list[str]:
+    """List the clouds list_jobs would ask now, each within ``timeout_s`` (a SkyPilot
+    cloud's first call may start its API server), so that the first list_jobs is answered
+    from the cache. Nothing to do when only oumi's local cloud is asked. Returns the
+    sources that answered."""
+    ours = sorted({record.cloud for record in records})
+    asked = await listings.to_ask(ours)
+    if set(asked.clouds) <= {LOCAL_CLOUD}:
+        return []
+    named = {(record.cloud, record.cluster_name) for record in records if record.cluster_name}
+    listed = await listings.list_all(sorted(named), ours=ours, timeout_s=timeout_s)
+    return sorted(listing.source for listing in listed.listings if listing.ok)
