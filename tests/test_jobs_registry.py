@@ -19,6 +19,7 @@ from oumi_mcp_server.jobs.registry import (
     SCHEMA_VERSION,
     JobIdTakenError,
     Registry,
+    RegistryDamagedError,
 )
 
 
@@ -169,3 +170,43 @@ def test_a_writer_killed_between_commits_keeps_every_commit(tmp_path: Path) -> N
     stored = {r.job_id for r in Registry(tmp_path).all()}
     assert set(acknowledged) <= stored
     assert stored - set(acknowledged) <= {f"loop{len(acknowledged)}"}  # at most the one in flight
+
+
+def _damage(state_dir: Path, how: str) -> Path:
+    path = state_dir / DB_NAME
+    state_dir.mkdir(parents=True, exist_ok=True)
+    if how == "not a database":
+        path.write_bytes(b"these bytes are no SQLite database, whatever the name says\n" * 50)
+    elif how == "truncated":
+        registry = Registry(state_dir)
+        for number in range(200):
+            registry.add(record(f"job-{number}", config_path="/p/" + "c" * 200))
+        for companion in ("-wal", "-shm"):
+            path.with_name(path.name + companion).unlink(missing_ok=True)
+        data = path.read_bytes()
+        path.write_bytes(data[:100] + b"\0" * 50 + data[150 : len(data) // 3])
+    else:
+        path.mkdir()
+    return path
+
+
+@pytest.mark.parametrize("how", ["not a database", "truncated", "a folder"])
+def test_a_damaged_registry_is_named_with_what_to_do_and_moving_it_aside_recovers(
+    tmp_path: Path, how: str
+) -> None:
+    state_dir = tmp_path / "state"
+    path = _damage(state_dir, how)
+    registry = Registry(state_dir)
+    with pytest.raises(RegistryDamagedError) as raised:
+        registry.all()
+    message = raised.value.describe()
+    assert str(path) in message and "damaged" in message, message
+    assert f"mv {path} {path}.damaged" in message, message
+    with pytest.raises(RegistryDamagedError):
+        registry.add(record("new-job"))
+
+    path.rename(path.with_name(DB_NAME + ".damaged"))
+    for companion in ("-wal", "-shm"):
+        path.with_name(path.name + companion).unlink(missing_ok=True)
+    registry.add(record("new-job"))
+    assert [found.job_id for found in registry.all()] == ["new-job"]

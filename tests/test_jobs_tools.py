@@ -12,6 +12,7 @@ import pytest
 from mcp import Client
 from mcp.shared.exceptions import MCPError
 
+from oumi_mcp_server.jobs.registry import DB_NAME
 from oumi_mcp_server.server.app import build_server
 from oumi_mcp_server.settings import Settings
 from tests.jobs_support import with_fake_oumi
@@ -158,3 +159,49 @@ async def test_bad_job_ids_in_resource_uris_are_clear_errors(
 ) -> None:
     with pytest.raises(MCPError, match=expected):
         await jobs_client.read_resource(uri)
+
+
+@pytest.mark.parametrize("how", ["not a database", "a folder"])
+async def test_a_damaged_registry_is_a_clear_error_and_other_tools_still_answer(
+    settings: Settings, tmp_path: Path, how: str
+) -> None:
+    project = make_project(tmp_path / "project")
+    path = settings.state_dir / DB_NAME
+    settings.state_dir.mkdir(parents=True)
+    if how == "a folder":
+        path.mkdir()
+    else:
+        path.write_bytes(b"not SQLite\n" * 100)
+    async with Client(build_server(with_fake_oumi(settings, tmp_path))) as client:
+        for tool, arguments in (
+            ("list_jobs", {}),
+            ("get_job_status", {"job_id": "some-job"}),
+            ("cancel_job", {"job_id": "some-job"}),
+            (
+                "run_oumi_job",
+                {
+                    "config_path": "configs/train.yaml",
+                    "command": "train",
+                    "client_cwd": str(project),
+                    "dry_run": False,
+                },
+            ),
+        ):
+            result = await client.call_tool(tool, arguments)
+            text = "".join(str(getattr(part, "text", "")) for part in result.content)
+            assert result.is_error, (tool, text)
+            assert "failed unexpectedly" not in text, (tool, text)
+            assert str(path) in text and "damaged" in text and "mv " in text, (tool, text)
+        dry_run = {"config_path": "configs/train.yaml", "command": "train"}
+        dry = await client.call_tool("run_oumi_job", {**dry_run, "client_cwd": str(project)})
+        assert not dry.is_error, dry.content
+        named = await client.call_tool(
+            "run_oumi_job", {**dry_run, "client_cwd": str(project), "job_name": "named"}
+        )
+        assert not named.is_error, named.content
+        assert "damaged" in (named.structured_content or {})["message"]
+        for tool, arguments in (
+            ("get_started", {}),
+            ("validate_config", {"config": "configs/train.yaml", "client_cwd": str(project)}),
+        ):
+            assert not (await client.call_tool(tool, arguments)).is_error, tool

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from oumi_mcp_server.blocking import run_blocking
-from oumi_mcp_server.errors import InvalidArgumentError, NotFoundError
+from oumi_mcp_server.errors import InvalidArgumentError, NotFoundError, OumiMcpError
 from oumi_mcp_server.jobs.records import JobRecord
 from oumi_mcp_server.private import make_private, open_private, private_dir
 from oumi_mcp_server.settings import REGISTRY_TIMEOUT_S
@@ -103,6 +103,39 @@ class JobIdTakenError(InvalidArgumentError):
         self.job_id = job_id
 
 
+class RegistryDamagedError(OumiMcpError):
+    """The registry file cannot be used: not a database, damaged, or not a file."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        super().__init__(
+            f"The job registry {path} is damaged ({reason}), so jobs cannot be listed, "
+            "launched or looked up. Everything that does not need it (configs, validation, "
+            "pre-flight, docs) still works.",
+            next_step=f"Move it aside: mv {path} {path}.damaged (and any {path.name}-wal and "
+            f"{path.name}-shm beside it). The next call starts an empty registry; jobs "
+            "recorded in the old one keep running but are no longer listed as ours (launcher "
+            "jobs still show, as started outside the server).",
+        )
+        self.path = path
+
+
+# sqlite3's words for a file that is not (or no longer) a usable database.
+_DAMAGE_WORDS = ("not a database", "malformed", "disk image", "unable to open", "disk i/o")
+
+
+def _damage(exc: sqlite3.DatabaseError | OSError, path: Path) -> str | None:
+    """Why the registry file cannot be used, or None when the failure is not the file's
+    (a lock held by another server, say)."""
+    if isinstance(exc, OSError):
+        if path.is_dir():
+            return "it is a folder, not a file"
+        return f"it cannot be opened: {exc.strerror or type(exc).__name__}"
+    if path.is_dir():
+        return "it is a folder, not a file"
+    text = str(exc).lower()
+    return text if any(word in text for word in _DAMAGE_WORDS) else None
+
+
 class Registry:
     def __init__(self, state_dir: Path, *, busy_timeout_s: float = BUSY_TIMEOUT_S) -> None:
         self.path = state_dir / DB_NAME
@@ -112,12 +145,26 @@ class Registry:
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
-        self._ensure_schema()
-        connection = self._open()
+        try:
+            self._ensure_schema()
+            connection = self._open()
+        except (sqlite3.DatabaseError, OSError) as exc:
+            raise self._damaged(exc) from exc
         try:
             yield connection
+        except sqlite3.DatabaseError as exc:
+            raise self._damaged(exc) from exc
         finally:
             connection.close()
+
+    def _damaged(self, exc: sqlite3.DatabaseError | OSError) -> Exception:
+        """The error to raise for a failure of the registry file itself: a damaged file
+        is named with what to do; anything else (a busy lock) is raised as it is."""
+        reason = _damage(exc, self.path)
+        if reason is None:
+            return exc
+        self._ready = False  # once the file is moved aside, the next call starts afresh
+        return RegistryDamagedError(self.path, reason)
 
     def _open(self) -> sqlite3.Connection:
         connection = sqlite3.connect(

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from oumi_mcp_server.blocking import run_blocking
-from oumi_mcp_server.errors import NotFoundError
+from oumi_mcp_server.errors import NotFoundError, OumiMcpError
 from oumi_mcp_server.jobs import registry as registry_ops
 from oumi_mcp_server.jobs.acceptance import (
     Existing,
@@ -52,7 +52,7 @@ from oumi_mcp_server.jobs.models import (
 from oumi_mcp_server.jobs.naming import check_job_id
 from oumi_mcp_server.jobs.pending import PendingLaunches
 from oumi_mcp_server.jobs.records import PENDING_BACKEND, JobRecord
-from oumi_mcp_server.jobs.registry import Registry
+from oumi_mcp_server.jobs.registry import Registry, RegistryDamagedError
 from oumi_mcp_server.jobs.reports import (
     STDERR_TAIL_LINES,
     STDOUT_TAIL_LINES,
@@ -129,14 +129,16 @@ class JobService:
         await self._launcher.close()
 
     async def _sweep_forever(self) -> None:
-        await self.ensure_reconciled()
         last_prune = 0.0
         while True:
             try:
+                await self.ensure_reconciled()  # tried again each sweep until it works
                 self.cleanup_stale_runtimes()
                 if time.monotonic() - last_prune >= JOB_PRUNE_INTERVAL_S or not last_prune:
                     last_prune = time.monotonic()
                     await self.prune()
+            except OumiMcpError as exc:  # a damaged registry, say: said, not a traceback
+                logger.warning("Job sweep: %s", exc.message)
             except Exception:  # the sweep must outlive any single failure
                 logger.exception("Job sweep failed")
             await asyncio.sleep(JOB_SWEEP_INTERVAL_S)
@@ -203,12 +205,20 @@ class JobService:
                 accepted.set()
                 if self._accepting.get(args.job_id) is accepted:
                     del self._accepting[args.job_id]
-        # A dry run tells the truth about a taken name too.
-        existing = await registry_ops.call(lambda: named_job(self.registry, request))
+        # A dry run tells the truth about a taken name too (and works without the registry).
+        damaged: RegistryDamagedError | None = None
+        try:
+            existing = await registry_ops.call(lambda: named_job(self.registry, request))
+        except RegistryDamagedError as exc:
+            existing, damaged = None, exc
         source = await read_config(config_path, client_cwd, self._config_roots)
         backend = self._engine_for(args.cloud, source)
         plan: LaunchPlan = await backend.plan(args, source)
         result = plan.result(await self._checks.check(source, plan, args.envs), None, dry_run=True)
+        if damaged is not None:
+            return result.model_copy(
+                update={"message": f"{result.message} Launching would fail: {damaged.describe()}"}
+            )
         if existing is None:
             return result
         return result.model_copy(
