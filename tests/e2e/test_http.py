@@ -47,7 +47,7 @@ def serve_http(port: int, *arguments: str) -> list[str]:
 
 @contextmanager
 def http_server(
-    tmp_path: Path, *arguments: str, token: str | None = TOKEN
+    tmp_path: Path, *arguments: str, token: str | None = TOKEN, address: str = "127.0.0.1"
 ) -> Iterator[tuple[int, subprocess.Popen[str]]]:
     port = free_port()
     env = server_env(tmp_path, OUMI_MCP_LOG_LEVEL="WARNING")
@@ -65,7 +65,7 @@ def http_server(
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and process.poll() is None:
             try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                socket.create_connection((address, port), timeout=0.5).close()
                 break
             except OSError:
                 time.sleep(0.1)
@@ -80,9 +80,9 @@ def http_server(
             process.wait()
 
 
-def post(port: int, headers: dict[str, str]) -> int:
+def post(port: int, headers: dict[str, str], address: str = "127.0.0.1") -> int:
     response = httpx2.post(
-        f"http://127.0.0.1:{port}/mcp", json=INITIALIZE, headers={**JSON_HEADERS, **headers}
+        f"http://{address}:{port}/mcp", json=INITIALIZE, headers={**JSON_HEADERS, **headers}
     )
     return response.status_code
 
@@ -99,6 +99,26 @@ async def test_no_token_or_a_wrong_token_is_401_and_the_right_one_works(tmp_path
             names = {tool.name for tool in (await connected.list_tools()).tools}
             started = await connected.call_tool("get_started", {})
         assert {"run_oumi_job", "get_job_status"} <= names and not started.is_error
+
+
+async def test_the_bearer_scheme_is_matched_in_any_case(tmp_path: Path) -> None:
+    with http_server(tmp_path) as (port, _):
+        for scheme in ("Bearer", "bearer", "BEARER", "bEaReR"):
+            assert post(port, {"authorization": f"{scheme} {TOKEN}"}) == 200, scheme
+        assert post(port, {"authorization": f"Basic {TOKEN}"}) == 401
+        assert post(port, {"authorization": f"Bearer {TOKEN}x"}) == 401
+        assert post(port, {"authorization": "Bearer"}) == 401
+
+
+async def test_a_server_bound_to_another_loopback_address_accepts_its_own_clients(
+    tmp_path: Path,
+) -> None:
+    token = {"authorization": f"Bearer {TOKEN}"}
+    with http_server(tmp_path, "--host", "127.0.0.2", address="127.0.0.2") as (port, _):
+        assert post(port, token, address="127.0.0.2") == 200
+        assert post(port, {**token, "origin": "http://127.0.0.2:3000"}, address="127.0.0.2") == 200
+        assert post(port, {**token, "host": "evil.example"}, address="127.0.0.2") == 421
+        assert post(port, {**token, "origin": "http://evil.example"}, address="127.0.0.2") == 403
 
 
 async def test_a_foreign_origin_or_host_is_refused_on_every_bind_address(tmp_path: Path) -> None:

@@ -76,11 +76,15 @@ def http_access(
             "that address could start jobs and cloud machines as this user. Bind 127.0.0.1 "
             "for --no-auth, or keep the token."
         )
-    hosts = [f"{name}:*" for name in LOOPBACK_NAMES]
-    if host not in ("0.0.0.0", "::", "") and not is_loopback(host):
-        hosts.append(_with_port(f"[{host}]" if ":" in host else host))
+    names = list(LOOPBACK_NAMES)
+    bound = f"[{host.strip('[]')}]" if ":" in host else host
+    if host not in ("0.0.0.0", "::", "") and bound not in names:
+        names.append(bound)  # the bind address itself (127.0.0.2, a LAN address)
+    hosts = [f"{name}:*" for name in names]
     hosts += [_with_port(name) for name in allowed_hosts]
-    origins = [f"{scheme}://{name}:*" for scheme in ("http", "https") for name in LOOPBACK_NAMES]
+    # Pages of this machine only: a LAN bind address accepts its Host, not its pages.
+    pages = [name for name in names if name in LOOPBACK_NAMES or is_loopback(name)]
+    origins = [f"{scheme}://{name}:*" for scheme in ("http", "https") for name in pages]
     origins += [origin.rstrip("/") for origin in allowed_origins]
     token = None if no_auth else bearer_token(state_dir)
     return HttpAccess(token=token, allowed_hosts=hosts, allowed_origins=origins)
@@ -119,19 +123,26 @@ def bearer_token(state_dir: Path) -> str:
 
 
 class RequireBearerToken:
-    """ASGI middleware: 401 unless the request carries the token (constant-time compare)."""
+    """ASGI middleware: 401 unless the request carries the token (constant-time compare).
+    The scheme is matched in any case (``bearer``, ``BEARER``), as HTTP requires."""
 
     def __init__(self, app: ASGIApp, token: str) -> None:
         self._app = app
-        self._expected = f"Bearer {token}".encode()
+        self._expected = token.encode()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             given = dict(scope.get("headers") or []).get(b"authorization", b"")
-            if not hmac.compare_digest(given, self._expected):
+            if not hmac.compare_digest(_bearer_credentials(given), self._expected):
                 await _unauthorized(send)
                 return
         await self._app(scope, receive, send)
+
+
+def _bearer_credentials(header: bytes) -> bytes:
+    """The token of an ``Authorization: Bearer <token>`` header, b"" for any other."""
+    scheme, _, credentials = header.strip().partition(b" ")
+    return credentials.strip() if scheme.lower() == b"bearer" else b""
 
 
 async def _unauthorized(send: Send) -> None:
