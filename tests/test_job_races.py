@@ -234,3 +234,22 @@ def test_run_dir_files_written_from_many_threads_at_once_are_never_lost(tmp_path
     assert not errors, errors[:3]
     assert run.read("cancel.json") is not None
     assert sorted(path.name for path in run.path.iterdir()) == ["cancel.json"]
+
+
+async def test_the_jobs_envs_reach_oumi_but_never_load_code_into_the_wrapper(
+    manager: JobService, project: Path, tmp_path: Path
+) -> None:
+    """PYTHONPATH in envs is for the job: the wrapper (python -I) imports nothing from it."""
+    planted = tmp_path / "planted"
+    planted.mkdir()
+    touched = tmp_path / "sitecustomize-ran"
+    (planted / "sitecustomize.py").write_text(
+        f"import pathlib\npathlib.Path({str(touched)!r}).write_text('ran')\n"
+    )
+    dry = await manager.run(CONFIG, "train", str(project), envs={"PYTHONPATH": str(planted)})
+    assert any(w.field == "PYTHONPATH" for w in dry.checks.warnings), dry.checks.warnings
+    result = await manager.run(
+        CONFIG, "train", str(project), dry_run=False, envs={"PYTHONPATH": str(planted)}
+    )
+    assert await wait_for_state(manager, result.job_id, FINISHED) == "completed"
+    assert not touched.exists()

@@ -385,7 +385,7 @@ def test_the_wrapper_does_not_start_a_command_cancelled_before_it_began(tmp_path
     subprocess.run(
         [
             sys.executable,
-            "-P",
+            "-I",
             "-m",
             "oumi_mcp_server.jobs.process.wrapper",
             "--run-dir",

@@ -69,6 +69,11 @@ def test_code_loading_variables_are_named() -> None:
         "LD_PRELOAD",
         "PYTHONPATH",
     ]
+    # A file bash (BASH_ENV) or sh (ENV) runs before the script it starts.
+    assert code_loading_names({"BASH_ENV": "/tmp/x", "ENV": "/tmp/y", "HOME": "/h"}) == [
+        "BASH_ENV",
+        "ENV",
+    ]
 
 
 def test_long_input_is_quoted_short_and_fast() -> None:

@@ -50,8 +50,23 @@ _CREDENTIAL = re.compile(
 # Bounded repetitions keep every match attempt short (no quadratic scans of long text).
 _URL_PASSWORD = re.compile(r"([A-Za-z][A-Za-z0-9+.-]{0,31}://[^:/@\s]{1,256}:)([^@/\s]{1,256})(@)")
 # Variables that change which code a job loads: allowed, but worth a second look.
+# BASH_ENV and ENV name a file that bash and sh run before any script they start.
 CODE_LOADING_NAMES = frozenset(
-    {"PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "LD_PRELOAD", "LD_LIBRARY_PATH", "PATH"}
+    {
+        "PYTHONPATH",
+        "PYTHONHOME",
+        "PYTHONSTARTUP",
+        "PYTHONUSERBASE",
+        "LD_PRELOAD",
+        "LD_LIBRARY_PATH",
+        "LD_AUDIT",
+        "PATH",
+        "BASH_ENV",
+        "ENV",
+        "NODE_OPTIONS",
+        "PERL5LIB",
+        "PERL5OPT",
+    }
 )
 
 

@@ -39,7 +39,9 @@ def default_oumi_executable() -> str | None:
 def wrapper_argv(python: str, record: JobRecord, argv: Sequence[str]) -> list[str]:
     return [
         python,
-        "-P",  # never import from the job's working directory
+        # Isolated: never import from the job's working directory, and ignore PYTHONPATH,
+        # PYTHONSTARTUP and the user's site (the job's envs are for oumi, not the wrapper).
+        "-I",
         "-m",
         WRAPPER_MODULE,
         "--run-dir",

@@ -1,6 +1,6 @@
 """The tiny supervisor that runs inside every process job, in the job's own process group.
 
-    python -P -m oumi_mcp_server.jobs.process.wrapper --run-dir DIR --marker MARK -- oumi ...
+    python -I -m oumi_mcp_server.jobs.process.wrapper --run-dir DIR --marker MARK -- oumi ...
 
 It writes ``pid.json`` when it starts, runs the command (inheriting the
 working directory, environment and log files it was given), and when the
