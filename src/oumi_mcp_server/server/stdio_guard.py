@@ -7,11 +7,12 @@ response and no log line, so the client waits for its own time-out (over HTTP
 the same bytes get 400/-32700). We sit between the bytes and the SDK: each line
 is checked first; a bad one is answered here with a JSON-RPC error (-32700 parse
 error, -32600 invalid request; with the request's id when it can be read) and a
-log line, and only good lines reach the SDK. No line can stop the reader: one nested
-too deeply for the parser (a RecursionError, not a ValueError) or deeper than
-``MAX_NESTING`` is answered like any other bad line, and so is an ``id`` that is
-not a string or a number (the SDK would drop that request without an answer). Our answers and the SDK's go
-through one writer, a whole line at a time, so they never interleave.
+log line, and only good lines reach the SDK. No line can stop the reader: one
+nested too deeply for the parser (a RecursionError, not a ValueError) or deeper
+than ``MAX_NESTING`` is answered like any other bad line, and so is an ``id``
+that is not a string or a number (the SDK would drop that request unanswered).
+Our answers and the SDK's go through one writer, a whole line at a time, so they
+never interleave.
 See docs/sdk-notes.md.
 """
 
