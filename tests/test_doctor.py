@@ -21,6 +21,7 @@ from oumi_mcp_server.jobs.records import LAUNCHER_BACKEND, JobRecord
 from oumi_mcp_server.jobs.registry import Registry
 from oumi_mcp_server.settings import Settings
 from tests.conftest import LIBRARY_DIR
+from tests.skypilot_support import record_sky_check
 
 SCRIPT = Path(sys.executable).parent / "oumi-mcp-server"
 SECTIONS = [
@@ -28,6 +29,7 @@ SECTIONS = [
     "config library",
     "docs index",
     "job registry",
+    "engines",
     "skypilot",
     "clouds",
     "slurm",
@@ -172,6 +174,26 @@ def test_an_unreachable_slurm_cluster_is_a_warning_and_doctor_stays_quick(tmp_pa
     assert clusters[bad].startswith("not a valid cluster name")
     assert f"ssh -o BatchMode=yes {UNREACHABLE} true" in slurm["fix"]
     assert not (tmp_path / "pwned").exists()
+
+
+def test_engines_say_what_is_in_use_and_the_next_step_for_the_rest(tmp_path: Path) -> None:
+    fresh, done = doctor_json(tmp_path)
+    assert done.returncode == 0
+    engines = section(fresh, "engines")
+    assert engines["status"] == "ok"
+    assert engines["detail"].startswith("In use: this machine. Not configured: SkyPilot clouds")
+    assert "run `sky check`" in engines["detail"] and "OUMI_SLURM_CONNECTIONS" in engines["detail"]
+    assert "no record of a `sky check`" in section(fresh, "clouds")["detail"]
+    assert not (tmp_path / "home" / ".sky").exists()  # doctor started no SkyPilot
+
+    record_sky_check(tmp_path / "home", ["GCP", "Kubernetes"])
+    enabled, _ = doctor_json(tmp_path)
+    engines = section(enabled, "engines")
+    assert engines["detail"].startswith("In use: this machine, SkyPilot clouds (gcp, k8s).")
+    in_use = {use["engine"]: use["in_use"] for use in engines["data"]["engines"]}
+    assert in_use == {"this machine": True, "SkyPilot clouds": True, "Slurm": False}
+    clouds = section(enabled, "clouds")
+    assert (clouds["status"], clouds["data"]["enabled"]) == ("ok", ["gcp", "kubernetes"])
 
 
 def job(job_id: str, **identity: Any) -> JobRecord:

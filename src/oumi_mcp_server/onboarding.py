@@ -10,6 +10,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from oumi_mcp_server import __version__
+from oumi_mcp_server.environment.engines_in_use import EngineUse
 from oumi_mcp_server.environment.versions import installed_version
 from oumi_mcp_server.guidance import all_guidance
 from oumi_mcp_server.library.models import LibraryStatus
@@ -51,6 +52,11 @@ class GetStartedReport(BaseModel):
         default=None,
         description="Where search_configs/get_config read recipes from: source, version, count.",
     )
+    engines: list[EngineUse] = Field(
+        default_factory=list,
+        description="Where jobs can run: each engine in use, or not configured with the next "
+        "step to use it.",
+    )
     notes: list[str]
 
 
@@ -71,7 +77,10 @@ def workflow_tool_names() -> set[str]:
 
 
 def build_get_started(
-    tools: list[ToolSummary], *, config_library: LibraryStatus | None = None
+    tools: list[ToolSummary],
+    *,
+    config_library: LibraryStatus | None = None,
+    engines: list[EngineUse] | None = None,
 ) -> GetStartedReport:
     data = _onboarding_data()
     registered = {tool.name for tool in tools}
@@ -102,5 +111,6 @@ def build_get_started(
             for doc in all_guidance()
         ],
         config_library=config_library,
+        engines=engines or [],
         notes=notes,
     )

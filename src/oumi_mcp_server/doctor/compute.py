@@ -9,11 +9,9 @@ parallel, all under one time limit. Blocking: run from worker threads.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import socket
-import sqlite3
 import sys
 import threading
 from collections import Counter
@@ -21,7 +19,13 @@ from importlib import util
 from pathlib import Path
 
 from oumi_mcp_server.doctor.models import Section
+from oumi_mcp_server.environment.engines_in_use import (
+    configured_clusters,
+    engines_line,
+    read_engines_in_use,
+)
 from oumi_mcp_server.environment.report import environment_warnings
+from oumi_mcp_server.environment.skypilot_state import SKY_DIR, read_skypilot_record
 from oumi_mcp_server.environment.versions import engine_versions, installed_version
 from oumi_mcp_server.errors import EngineUnavailableError
 from oumi_mcp_server.preflight.gpus import read_gpus
@@ -29,8 +33,6 @@ from oumi_mcp_server.preflight.slurm_check import CONNECTIONS_ENV, SSH_HINT
 from oumi_mcp_server.preflight.ssh import cluster_problem, run_remote_script
 
 SKY_API_PORT = 46580  # SkyPilot's local API server (sky.server.common.DEFAULT_SERVER_URL)
-SKY_STATE_DB = Path("~/.sky/state.db")  # where SkyPilot records its last `sky check`
-ENABLED_CLOUDS_KEYS = "enabled_clouds_%_compute"
 PORT_PROBE_S = 0.3
 SLURM_TOTAL_S = 7.0
 
@@ -77,7 +79,8 @@ def check_skypilot() -> Section:
     state = (
         f"its API server is running on 127.0.0.1:{SKY_API_PORT}"
         if running
-        else "its API server is not running (it starts on the first cloud call, ~10 s)"
+        else "its API server is not running (the first call to an enabled cloud starts it, "
+        "~10-20 s; the server asks no other)"
     )
     detail = (
         f"skypilot {version} importable; checked: `sky` at {executable or 'nowhere'}, "
@@ -95,34 +98,33 @@ def check_skypilot() -> Section:
     return Section(name, "ok", detail, data=data)
 
 
-def check_clouds(state_db: Path = SKY_STATE_DB) -> Section:
+def check_clouds(sky_dir: Path = SKY_DIR) -> Section:
     """The clouds SkyPilot's last ``sky check`` enabled, read from its state file (read-only)."""
     name = "clouds"
-    path = state_db.expanduser()
+    record = read_skypilot_record(sky_dir)
     fix = (
         "Configure a cloud's credentials, then run `sky check` (or call check_environment "
         "with check_clouds=true). Local jobs and Slurm need no cloud."
     )
-    if not path.is_file():
+    enabled = list(record.enabled) if record.enabled is not None else None
+    data = {"enabled": enabled, "source": str(record.source)}
+    if record.error:
         return Section(
             name,
             "warn",
-            f"Not known yet: SkyPilot has no record of a `sky check` ({path} is missing); "
-            "doctor does not start SkyPilot's API server to run one.",
-            fix=fix,
-            data={"enabled": None, "source": str(path)},
-        )
-    try:
-        enabled = _recorded_clouds(path)
-    except (sqlite3.Error, ValueError) as exc:
-        return Section(
-            name,
-            "warn",
-            f"Could not read SkyPilot's last `sky check` from {path}: {exc}.",
+            f"Could not read SkyPilot's last `sky check` from {record.source}: {record.error}.",
             fix="Run `sky check` in a terminal to see which clouds are enabled.",
-            data={"enabled": None, "source": str(path)},
+            data=data,
         )
-    data = {"enabled": enabled, "source": str(path)}
+    if enabled is None:
+        return Section(
+            name,
+            "warn",
+            f"Not known yet: {record.describe()}; doctor does not start SkyPilot's API server "
+            "to run one.",
+            fix=fix,
+            data=data,
+        )
     if not enabled:
         return Section(
             name, "warn", "No cloud enabled (SkyPilot's last `sky check`).", fix=fix, data=data
@@ -135,26 +137,15 @@ def check_clouds(state_db: Path = SKY_STATE_DB) -> Section:
     )
 
 
-def _recorded_clouds(path: Path) -> list[str]:
-    connection = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=1.0)
-    try:
-        rows = connection.execute(
-            "SELECT value FROM config WHERE key LIKE ?", (ENABLED_CLOUDS_KEYS,)
-        ).fetchall()
-    finally:
-        connection.close()
-    clouds: set[str] = set()
-    for (value,) in rows:
-        listed = json.loads(value)
-        if not isinstance(listed, list):
-            raise ValueError("unexpected enabled-clouds record")
-        clouds.update(str(cloud) for cloud in listed)
-    return sorted(clouds)
-
-
-def configured_clusters(environ: dict[str, str] | None = None) -> list[str]:
-    raw = (os.environ if environ is None else environ).get(CONNECTIONS_ENV, "")
-    return list(dict.fromkeys(name.strip() for name in raw.split(",") if name.strip()))
+def check_engines(sky_dir: Path = SKY_DIR) -> Section:
+    """Which engines run jobs for this person, and the next step for those not configured."""
+    engines = read_engines_in_use(sky_dir)
+    return Section(
+        "engines",
+        "ok",
+        engines_line(engines),
+        data={"engines": [use.model_dump() for use in engines]},
+    )
 
 
 def reach(cluster: str, timeout_s: float) -> str:

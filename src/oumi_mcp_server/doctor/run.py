@@ -14,7 +14,13 @@ from concurrent.futures import wait as wait_for
 
 from oumi_mcp_server.blocking import start_in_thread
 from oumi_mcp_server.doctor.clients import client_config
-from oumi_mcp_server.doctor.compute import check_clouds, check_gpu, check_skypilot, check_slurm
+from oumi_mcp_server.doctor.compute import (
+    check_clouds,
+    check_engines,
+    check_gpu,
+    check_skypilot,
+    check_slurm,
+)
 from oumi_mcp_server.doctor.local import (
     check_docs_index,
     check_hf_token,
@@ -38,8 +44,9 @@ def checks(settings: Settings) -> list[tuple[str, Callable[[], Section]]]:
         ("config library", lambda: check_library(settings, oumi)),
         ("docs index", lambda: check_docs_index(settings, oumi)),
         ("job registry", lambda: check_registry(settings)),
+        ("engines", lambda: check_engines(settings.skypilot_dir)),
         ("skypilot", check_skypilot),
-        ("clouds", check_clouds),
+        ("clouds", lambda: check_clouds(settings.skypilot_dir)),
         ("slurm", check_slurm),
         ("hugging face token", check_hf_token),
         ("gpu", check_gpu),

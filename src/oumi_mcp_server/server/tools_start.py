@@ -2,6 +2,8 @@
 
 from mcp.server.mcpserver import MCPServer
 
+from oumi_mcp_server.blocking import run_blocking
+from oumi_mcp_server.environment.engines_in_use import read_engines_in_use
 from oumi_mcp_server.onboarding import GetStartedReport, ToolSummary, build_get_started
 from oumi_mcp_server.server.annotations import read_only
 from oumi_mcp_server.server.errors import reported_as_tool_errors
@@ -9,6 +11,7 @@ from oumi_mcp_server.services import Services
 
 # get_started waits this long for the library to be ready before reporting its state.
 LIBRARY_STATUS_WAIT_S = 1.0
+ENGINES_READ_TIMEOUT_S = 5.0  # SkyPilot's state file and the environment: local reads
 
 
 def _first_sentence(text: str | None) -> str:
@@ -24,7 +27,8 @@ def register(server: MCPServer, services: Services) -> None:
             "Call this first. Returns the tool catalog, the recommended workflow "
             "(search -> get_config -> write own config -> validate -> pre-flight -> dry run -> "
             "run -> status/logs -> stop/down), the client_cwd path rules, the installed Oumi "
-            "version, the config library's source, version and size, and the guidance "
+            "version, the config library's source, version and size, where jobs can run "
+            "(engines in use, and the next step for those not configured), and the guidance "
             "resources to read."
         ),
     )
@@ -41,4 +45,9 @@ def register(server: MCPServer, services: Services) -> None:
                 for tool in await server.list_tools()
             ]
             library = await services.library.status(wait_s=LIBRARY_STATUS_WAIT_S)
-            return build_get_started(tools, config_library=library)
+            engines = await run_blocking(
+                lambda: read_engines_in_use(services.settings.skypilot_dir),
+                timeout_s=ENGINES_READ_TIMEOUT_S,
+                what="Reading which engines are configured",
+            )
+            return build_get_started(tools, config_library=library, engines=engines)
