@@ -16,6 +16,7 @@ import asyncio
 import concurrent.futures
 import json
 import os
+import random
 import threading
 import time
 from collections.abc import Iterator
@@ -290,3 +291,97 @@ def test_job_resources_answer_or_refuse_with_the_right_code(
         assert CANARY not in exc.message
     else:
         assert CANARY not in json.dumps(read.model_dump(mode="json"))
+
+
+# -- deep JSON on stdio, concurrent cancels ------------------------------------------------------
+
+SEED = int(os.environ.get("OUMI_MCP_FUZZ_SEED", "0" if FIXED else str(time.time_ns())))
+
+
+def _deep_line(rng: random.Random) -> bytes:
+    """A line nested 50 to 5,000 deep: bare, in a request's arguments, or as its id."""
+    depth = rng.choice([50, 99, 100, 101, 150, 400, 998, 1000, 1001, rng.randint(2, 5000)])
+    opener, closer = rng.choice([(b"[", b"]"), (b'{"k": ', b"}")])
+    core = b"1" if opener != b"[" else b""
+    nested = opener * depth + core + closer * depth
+    place = rng.choice(["bare", "arguments", "id", "params"])
+    if place == "bare":
+        return nested
+    if place == "id":
+        return b'{"jsonrpc": "2.0", "id": ' + nested + b', "method": "tools/list"}'
+    if place == "params":
+        return b'{"jsonrpc": "2.0", "id": "p", "method": "tools/list", "params": ' + nested + b"}"
+    return (
+        b'{"jsonrpc": "2.0", "id": "a", "method": "tools/call", "params": {"name": '
+        b'"get_job_status", "arguments": {"job_id": ' + nested + b"}}}"
+    )
+
+
+@pytest.mark.slow
+def test_deep_json_lines_on_stdio_each_get_one_answer_and_the_server_lives(
+    tmp_path: Path,
+) -> None:
+    from tests.conftest import server_env
+    from tests.jsonrpc import RawStdioSession
+
+    rng = random.Random(SEED)
+    with RawStdioSession(server_env(tmp_path), cwd=tmp_path) as session:
+        session.initialize()
+        for _ in range(40):
+            line = _deep_line(rng)
+            before = len(session.stdout_lines)
+            session.send_line(line)
+            answers = session.lines_after(before, timeout_s=15)
+            assert session.process.poll() is None, (SEED, line[:120], session.stderr_text[-2000:])
+            assert len(answers) == 1, (SEED, line[:120], answers)
+            answer = json.loads(answers[0])
+            assert "error" in answer or "result" in answer, (SEED, answer)
+            listed = session.request("tools/list", {}, timeout_s=15)
+            assert listed["result"]["tools"], (SEED, listed)
+
+
+@pytest.mark.slow
+@pytest.mark.anyio
+async def test_random_concurrent_cancels_all_answer_cleanly_and_leave_nothing(
+    settings: Settings, tmp_path: Path
+) -> None:
+    from oumi_mcp_server.jobs.catalog import JOB_MARKER_ENV
+    from oumi_mcp_server.jobs.os_processes import processes_with_env
+
+    rng = random.Random(SEED)
+    project = make_project(tmp_path / "project")
+    launch = {"config_path": "configs/train.yaml", "command": "train", "client_cwd": str(project)}
+    async with Client(build_server(with_fake_oumi(settings, tmp_path))) as client:
+
+        async def call(tool: str, arguments: dict[str, Any], delay_s: float) -> Any:
+            await asyncio.sleep(delay_s)
+            return await client.call_tool(tool, arguments)
+
+        for round_number in range(6):
+            sleep = rng.choice(["0", "1", "60"])
+            launched = client.call_tool(
+                "run_oumi_job",
+                {
+                    **launch,
+                    "dry_run": False,
+                    "job_name": f"r{round_number}",
+                    "envs": {"FAKE_OUMI_SLEEP": sleep},
+                },
+            )
+            job = {"job_id": f"r{round_number}"}
+            calls = [
+                call("cancel_job", {**job, "force": rng.random() < 0.3}, rng.uniform(0, 0.08))
+                for _ in range(rng.randint(2, 8))
+            ] + [call("get_job_status", job, rng.uniform(0, 0.08)) for _ in range(2)]
+            answers = await asyncio.gather(launched, *calls)
+            for answer in answers:
+                text = "".join(str(getattr(part, "text", "")) for part in answer.content)
+                assert not any(word in text for word in UNEXPECTED), (SEED, round_number, text)
+            cancels = [a.structured_content or {} for a in answers[1:-2] if not a.is_error]
+            assert {c["action"] for c in cancels} <= {"cancelled", "already_finished"}, cancels
+            deadline = time.monotonic() + 30
+            while processes_with_env(JOB_MARKER_ENV, job["job_id"]):
+                assert time.monotonic() < deadline, (SEED, round_number, "processes left")
+                await asyncio.sleep(0.1)
+            status = (await client.call_tool("get_job_status", job)).structured_content or {}
+            assert status.get("terminal"), (SEED, round_number, status)
