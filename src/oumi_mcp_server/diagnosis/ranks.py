@@ -1,0 +1,46 @@
+"""Which process wrote a line, from the prefix its launcher put in front of it.
+
+Distributed launchers tag each worker's output: torchrun ``[rank3]:`` or, with
+``--tee``, ``[default0]:``; mpirun ``[1,0]<stderr>:``; srun ``--label`` ``3: ``;
+SkyPilot ``(worker1, rank=1, pid=2345, ip=10.0.0.2)``; Ray ``(RayWorker pid=123)``;
+Oumi's own log records ``[oumi][rank0]``. Timestamps added by a log collector
+(``2024-06-28T06:11:52.685300953Z``) come off first.
+"""
+
+from __future__ import annotations
+
+import re
+
+_COLLECTOR_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z? ")
+_PREFIXES = (
+    re.compile(r"\[rank(\d{1,5})\]:\s?"),
+    re.compile(r"\[[a-z_]*?(\d{1,5})\]:\s?"),
+    re.compile(r"\[\d{1,5},(\d{1,5})\]<std(?:out|err)>:\s?"),
+    re.compile(r"\((?:head|worker\d*|task)[^)]*?\brank=(\d{1,5})[^)]*\)\s"),
+    re.compile(r"\([A-Za-z_]\w*,? pid=(\d+)[^)]*\)\s"),
+    re.compile(r"(\d{1,4}): "),
+)
+_OUMI_RANK = re.compile(r"\]\[rank(\d{1,5})\]\[")
+
+
+def split_rank(line: str) -> tuple[str | None, str]:
+    """(the writer's rank, or its pid as ``pid=N``, or None; the line without prefixes)."""
+    rest = _COLLECTOR_TIME.sub("", line, count=1) if line[:1].isdigit() else line
+    rank: str | None = None
+    for _ in range(2):  # a torchrun prefix may sit on top of another one
+        for index, prefix in enumerate(_PREFIXES):
+            found = prefix.match(rest)
+            if found is None:
+                continue
+            pid_only = index == 4
+            if rank is None:
+                rank = f"pid={found.group(1)}" if pid_only else found.group(1)
+            rest = rest[found.end() :]
+            break
+        else:
+            break
+    if rank is None:
+        oumi = _OUMI_RANK.search(rest, 0, 80)
+        if oumi is not None:
+            rank = oumi.group(1)
+    return rank, rest
