@@ -21,6 +21,15 @@ _PREFIXES = (
     re.compile(r"(\d{1,4}): "),
 )
 _OUMI_RANK = re.compile(r"\]\[rank(\d{1,5})\]\[")
+# A logger's record header in front of the message: Oumi's "[time][oumi][rank0]...[file.py:12] ",
+# vLLM's "ERROR 03-02 10:20:34 [core.py:700] ", glog's "[E302 12:41:02.4 NCCL.cpp:632] ",
+# SkyPilot's "I 03-02 15:11:09 controller.py:900] ".
+_RECORD_HEADER = re.compile(
+    r"^(?:\[[^\]]*\]\[oumi\].*?\]\]\[[\w.]+:\d+\] ?"
+    r"|(?:INFO|WARNING|ERROR|DEBUG|CRITICAL) \d\d-\d\d [\d:]+ (?:\[[\w.]+:\d+\]|[\w.]+:\d+\]) "
+    r"|\[?[IWEF]\d{3,4} [\d:.]+ (?:\d+ )?[\w./]+:\d+\] "
+    r"|[IWEF] \d\d-\d\d [\d:]+ [\w.]+:\d+\] )"
+)
 
 
 def split_rank(line: str) -> tuple[str | None, str]:
@@ -44,3 +53,8 @@ def split_rank(line: str) -> tuple[str | None, str]:
         if oumi is not None:
             rank = oumi.group(1)
     return rank, rest
+
+
+def without_record_header(text: str) -> str:
+    """The message of a log record, without the logger's time/level/file header."""
+    return _RECORD_HEADER.sub("", text, count=1)

@@ -24,6 +24,7 @@ from oumi_mcp_server.diagnosis.logfile import (
 )
 from oumi_mcp_server.diagnosis.models import Diagnosis, Evidence, Fix
 from oumi_mcp_server.diagnosis.patches import config_patch
+from oumi_mcp_server.diagnosis.ranks import without_record_header
 from oumi_mcp_server.diagnosis.scanner import Finding, scan
 from oumi_mcp_server.diagnosis.signals import Outcome, engine_signals, outcome
 from oumi_mcp_server.diagnosis.verdict import Choice, choose
@@ -170,9 +171,10 @@ def _summary(choice: Choice, ended: Outcome, exit_code: int | None, findings: li
     if choice.findings and choice.signal is None:
         deciding = choice.findings[0]
         where = ""
-        if deciding.rank is not None and not deciding.rank.startswith("pid="):
+        if deciding.rank not in (None, "0") and not deciding.rank.startswith("pid="):
             where = f" on rank {deciding.rank}"
-        quote = _cut(" ".join((deciding.text, *deciding.continuation)), MAX_QUOTE_CHARS)
+        message = " ".join((without_record_header(deciding.text), *deciding.continuation))
+        quote = _cut(message, MAX_QUOTE_CHARS)
         return f"{sentence}{where}: {mask_text(quote)}"
     if choice.signal is not None:
         return f"{sentence} ({mask_text(_cut(choice.signal.text, MAX_QUOTE_CHARS))})."

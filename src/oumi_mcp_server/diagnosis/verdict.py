@@ -66,10 +66,10 @@ def choose(findings: list[Finding], signals: list[EngineSignal], ended: Outcome)
             return Choice("none", 0.6)
         cause: Cause = "python_error" if ended == "failed" else "none"
         return Choice(cause, NO_EVIDENCE_CONFIDENCE if ended == "failed" else 0.5)
-    others = _candidates(choice.cause, findings, signals)
+    others = _candidates(choice, findings, signals)
     confidence = choice.confidence
-    if others and others[0].confidence >= confidence - 0.05:
-        confidence -= 0.1
+    if _rival(choice.cause, live, signals) >= confidence - 0.05:
+        confidence -= 0.1  # another cause is named about as firmly
     if ended == "unknown":
         confidence *= 0.8
     return Choice(choice.cause, round(confidence, 2), choice.findings, choice.signal, tuple(others))
@@ -101,17 +101,29 @@ def _from_findings(incident: list[Finding]) -> Choice:
     return Choice(deciding.cause, deciding.confidence, (deciding, *rest))
 
 
+def _rival(cause: Cause, live: list[Finding], signals: list[EngineSignal]) -> float:
+    """The confidence of the firmest other cause: fatal lines and the engine's word, not
+    the consequences that follow a failure."""
+    scores = [f.confidence for f in live if f.cause != cause and not f.consequence]
+    scores += [s.confidence for s in signals if s.cause != cause and s.authoritative]
+    return max(scores, default=0.0)
+
+
 def _candidates(
-    chosen: Cause, findings: list[Finding], signals: list[EngineSignal]
+    choice: Choice, findings: list[Finding], signals: list[EngineSignal]
 ) -> list[Candidate]:
-    """Every other cause in sight, at its best confidence; recovered ones count for half."""
+    """Every other cause in sight, at its best confidence; recovered ones count for half.
+    A plain Python error after the deciding line is that failure's own wrapper: left out."""
     best: dict[Cause, float] = {}
+    decided_at = choice.findings[0].order if choice.findings else None
     for finding in findings:
+        if finding.generic and decided_at is not None and finding.order > decided_at:
+            continue
         weight = 0.5 if finding.recovered else 1.0
         score = finding.confidence * weight
         best[finding.cause] = max(best.get(finding.cause, 0.0), score)
     for signal in signals:
         best[signal.cause] = max(best.get(signal.cause, 0.0), signal.confidence)
-    best.pop(chosen, None)
+    best.pop(choice.cause, None)
     ranked = sorted(best.items(), key=lambda item: -item[1])[:MAX_CANDIDATES]
     return [Candidate(cause=cause, confidence=round(score, 2)) for cause, score in ranked]
