@@ -44,7 +44,9 @@ def confusion_table(pairs: list[tuple[str, str]]) -> str:
         if not predicted:
             continue
         hits = predicted.get(expected, 0)
-        misses = ", ".join(f"{cause} x{count}" for cause, count in predicted.items() if cause != expected)
+        misses = ", ".join(
+            f"{cause} x{count}" for cause, count in predicted.items() if cause != expected
+        )
         rows.append(f"  {expected:<22} {hits:>3}/{sum(predicted.values()):<3} {misses}")
     return "\n".join(["  expected               right  wrongly predicted as", *rows])
 
@@ -60,14 +62,22 @@ def test_every_log_is_labelled_and_every_label_has_a_log() -> None:
 
 def test_corpus_accuracy_and_no_false_alarms() -> None:
     labels = _labels()
-    pairs = [(label["cause"], _predict(name, label, label["exit_code"])) for name, label in labels.items()]
+    pairs = [
+        (label["cause"], _predict(name, label, label["exit_code"]))
+        for name, label in labels.items()
+    ]
     failures = [(want, got) for want, got in pairs if want != "none"]
     right = sum(want == got for want, got in failures)
     accuracy = right / len(failures)
-    print(f"\nfailure corpus: {len(pairs)} logs, {len(failures)} failures, {len(pairs) - len(failures)} clean")
+    clean = len(pairs) - len(failures)
+    print(f"\nfailure corpus: {len(pairs)} logs, {len(failures)} failures, {clean} clean")
     print(confusion_table(pairs))
     print(f"top-1 accuracy on failures: {right}/{len(failures)} = {accuracy:.1%}")
-    wrong = [name for (name, label), (_, got) in zip(labels.items(), pairs, strict=True) if label["cause"] != got]
+    wrong = [
+        name
+        for (name, label), (_, got) in zip(labels.items(), pairs, strict=True)
+        if label["cause"] != got
+    ]
     print("wrong:", wrong or "none")
     false_alarms = [want for want, got in pairs if want == "none" and got != "none"]
     assert not false_alarms

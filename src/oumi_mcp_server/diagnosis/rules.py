@@ -102,7 +102,6 @@ RULES: tuple[Rule, ...] = (
     # Shared memory of the DataLoader's workers (a container's small /dev/shm).
     rule("shm_exhausted", "insufficient shared memory", 0.95),
     rule("shm_exhausted", "is killed by signal: Bus error", 0.95),
-    rule("shm_exhausted", "out of shared memory", 0.9),
     rule("shm_exhausted", "No space left on device", 0.9, r"</torch_|/dev/shm"),
     rule("shm_exhausted", "Bus error", 0.6, r"task \d+: Bus error"),
     # Collectives.
@@ -143,7 +142,6 @@ RULES: tuple[Rule, ...] = (
     rule("host_oom", "MemoryError", 0.7, EXC + r"MemoryError\b"),
     # Hugging Face Hub access: not allowed (403) before not logged in (401).
     rule("hf_access_denied", "not in the authorized list", 0.95),
-    rule("hf_access_denied", "awaiting a review from the repo authors", 0.95),
     rule("hf_access_denied", "enable access to public gated repositories", 0.9),
     rule("hf_access_denied", "403", 0.85, r"\b403 (?:Client Error|Forbidden)"),
     rule("hf_auth", "Please log in", 0.95),
