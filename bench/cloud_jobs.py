@@ -108,6 +108,8 @@ def fake_server(state_dir: Path, clouds: list[str], jobs: int, **env: str) -> St
     args = [str(FAKE_SERVER), "--jobs", str(jobs)]
     for cloud in clouds:
         args += ["--cloud", cloud]
+    # Every scripted cloud is asked (as if `sky check` had enabled them all).
+    env.setdefault("OUMI_MCP_CLOUDS", ",".join(cloud.partition(":")[0] for cloud in clouds))
     return StdioServerParameters(
         command=sys.executable, args=args, env=base_env(state_dir, **env), cwd=str(state_dir)
     )
@@ -371,6 +373,7 @@ async def bench_ours_in_process(
             configs_dir=CONFIGS_DIR if CONFIGS_DIR.is_dir() else None,
             warmup=False,
             list_cache_s=cache_s,
+            listed_clouds=tuple(clouds),  # all of them, as oumi.launcher.status() asks
         )
 
     cached = settings("state-sky", 5.0)
@@ -437,7 +440,7 @@ async def bench_stdio(
     ours_params = StdioServerParameters(
         command=sys.executable,
         args=["-m", "oumi_mcp_server"],
-        env=base_env(work / "state-sky-stdio"),
+        env=base_env(work / "state-sky-stdio", OUMI_MCP_CLOUDS=",".join(clouds)),
         cwd=str(work),
     )
     first, cached, answer = await stdio_repeated("ours over stdio", ours_params, runs)
@@ -445,7 +448,11 @@ async def bench_stdio(
     nocache_params = StdioServerParameters(
         command=sys.executable,
         args=["-m", "oumi_mcp_server"],
-        env=base_env(work / "state-sky-stdio-nocache", OUMI_MCP_LIST_CACHE_S="0"),
+        env=base_env(
+            work / "state-sky-stdio-nocache",
+            OUMI_MCP_LIST_CACHE_S="0",
+            OUMI_MCP_CLOUDS=",".join(clouds),
+        ),
         cwd=str(work),
     )
     _, fresh, answer = await stdio_repeated(

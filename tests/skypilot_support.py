@@ -32,16 +32,22 @@ def record_sky_check(home: Path, enabled: Sequence[str]) -> Path:
     template = _TEMPLATES.get(key)
     if template is None:
         template_home = Path(tempfile.mkdtemp(prefix="sky-check-record-"))
-        env = {**os.environ, "HOME": str(template_home)}
-        subprocess.run(
-            [sys.executable, "-c", WRITE_RECORD, *key],
-            env=env,
-            check=True,
-            capture_output=True,
-            timeout=120,
-        )
-        template = _TEMPLATES[key] = template_home / ".sky"
+        template = _TEMPLATES[key] = write_sky_check(template_home, key)
     target = home / ".sky"
     target.parent.mkdir(parents=True, exist_ok=True)
     shutil.copytree(template, target, dirs_exist_ok=True)
     return target
+
+
+def write_sky_check(home: Path, enabled: Sequence[str]) -> Path:
+    """Record ``enabled`` in ``home/.sky`` itself (also while SkyPilot's API server uses
+    that folder: SQLite serializes the write); returns the folder."""
+    env = {**os.environ, "HOME": str(home)}
+    subprocess.run(
+        [sys.executable, "-c", WRITE_RECORD, *enabled],
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    return home / ".sky"
