@@ -20,6 +20,7 @@ _PREFIXES = (
     re.compile(r"\([A-Za-z_]\w*,? pid=(\d+)[^)]*\)\s"),
     re.compile(r"(\d{1,4}): "),
 )
+_PREFIX_STARTS = frozenset("[(0123456789")
 _OUMI_RANK = re.compile(r"\]\[rank(\d{1,5})\]\[")
 # A logger's record header in front of the message: Oumi's "[time][oumi][rank0]...[file.py:12] ",
 # vLLM's "ERROR 03-02 10:20:34 [core.py:700] ", glog's "[E302 12:41:02.4 NCCL.cpp:632] ",
@@ -36,7 +37,8 @@ def split_rank(line: str) -> tuple[str | None, str]:
     """(the writer's rank, or its pid as ``pid=N``, or None; the line without prefixes)."""
     rest = _COLLECTOR_TIME.sub("", line, count=1) if line[:1].isdigit() else line
     rank: str | None = None
-    for _ in range(2):  # a torchrun prefix may sit on top of another one
+    # A torchrun prefix may sit on top of another one; most lines have none at all.
+    for _ in range(2 if rest[:1] in _PREFIX_STARTS else 0):
         for index, prefix in enumerate(_PREFIXES):
             found = prefix.match(rest)
             if found is None:
@@ -48,7 +50,7 @@ def split_rank(line: str) -> tuple[str | None, str]:
             break
         else:
             break
-    if rank is None:
+    if rank is None and "[oumi]" in rest[:60]:
         oumi = _OUMI_RANK.search(rest, 0, 80)
         if oumi is not None:
             rank = oumi.group(1)

@@ -25,9 +25,10 @@ from oumi_mcp_server.diagnosis.rules import ANCHORS, GENERIC_EXCEPTION, RULES
 
 GENERIC_CONFIDENCE = 0.5
 MAX_LINE_BYTES = 4096
-_WARNING = re.compile(
-    r"\b[A-Z]\w*Warning\b|\[WARNING\]|\bWARNING\b|\bWARN\b|^\[?W\d{4} |warnings\.warn\("
-)
+# Warnings never stopped a run; nor are NCCL's INFO lines or Oumi's own INFO records a cause.
+_NOT_A_CAUSE_PARTS = ("WARN", "NCCL INFO", "][INFO]]", "][DEBUG]]", "warnings.warn(")
+_WARNING_CLASS = re.compile(r"[a-z]Warning\b")  # UserWarning, FutureWarning, ...
+_GLOG_WARNING = re.compile(r"\[?W\d{3,4} ")  # c10's "[W302 12:41:02.4 file.cpp:12] ..."
 _TRACEBACK = "Traceback (most recent call last)"
 _CHILD_FAILED = "ChildFailedError"
 _ROOT_CAUSE = re.compile(
@@ -87,16 +88,25 @@ def scan(segments: Sequence[Segment]) -> list[Finding]:
 
 def classify(text: str, after_traceback: bool) -> tuple[Cause, float, bool, bool] | None:
     """(cause, confidence, consequence, generic) of one line without prefixes, or None."""
-    if _WARNING.search(text) or _CODE_LINE.match(text):
+    if _not_a_cause(text) or _CODE_LINE.match(text):
         return None
-    for rule in RULES:
-        if rule.matches(text):
+    for rule in RULES:  # inlined Rule.matches: this loop runs for every line an anchor hit
+        if rule.needle in text and (rule.pattern is None or rule.pattern.search(text)):
             if rule.cause is None:
                 return None
             return rule.cause, rule.confidence, rule.consequence, False
     if after_traceback and GENERIC_EXCEPTION.search(text):
         return "python_error", GENERIC_CONFIDENCE, False, True
     return None
+
+
+def _not_a_cause(text: str) -> bool:
+    """A warning or an INFO record: substring checks, as this runs for every line looked at."""
+    if any(part in text for part in _NOT_A_CAUSE_PARTS):
+        return True
+    if "Warning" in text and _WARNING_CLASS.search(text):
+        return True
+    return text[:2] in ("[W", "W0", "W1") and bool(_GLOG_WARNING.match(text))
 
 
 def _scan_segment(index: int, segment: Segment) -> list[Finding]:
@@ -172,12 +182,15 @@ def _hit_lines(data: bytes) -> list[tuple[int, int]]:
 
 
 def _line_around(data: bytes, position: int) -> tuple[int, int]:
-    """The line (or the carriage-return piece of a redrawn progress bar) at ``position``."""
-    start = max(data.rfind(b"\n", 0, position), data.rfind(b"\r", 0, position)) + 1
-    ends = [
-        found for found in (data.find(b"\n", position), data.find(b"\r", position)) if found >= 0
-    ]
-    end = min(ends) if ends else len(data)
+    """The line (or the carriage-return piece of a redrawn progress bar) at ``position``.
+    Every search stays within the line: a log without any carriage return must not be
+    scanned to its ends for one at each hit."""
+    start = data.rfind(b"\n", 0, position) + 1
+    end = data.find(b"\n", position)
+    end = len(data) if end < 0 else end
+    start = data.rfind(b"\r", start, position) + 1 or start
+    carriage = data.find(b"\r", position, end)
+    end = carriage if carriage >= 0 else end
     if end - start > MAX_LINE_BYTES:
         start = max(start, position - MAX_LINE_BYTES // 2)
         end = min(end, position + MAX_LINE_BYTES // 2)
