@@ -40,10 +40,6 @@ class LogText:
     size: int  # bytes in the whole log
     skipped: int  # bytes between head and tail that were not read
 
-    @property
-    def empty(self) -> bool:
-        return not any(segment.data.strip() for segment in self.segments)
-
 
 def read_log(path: Path, max_bytes: int = DEFAULT_MAX_BYTES, source: str = "") -> LogText:
     """The head and tail of the file at ``path``, at most ``max_bytes`` read (sync)."""

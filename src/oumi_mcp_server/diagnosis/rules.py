@@ -58,14 +58,13 @@ LIBS = (
 
 @dataclass(frozen=True)
 class Rule:
+    """A line matches when it holds ``needle`` and, if set, ``pattern`` is found in it."""
+
     cause: Cause | None
     needle: str
     confidence: float
     pattern: re.Pattern[str] | None = None
     consequence: bool = False
-
-    def matches(self, line: str) -> bool:
-        return self.needle in line and (self.pattern is None or bool(self.pattern.search(line)))
 
 
 def rule(

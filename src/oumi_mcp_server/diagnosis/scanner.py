@@ -90,7 +90,7 @@ def classify(text: str, after_traceback: bool) -> tuple[Cause, float, bool, bool
     """(cause, confidence, consequence, generic) of one line without prefixes, or None."""
     if _not_a_cause(text) or _CODE_LINE.match(text):
         return None
-    for rule in RULES:  # inlined Rule.matches: this loop runs for every line an anchor hit
+    for rule in RULES:  # runs for every line an anchor found: kept to plain checks
         if rule.needle in text and (rule.pattern is None or rule.pattern.search(text)):
             if rule.cause is None:
                 return None
