@@ -6,6 +6,11 @@
 - No cycles, and no upward imports: domain code never imports the composition
   root (services.py) or the MCP layer (server/); only the entry point (cli.py)
   imports server/.
+- metrics/, diagnosis/ and slurm/ are leaf packages: each imports only itself and the
+  leaf modules (and masking).
+- preflight/ checks and never writes: it imports nothing of ours that writes
+  (slurm.remote_dirs); and the checks live in preflight/ alone (no engine code
+  imports a preflight Slurm check).
 - jobs/: the two engine folders (process/, launcher/) never import each other
   nor the service; the shared modules beside them import neither engine nor
   the service. Outside jobs/, only the composition root and the cluster tools
@@ -27,6 +32,9 @@ LEAVES = frozenset(
 ENGINES = (f"{ROOT}.jobs.process", f"{ROOT}.jobs.launcher")
 JOB_SERVICE = f"{ROOT}.jobs.service"
 ENGINE_USERS = frozenset({f"{ROOT}.services", f"{ROOT}.server.tools_clusters"})
+LEAF_PACKAGES = tuple(f"{ROOT}.{name}" for name in ("metrics", "diagnosis", "slurm"))
+LEAF_PACKAGE_MAY_IMPORT = LEAVES | {f"{ROOT}.masking"}
+WRITERS = frozenset({f"{ROOT}.slurm.remote_dirs"})
 
 
 def _imports(path: Path) -> list[tuple[str, int, bool]]:
@@ -87,6 +95,15 @@ def _broken_rule(source: str, target: str) -> str:
     in_jobs = _within(source, f"{ROOT}.jobs")
     if source in LEAVES and target not in LEAVES:
         return "a leaf imports nothing of ours but the other leaves"
+    leaf = next((package for package in LEAF_PACKAGES if _within(source, package)), None)
+    if leaf and not _within(target, leaf) and target not in LEAF_PACKAGE_MAY_IMPORT:
+        return "a leaf package imports only itself and the leaf modules"
+    if _within(source, f"{ROOT}.preflight") and target in WRITERS:
+        return "preflight/ checks and never writes"
+    if _within(target, f"{ROOT}.preflight.slurm_check") and not _within(
+        source, f"{ROOT}.preflight"
+    ):
+        return "the Slurm checks belong to preflight/"
     if target == f"{ROOT}.services" and not _within(source, f"{ROOT}.server"):
         return "only server/ uses the composition root"
     if _within(target, f"{ROOT}.server") and not (
@@ -212,12 +229,17 @@ def test_the_layering_rules_can_fail() -> None:
         shared: graph[shared] | {process},  # a shared module reaching into an engine
         f"{ROOT}.settings": {shared},  # a leaf importing upward
         f"{ROOT}.validation.service": graph[f"{ROOT}.validation.service"] | {launcher},
+        f"{ROOT}.slurm.probe": graph[f"{ROOT}.slurm.probe"] | {shared},
+        f"{ROOT}.preflight.service": graph[f"{ROOT}.preflight.service"]
+        | {f"{ROOT}.slurm.remote_dirs"},
     }
     found = layering_violations(broken)
     assert any("one engine imports the other" in line for line in found), found
     assert any("a shared jobs/ module imports an engine" in line for line in found), found
     assert any("a leaf imports nothing" in line for line in found), found
     assert any("outside jobs/" in line for line in found), found
+    assert any("a leaf package imports only itself" in line for line in found), found
+    assert any("preflight/ checks and never writes" in line for line in found), found
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
 
 

@@ -23,16 +23,11 @@ from oumi_mcp_server.jobs.launcher.slurm_logs import read_slurm_log, slurm_log_r
 from oumi_mcp_server.library.service import LibraryService
 from oumi_mcp_server.preflight.models import Finding
 from oumi_mcp_server.preflight.service import PreflightService
-from oumi_mcp_server.preflight.slurm_check import (
-    TOTAL_TIMEOUT_S,
-    Probe,
-    check_slurm,
-    ensure_log_dir,
-    judge,
-    slurm_request,
-)
-from oumi_mcp_server.preflight.ssh import cluster_problem, run_remote_script
+from oumi_mcp_server.preflight.slurm_check import check_slurm, judge, slurm_request
 from oumi_mcp_server.settings import Settings
+from oumi_mcp_server.slurm.probe import TOTAL_TIMEOUT_S, Probe
+from oumi_mcp_server.slurm.remote_dirs import ensure_log_dir
+from oumi_mcp_server.slurm.ssh import cluster_problem, run_remote_script
 from tests.project import write_yaml
 from tests.slurm_support import slurm_cluster
 

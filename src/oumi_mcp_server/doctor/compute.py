@@ -29,8 +29,8 @@ from oumi_mcp_server.environment.skypilot_state import SKY_DIR, read_skypilot_re
 from oumi_mcp_server.environment.versions import engine_versions, installed_version
 from oumi_mcp_server.errors import EngineUnavailableError
 from oumi_mcp_server.preflight.gpus import read_gpus
-from oumi_mcp_server.preflight.slurm_check import CONNECTIONS_ENV, SSH_HINT
-from oumi_mcp_server.preflight.ssh import cluster_problem, run_remote_script
+from oumi_mcp_server.slurm.layout import CONNECTIONS_ENV, SSH_HINT
+from oumi_mcp_server.slurm.ssh import cluster_problem, run_remote_script
 
 SKY_API_PORT = 46580  # SkyPilot's local API server (sky.server.common.DEFAULT_SERVER_URL)
 PORT_PROBE_S = 0.3

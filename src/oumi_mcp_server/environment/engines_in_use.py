@@ -15,7 +15,7 @@ from pathlib import Path
 from pydantic import BaseModel, Field
 
 from oumi_mcp_server.environment.skypilot_state import SKY_DIR, SkyPilotRecord, read_skypilot_record
-from oumi_mcp_server.preflight.slurm_check import CONNECTIONS_ENV
+from oumi_mcp_server.slurm.layout import CONNECTIONS_ENV
 
 THIS_MACHINE = "this machine"
 SKYPILOT = "SkyPilot clouds"

@@ -29,11 +29,12 @@ from oumi_mcp_server.preflight.paths_check import (
     check_paths,
     skypilot_excluded_files,
 )
-from oumi_mcp_server.preflight.slurm_check import TOTAL_TIMEOUT_S as SLURM_TIMEOUT_S
-from oumi_mcp_server.preflight.slurm_check import Probe, invalid_cluster, judge, probe_cluster
-from oumi_mcp_server.preflight.ssh import cluster_problem
+from oumi_mcp_server.preflight.slurm_check import invalid_cluster, judge
 from oumi_mcp_server.preflight.suggestions import model_family_for, task_type_for
 from oumi_mcp_server.settings import Settings
+from oumi_mcp_server.slurm.probe import TOTAL_TIMEOUT_S as SLURM_TIMEOUT_S
+from oumi_mcp_server.slurm.probe import Probe, probe_cluster
+from oumi_mcp_server.slurm.ssh import cluster_problem
 from oumi_mcp_server.validation.documents import ConfigDocument, deadline_after
 from oumi_mcp_server.validation.engine import validate_document
 

@@ -4,74 +4,40 @@ oumi's ``slurm`` cloud drives a cluster named ``user@host`` through plain ssh
 (no prompt can be answered: it runs in the background), ``sbatch``, ``squeue``,
 ``scontrol`` and ``sacct`` on the login node's PATH, writes each job's output
 to ``~/oumi_slurm_logs/<id>.out`` (a job fails at launch when that directory is
-missing) and lists jobs through Slurm accounting. All of that is checked in ONE
-ssh call: a small POSIX script on stdin prints ``@@`` lines, each remote
-command under its own time limit, the whole call under ``TOTAL_TIMEOUT_S``
-(the ssh process runs in its own process group and is killed with it).
-Whatever did not answer is named. Blocking: call from worker threads.
+missing) and lists jobs through Slurm accounting. All of that is probed in ONE ssh call
+(``slurm/probe.py``, read-only); this module judges what the probe found
+against what the job asks for, and names whatever did not answer. Blocking:
+call from worker threads.
 """
 
 from __future__ import annotations
 
 import re
-import shlex
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from oumi_mcp_server.errors import EngineTimeoutError, EngineUnavailableError, InvalidArgumentError
-from oumi_mcp_server.masking import mask_text, shown
+from oumi_mcp_server.masking import shown
 from oumi_mcp_server.preflight.models import CloudReport, Finding
-from oumi_mcp_server.preflight.ssh import (
-    STDERR_TAIL_CHARS,
-    RemoteResult,
-    cluster_problem,
-    require_cluster,
-    run_remote_script,
+from oumi_mcp_server.slurm.layout import CONNECTIONS_ENV, LOG_DIR, SSH_HINT
+from oumi_mcp_server.slurm.probe import (
+    REMOTE_COMMAND_TIMEOUT_S,
+    SLURM_COMMANDS,
+    TIMED_OUT,
+    TOTAL_TIMEOUT_S,
+    NodeGroup,
+    Probe,
+    probe_cluster,
+    whole_number,
 )
+from oumi_mcp_server.slurm.ssh import STDERR_TAIL_CHARS, cluster_problem
 
 CHECK = "slurm"
-LOG_DIR = "oumi_slurm_logs"  # under the remote $HOME: where oumi has sbatch write job output
-CONNECTIONS_ENV = "OUMI_SLURM_CONNECTIONS"
-SLURM_COMMANDS = ("sbatch", "squeue", "sacct", "scontrol", "sinfo")
-REMOTE_COMMAND_TIMEOUT_S = 4  # sacct and sinfo, run side by side on the login node
-TOTAL_TIMEOUT_S = 10.0
-TIMED_OUT = 124  # the exit code of coreutils `timeout` when it stopped the command
 ACCOUNTING_DISABLED = "accounting storage is disabled"
 
-_LOG_DIR = re.compile(r"[A-Za-z0-9_.][A-Za-z0-9_./-]{0,200}")
 _SBATCH_PARTITION = re.compile(
     r"^\s*#SBATCH\s+(?:--partition(?:=|\s+)|-p\s*)([^\s#]+)", re.MULTILINE
 )
-SSH_HINT = (
-    "oumi reaches the cluster with ssh in the background, so no prompt can be answered. "
-    "Make `ssh -o BatchMode=yes {cluster} true` work in a terminal: add an entry to "
-    "~/.ssh/config (`Host {host}` with HostName, Port, `User {user}`, IdentityFile "
-    "~/.ssh/<key> and `BatchMode yes`), put the key's .pub line in ~/.ssh/authorized_keys "
-    "on the cluster, and accept the host key once by running `ssh {cluster} true`."
-)
-
-
-def ensure_log_dir(cluster: str, *, log_dir: str = LOG_DIR, timeout_s: float = 10.0) -> None:
-    """Create ``~/<log_dir>`` on the cluster (``mkdir -p``), as launches need it to exist."""
-    quoted = shlex.quote(_require_log_dir(log_dir))
-    result = run_remote_script(cluster, f'mkdir -p -- "$HOME"/{quoted}\n', timeout_s=timeout_s)
-    if result.timed_out:
-        raise EngineTimeoutError(
-            f"ssh {cluster} did not answer within {timeout_s:g} s (creating ~/{log_dir}).",
-            next_step=f"Check that `ssh {cluster} true` answers, then try again.",
-        )
-    if result.returncode != 0:
-        raise EngineUnavailableError(
-            f"Could not create ~/{log_dir} on {cluster}: {result.stderr or result.returncode}.",
-            next_step=f"Create it yourself: `ssh {cluster} mkdir -p {log_dir}`.",
-        )
-
-
-def _require_log_dir(log_dir: str) -> str:
-    if not _LOG_DIR.fullmatch(log_dir) or ".." in log_dir.split("/"):
-        raise InvalidArgumentError("log_dir", "a plain directory path under the remote home")
-    return log_dir
 
 
 @dataclass(frozen=True)
@@ -105,7 +71,7 @@ def slurm_request(job: Mapping[str, Any]) -> SlurmRequest:
         partitions=tuple(dict.fromkeys(partitions)),
         gpu_type=gpu_type,
         gpus=gpus,
-        cpus=_number(str(resources.get("cpus") or "")),
+        cpus=whole_number(str(resources.get("cpus") or "")),
         memory_mb=_memory_mb(str(resources.get("memory") or "")),
     )
 
@@ -117,12 +83,7 @@ def _accelerators(spec: str) -> tuple[str, int]:
     if spec.isdigit():
         return "", int(spec)
     gpu_type, _, count = spec.partition(":")
-    return gpu_type.strip(), _number(count) or 1
-
-
-def _number(text: str) -> int:
-    text = text.strip().rstrip("+").strip()
-    return int(text) if text.isdigit() else 0
+    return gpu_type.strip(), whole_number(count) or 1
 
 
 def _memory_mb(text: str) -> int:
@@ -135,129 +96,6 @@ def _memory_mb(text: str) -> int:
         return round(float(text) * units.get(unit, 1024))  # oumi: GiB unless a unit is given
     except ValueError:
         return 0
-
-
-@dataclass(frozen=True)
-class NodeGroup:
-    """One line of ``sinfo -h -o '%P %G %c %m'``: nodes of a partition alike in GRES/CPUs/memory."""
-
-    partition: str
-    default: bool
-    gres: tuple[tuple[str, str, int], ...]  # (name, type, count), e.g. ("gpu", "a100", 4)
-    cpus: int
-    memory_mb: int
-
-    def has_gpus(self, gpu_type: str, count: int) -> bool:
-        return any(
-            name == "gpu" and n >= count and (not gpu_type or kind.lower() == gpu_type.lower())
-            for name, kind, n in self.gres
-        )
-
-    def describe(self) -> str:
-        gpus = ",".join(f"{n}:{k}:{c}" if k else f"{n}:{c}" for n, k, c in self.gres) or "no GPUs"
-        mark = "*" if self.default else ""
-        return f"{self.partition}{mark} ({self.cpus} CPUs, {self.memory_mb} MB, {gpus})"
-
-
-def parse_sinfo_line(line: str) -> NodeGroup | None:
-    parts = line.split()
-    if len(parts) != 4:
-        return None
-    name, gres, cpus, memory = parts
-    items = []
-    for item in gres.split(","):
-        words = re.sub(r"\(.*?\)", "", item).split(":")  # drop "(S:0-1)" and the like
-        if len(words) >= 2 and words[-1].isdigit():
-            items.append((words[0], words[1] if len(words) > 2 else "", int(words[-1])))
-    return NodeGroup(
-        name.rstrip("*"), name.endswith("*"), tuple(items), _number(cpus), _number(memory)
-    )
-
-
-@dataclass
-class Probe:
-    """What the remote script printed (sections that never came did not answer)."""
-
-    started: bool = False
-    ended: bool = False
-    home: str = ""
-    commands: dict[str, str] = field(default_factory=dict)  # name -> path, "" if missing
-    log_dir_state: str = ""  # ok | missing | notdir
-    codes: dict[str, int] = field(default_factory=dict)  # sacct / sinfo exit codes
-    errors: dict[str, list[str]] = field(default_factory=dict)
-    groups: list[NodeGroup] = field(default_factory=list)
-    cluster: str = ""
-    log_dir_name: str = LOG_DIR
-    timeout_s: float = TOTAL_TIMEOUT_S
-    result: RemoteResult | None = None
-
-
-def probe_script(log_dir: str) -> str:
-    limit = REMOTE_COMMAND_TIMEOUT_S
-    commands = " ".join(SLURM_COMMANDS)
-    return f"""echo "@@start"
-echo "@@home $HOME"
-if command -v timeout >/dev/null 2>&1; then lim() {{ timeout {limit} "$@"; }}
-else lim() {{ "$@"; }}; fi
-for c in {commands}; do p=$(command -v "$c" 2>/dev/null) || p=; echo "@@cmd $c $p"; done
-d="$HOME"/{shlex.quote(log_dir)}
-if [ -d "$d" ]; then echo "@@logdir ok"; elif [ -e "$d" ]; then echo "@@logdir notdir"
-else echo "@@logdir missing"; fi
-t=$(mktemp -d 2>/dev/null) || {{ t="/tmp/oumi-preflight.$$"; mkdir -p "$t"; }}
-(lim sacct -X -n --starttime now-1minutes --format=JobID >/dev/null 2>"$t/sacct.err"
- echo "@@sacct.rc $?" >"$t/sacct.rc") &
-(lim sinfo -h -o '%P %G %c %m' >"$t/sinfo.out" 2>"$t/sinfo.err"
- echo "@@sinfo.rc $?" >"$t/sinfo.rc") &
-wait
-for s in sacct sinfo; do
- cat "$t/$s.rc" 2>/dev/null; tail -c 400 "$t/$s.err" 2>/dev/null | sed "s/^/@@$s.err /"
-done
-head -c 16000 "$t/sinfo.out" | sed 's/^/@@sinfo.out /'
-rm -rf "$t"
-echo "@@end"
-"""
-
-
-def parse_probe(stdout: str) -> Probe:
-    probe = Probe()
-    for line in stdout.splitlines():
-        tag, _, rest = line.partition(" ")
-        if tag == "@@start":
-            probe.started = True
-        elif tag == "@@end":
-            probe.ended = True
-        elif tag == "@@home":
-            probe.home = rest
-        elif tag == "@@cmd":
-            name, _, path = rest.partition(" ")
-            probe.commands[name] = path.strip()
-        elif tag == "@@logdir":
-            probe.log_dir_state = rest.strip()
-        elif tag in ("@@sacct.rc", "@@sinfo.rc"):
-            probe.codes[tag[2:-3]] = _number(rest) if rest.strip().isdigit() else -1
-        elif tag in ("@@sacct.err", "@@sinfo.err"):
-            probe.errors.setdefault(tag[2:-4], []).append(mask_text(rest))
-        elif tag == "@@sinfo.out" and (group := parse_sinfo_line(rest)) is not None:
-            probe.groups.append(group)
-    return probe
-
-
-def probe_cluster(
-    cluster: str, *, log_dir: str = LOG_DIR, timeout_s: float = TOTAL_TIMEOUT_S
-) -> Probe:
-    """Run the checks' script on ``cluster`` (one ssh call, at most ``timeout_s``)."""
-    require_cluster(cluster)
-    # A login shell, as oumi's commands run in one: its PATH is the one that counts.
-    script = probe_script(_require_log_dir(log_dir))
-    result = run_remote_script(cluster, script, timeout_s=timeout_s, remote="sh -l -s")
-    probe = parse_probe(result.stdout.decode("utf-8", errors="replace"))
-    probe.cluster, probe.log_dir_name, probe.timeout_s, probe.result = (
-        cluster,
-        log_dir,
-        timeout_s,
-        result,
-    )
-    return probe
 
 
 def check_slurm(

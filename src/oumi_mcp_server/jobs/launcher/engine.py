@@ -139,7 +139,7 @@ class OumiLauncherEngine:
         config = _job_config(job_config)
         cloud = config.resources.cloud
         if cloud == SLURM_CLOUD and cluster_name:
-            from oumi_mcp_server.preflight.slurm_check import ensure_log_dir
+            from oumi_mcp_server.slurm.remote_dirs import ensure_log_dir
 
             target = slurm_clusters().get(cluster_name)
             ensure_log_dir(cluster_name)  # neither oumi nor Slurm creates it; jobs fail without

@@ -25,8 +25,8 @@ from oumi_mcp_server.jobs.catalog import MAX_LOG_CHARS, MAX_LOG_LINES
 from oumi_mcp_server.jobs.launcher.logs import STREAM_NAME
 from oumi_mcp_server.jobs.logs import LogPage, _display
 from oumi_mcp_server.masking import mask_text, shown
-from oumi_mcp_server.preflight.slurm_check import LOG_DIR
-from oumi_mcp_server.preflight.ssh import require_cluster, run_remote_script
+from oumi_mcp_server.slurm.layout import LOG_DIR
+from oumi_mcp_server.slurm.ssh import require_cluster, run_remote_script
 
 HEADER = b"@@oumi-mcp-log "
 SSH_FAILED = 255  # ssh's own exit code: it could not connect or log in
