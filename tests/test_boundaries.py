@@ -254,3 +254,21 @@ def test_only_the_build_child_imports_the_introspection() -> None:
     assert "oumi" in {
         name.split(".")[0] for name in _imported_names(PACKAGE / "apidocs" / "introspect.py")
     }
+
+
+CLOUD_NAMES = ("LOCAL_CLOUD", "SLURM_CLOUD")
+SWITCH = ("==", "!=", " in (", " not in (", "<= {")
+
+
+def test_cloud_kinds_are_asked_of_the_table_not_switched_on_by_name() -> None:
+    """Engine code asks jobs/kinds.py what a cloud does; comparing a record's cloud with a
+    cloud name is the table's business only (names are still used as values)."""
+    offenders = []
+    for path in _sources():
+        if path.name in ("kinds.py", "catalog.py"):
+            continue
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            code = line.split("#", 1)[0]
+            if any(name in code for name in CLOUD_NAMES) and any(op in code for op in SWITCH):
+                offenders.append(f"{path.relative_to(PACKAGE)}:{number}: {line.strip()}")
+    assert offenders == []

@@ -20,7 +20,7 @@ from pydantic import BaseModel, Field
 
 from oumi_mcp_server.errors import InvalidArgumentError
 from oumi_mcp_server.jobs.backend import LogRead
-from oumi_mcp_server.jobs.catalog import LOCAL_CLOUD
+from oumi_mcp_server.jobs.kinds import kind_of
 from oumi_mcp_server.jobs.models import JobStatusReport
 from oumi_mcp_server.jobs.records import JobRecord
 from oumi_mcp_server.metrics.models import JobMetrics, MetricsSummary, SourceCheck, SourceKind
@@ -116,7 +116,7 @@ def metric_sources(
         return MetricSources(None, [], "the job has not started yet")
     logs = _local_log_files(record, reads)
     output = Path(status.output_dir) if status.output_dir else None
-    if record.cloud == LOCAL_CLOUD and output is not None:
+    if kind_of(record.cloud).runs_here and output is not None:
         return MetricSources(str(Path(record.client_cwd) / output), logs)
     where = f"the output dir is on {record.cluster_name or record.cloud}; " if output else ""
     return MetricSources(None, logs, f"{where}read from the job's last log lines")

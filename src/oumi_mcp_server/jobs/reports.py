@@ -7,7 +7,7 @@ from datetime import datetime
 
 from oumi_mcp_server.jobs.arguments import LOG_STREAMS
 from oumi_mcp_server.jobs.backend import CancelOutcome, LogRead, Observation
-from oumi_mcp_server.jobs.catalog import LOCAL_CLOUD
+from oumi_mcp_server.jobs.kinds import kind_of
 from oumi_mcp_server.jobs.models import (
     CancelResult,
     CheckSummary,
@@ -77,7 +77,7 @@ def next_step_for(record: JobRecord, observation: Observation) -> str:
 def _cluster_reminder(record: JobRecord, observation: Observation) -> str:
     """Launcher jobs on a cloud cluster: it bills until stopped (process jobs: cloud local)."""
     cluster = observation.cluster_name or record.cluster_name
-    if record.cloud == LOCAL_CLOUD or not cluster:
+    if record.is_process or not kind_of(record.cloud).bills_until_stopped or not cluster:
         return ""
     return (
         f" Cluster {cluster} bills until stopped: copy outputs out, then "

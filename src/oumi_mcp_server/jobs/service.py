@@ -38,8 +38,9 @@ from oumi_mcp_server.jobs.arguments import (
     check_status_filter,
 )
 from oumi_mcp_server.jobs.backend import JobBackend, JobHolder, LaunchPlan, LogRead, Observation
-from oumi_mcp_server.jobs.catalog import LOCAL_CLOUD, MAX_LOG_LINES
+from oumi_mcp_server.jobs.catalog import MAX_LOG_LINES
 from oumi_mcp_server.jobs.checks import ConfigSource, LaunchChecks, read_config
+from oumi_mcp_server.jobs.kinds import kind_of
 from oumi_mcp_server.jobs.listing import job_list
 from oumi_mcp_server.jobs.metrics import JobMetricsReport, check_metrics_request, job_metrics
 from oumi_mcp_server.jobs.models import (
@@ -271,7 +272,7 @@ class JobService:
     def _engine_for(self, cloud: str, source: ConfigSource) -> JobBackend[Any]:
         """oumi.launcher for a cloud or for a job config (its local cloud included); our own
         process backend for a command's config run here (cloud '' or 'local')."""
-        if cloud not in ("", LOCAL_CLOUD) or source.is_job_config:
+        if (cloud and not kind_of(cloud).runs_here) or source.is_job_config:
             return self._launcher
         return self._process
 

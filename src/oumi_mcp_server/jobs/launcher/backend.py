@@ -36,8 +36,8 @@ from oumi_mcp_server.jobs.backend import (
     Survey,
     already_finished,
 )
-from oumi_mcp_server.jobs.catalog import LOCAL_CLOUD, SLURM_CLOUD
 from oumi_mcp_server.jobs.checks import ConfigSource
+from oumi_mcp_server.jobs.kinds import kind_of
 from oumi_mcp_server.jobs.launcher.engine import LauncherEngine
 from oumi_mcp_server.jobs.launcher.foreign import foreign_status_report
 from oumi_mcp_server.jobs.launcher.identity import launched_as, launched_identity, observation_of
@@ -114,7 +114,7 @@ class LauncherBackend:
         working_dir = require_inside(
             "working_dir", plan.working_dir, source.cwd, self._readable_roots
         )
-        if plan.cloud == LOCAL_CLOUD:
+        if not kind_of(plan.cloud).syncs_working_dir:
             return plan  # oumi's local cloud runs in the working dir itself: nothing is copied
         sync = await run_blocking(
             lambda: summarize_sync(working_dir, excluded_by_skypilot(working_dir)),
@@ -171,7 +171,7 @@ class LauncherBackend:
         self.listings.invalidate(record.cloud)
         if launched_as(record, answer):
             self.status.remember(record, observation_of(answer))
-        if record.cloud != LOCAL_CLOUD:
+        if not kind_of(record.cloud).leaves_processes_here:
             return []
         # The local cloud terminates only the shell it started; the job's own
         # processes carry our job id in their environment.
@@ -346,7 +346,8 @@ class LauncherBackend:
         self, record: JobRecord, streams: Sequence[str], *, lines: int, offset: int | None
     ) -> list[LogRead]:
         run = RunDir(Path(record.run_dir))
-        if record.cloud == LOCAL_CLOUD:
+        source = kind_of(record.cloud).logs
+        if source == "run_dir_files":
             return await run_blocking(
                 lambda: local_cloud_logs(run, streams, lines, offset),
                 timeout_s=self.limits.status_s,
@@ -354,7 +355,7 @@ class LauncherBackend:
             )
         if not record.launcher_job_id:
             return []
-        if record.cloud == SLURM_CLOUD:  # read on the cluster, bounded: no stream left open
+        if source == "cluster_log_file":  # read on the cluster, bounded: no stream left open
             timeout_s = self.limits.logs_s
             return [
                 await run_blocking(
@@ -391,7 +392,7 @@ class LauncherBackend:
     async def failure_output(self, record: JobRecord, lines: int) -> dict[str, list[str]]:
         """oumi's local cloud: its log files; a Slurm job: its log's tail (one bounded ssh
         call); a cloud VM's stream is not read here."""
-        if record.cloud not in (LOCAL_CLOUD, SLURM_CLOUD):
+        if not kind_of(record.cloud).failure_tails:
             return {}
         reads = await self.logs(record, ("stderr", "stdout"), lines=lines, offset=None)
         # A cluster's one log holds both streams: it is shown as the output tail.

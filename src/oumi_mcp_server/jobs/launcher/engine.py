@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from oumi_mcp_server.engines import imported, load
-from oumi_mcp_server.jobs.catalog import LOCAL_CLOUD, SLURM_CLOUD
+from oumi_mcp_server.jobs.catalog import SLURM_CLOUD
+from oumi_mcp_server.jobs.kinds import kind_of
 from oumi_mcp_server.jobs.launcher.slurm_clusters import slurm_clusters
 from oumi_mcp_server.jobs.launcher.slurm_state import slurm_detail
 from oumi_mcp_server.jobs.status import JobState, from_engine_state, is_terminal
@@ -84,7 +85,7 @@ def to_launcher_job(cloud: str, status: Any) -> LauncherJob:
     state = getattr(getattr(status, "state", None), "value", None)
     metadata = str(status.metadata or "")
     exit_code = None
-    if cloud == SLURM_CLOUD:  # scontrol's whole dump: keep Slurm's reason and exit code
+    if kind_of(cloud).sbatch_script:  # scontrol's whole dump: keep Slurm's reason and exit code
         detail = slurm_detail(metadata)
         metadata, exit_code = detail.summary, detail.exit_code
     return LauncherJob(
@@ -128,17 +129,17 @@ class OumiLauncherEngine:
     def clouds(self) -> list[str]:
         names = sorted(self._launcher().which_clouds())
         for name in names:
-            if name != SLURM_CLOUD:  # built per cluster, on first use (slurm_clusters.py)
+            if not kind_of(name).clusters_from_connections:  # built per cluster, on first use
                 self._cloud(name)
         return names
 
     def clusters(self, cloud: str) -> list[str]:
-        return slurm_clusters().names() if cloud == SLURM_CLOUD else []
+        return slurm_clusters().names() if kind_of(cloud).clusters_from_connections else []
 
     def up(self, job_config: Mapping[str, Any], cluster_name: str | None) -> LauncherJob:
         config = _job_config(job_config)
         cloud = config.resources.cloud
-        if cloud == SLURM_CLOUD and cluster_name:
+        if kind_of(cloud).clusters_from_connections and cluster_name:
             from oumi_mcp_server.slurm.remote_dirs import ensure_log_dir
 
             target = slurm_clusters().get(cluster_name)
@@ -151,9 +152,10 @@ class OumiLauncherEngine:
     def status(
         self, cloud: str, cluster: str | None = None, job_id: str | None = None
     ) -> list[LauncherJob]:
-        if cloud == SLURM_CLOUD:
+        kind = kind_of(cloud)
+        if kind.clusters_from_connections:
             return self._slurm_status(cluster, job_id)
-        if cloud == LOCAL_CLOUD and not imported(LAUNCHER_MODULE):
+        if kind.jobs_live_in_server and not imported(LAUNCHER_MODULE):
             return []  # oumi's local cloud lives in this process: no job before it loads
         jobs = []
         for target in self._cloud(cloud).list_clusters():
@@ -180,7 +182,7 @@ class OumiLauncherEngine:
         return jobs
 
     def cancel(self, cloud: str, cluster: str, job_id: str) -> LauncherJob:
-        if cloud == SLURM_CLOUD:
+        if kind_of(cloud).clusters_from_connections:
             return to_launcher_job(cloud, slurm_clusters().get(cluster).cancel_job(job_id))
         return to_launcher_job(cloud, self._launcher().cancel(job_id, cloud, cluster))
 

@@ -17,8 +17,9 @@ from pathlib import Path
 
 from oumi_mcp_server.errors import InvalidArgumentError
 from oumi_mcp_server.jobs.arguments import CheckedArgs
-from oumi_mcp_server.jobs.catalog import COMMAND_KIND, LOCAL_CLOUD
+from oumi_mcp_server.jobs.catalog import COMMAND_KIND
 from oumi_mcp_server.jobs.checks import JOB_KIND, NestedConfig
+from oumi_mcp_server.jobs.kinds import kind_of
 from oumi_mcp_server.jobs.launcher.run_block import OumiCall, RunBlock, config_word
 from oumi_mcp_server.paths import expand_user_path, is_inside
 from oumi_mcp_server.validation.kinds import KINDS_BY_NAME
@@ -160,7 +161,7 @@ def nested_config(
     if call.config is None:
         return unchecked(f"the config of {call.describe()}", "the call names none with -c")
     raw = call.config.text
-    here = cloud == LOCAL_CLOUD  # oumi's local cloud runs on this machine, in working_dir
+    here = kind_of(cloud).runs_here  # oumi's local cloud runs on this machine, in working_dir
     if call.config.dynamic or "$" in raw:
         return unchecked(raw, "it uses a shell variable, known only where the job runs")
     if "://" in raw:

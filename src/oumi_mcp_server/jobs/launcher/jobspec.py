@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from oumi_mcp_server.errors import InvalidArgumentError
-from oumi_mcp_server.jobs.catalog import JOB_MARKER_ENV, LOCAL_CLOUD
+from oumi_mcp_server.jobs.catalog import JOB_MARKER_ENV
+from oumi_mcp_server.jobs.kinds import kind_of
 
 # Environment variable oumi's local cloud reads to write job logs to files.
 LOCAL_LOGGING_DIR_ENV = "OUMI_LOGGING_DIR"
@@ -52,7 +53,7 @@ def relative_config_path(config_path: Path, working_dir: Path) -> str:
 
 
 def setup_script(request: CloudJobRequest) -> str | None:
-    if request.cloud == LOCAL_CLOUD:
+    if kind_of(request.cloud).runs_here:
         return None  # runs on this machine, with this oumi
     return "\n".join(
         [
@@ -76,7 +77,7 @@ def run_script(request: CloudJobRequest) -> str:
 def build_job_config(request: CloudJobRequest) -> dict[str, Any]:
     """The JobConfig (as a mapping) that runs ``request`` on its cloud."""
     envs = {**request.envs, JOB_MARKER_ENV: request.job_id}
-    if request.cloud == LOCAL_CLOUD and request.logs_dir is not None:
+    if kind_of(request.cloud).logs == "run_dir_files" and request.logs_dir is not None:
         envs[LOCAL_LOGGING_DIR_ENV] = str(request.logs_dir)
     resources: dict[str, Any] = {"cloud": request.cloud}
     if request.accelerators:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from oumi_mcp_server.jobs.backend import Observation
-from oumi_mcp_server.jobs.catalog import SLURM_CLOUD
+from oumi_mcp_server.jobs.kinds import kind_of
 from oumi_mcp_server.jobs.launcher.engine import LauncherEngine, LauncherJob
 from oumi_mcp_server.jobs.launcher.identity import (
     mark_launching,
@@ -101,11 +101,7 @@ def before_launch(
         return Observation(
             JobState.LAUNCHING,
             f"oumi.launcher is starting the job on {record.cloud} "
-            + (
-                "(copying the working dir, then sbatch)."
-                if record.cloud == SLURM_CLOUD
-                else "(a cloud VM takes minutes)."
-            ),
+            + kind_of(record.cloud).launching,
         )
     return Observation(
         JobState.UNKNOWN,

@@ -14,7 +14,8 @@ from dataclasses import replace
 
 from oumi_mcp_server.blocking import run_blocking
 from oumi_mcp_server.jobs.backend import FinalStates, Observation
-from oumi_mcp_server.jobs.catalog import JOB_MARKER_ENV, LOCAL_CLOUD
+from oumi_mcp_server.jobs.catalog import JOB_MARKER_ENV
+from oumi_mcp_server.jobs.kinds import kind_of
 from oumi_mcp_server.jobs.os_processes import processes_by_env, processes_with_env, stop_processes
 from oumi_mcp_server.jobs.records import JobRecord
 from oumi_mcp_server.jobs.status import JobState, is_terminal
@@ -43,7 +44,7 @@ class Leftovers:
         suspects = {
             record.job_id: index
             for index, (record, observation) in enumerate(zip(records, observed, strict=True))
-            if record.cloud == LOCAL_CLOUD
+            if kind_of(record.cloud).leaves_processes_here
             and is_terminal(observation.state)
             and self._clear.get(record.job_id) is None
         }

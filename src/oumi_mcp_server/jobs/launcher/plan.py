@@ -33,11 +33,10 @@ from oumi_mcp_server.jobs.catalog import (
     COMMAND_KIND,
     JOB_ENV_DEFAULTS,
     JOB_MARKER_ENV,
-    LOCAL_CLOUD,
-    SLURM_CLOUD,
 )
 from oumi_mcp_server.jobs.checks import JOB_KIND, ConfigSource, NestedConfig
 from oumi_mcp_server.jobs.commands import model_name, output_location
+from oumi_mcp_server.jobs.kinds import CloudKind, kind_of
 from oumi_mcp_server.jobs.launcher.given_job import check_request, nested_configs, not_applied
 from oumi_mcp_server.jobs.launcher.jobspec import (
     LOCAL_LOGGING_DIR_ENV,
@@ -115,11 +114,15 @@ class LauncherPlan:
     def working_dir(self) -> Path:
         return Path(self.job_config["working_dir"])
 
+    @property
+    def kind(self) -> CloudKind:
+        return kind_of(self.cloud)
+
     @cached_property
     def job_config(self) -> dict[str, Any]:
         """The JobConfig to launch (built once per plan; treat it as read-only)."""
         job = self._job_config()
-        if self.cloud != SLURM_CLOUD:
+        if not self.kind.sbatch_script:
             return job
         return for_slurm(
             job,
@@ -200,7 +203,7 @@ class LauncherPlan:
             checks=checks,
             not_applied=self.not_applied(),
             job_config=self.shown_job_config(),
-            job_script=job_script(self.shown_job_config()) if self.cloud == SLURM_CLOUD else "",
+            job_script=job_script(self.shown_job_config()) if self.kind.sbatch_script else "",
             sync=self.sync,
             reminder=REMINDER,
             message=message,
@@ -252,7 +255,7 @@ def adopt_job_config(given: dict[str, Any], plan: LauncherPlan) -> dict[str, Any
     envs = {str(k): str(v) for k, v in (job.get("envs") or {}).items()}
     envs.update(plan.args.envs)
     envs[JOB_MARKER_ENV] = plan.job_id
-    if plan.cloud == LOCAL_CLOUD:
+    if kind_of(plan.cloud).logs == "run_dir_files":
         envs[LOCAL_LOGGING_DIR_ENV] = str(launcher_logs_dir(plan.run_dir))
     job["envs"] = envs
     if plan.run_block is not None and plan.args.overrides:
@@ -267,7 +270,8 @@ def make_plan(
 ) -> LauncherPlan:
     """The plan for the config already read: a given job config, or one to generate."""
     data = source.document.data
-    if args.resources.time_limit and args.cloud != SLURM_CLOUD and not source.is_job_config:
+    sbatch = bool(args.cloud) and kind_of(args.cloud).sbatch_script
+    if args.resources.time_limit and not sbatch and not source.is_job_config:
         raise InvalidArgumentError(
             "time_limit",
             "a time limit applies to Slurm jobs only (sbatch --time).",
@@ -292,7 +296,7 @@ def make_plan(
             run_block=block,
             slurm_setup=slurm_setup,
         )
-    if args.cloud == LOCAL_CLOUD:
+    if kind_of(args.cloud).runs_here:
         raise InvalidArgumentError(
             "cloud",
             "training/eval/infer configs run locally through this server's own process backend.",

@@ -15,7 +15,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 
 from oumi_mcp_server.jobs.backend import Observation, Survey
-from oumi_mcp_server.jobs.catalog import LOCAL_CLOUD, SLURM_CLOUD
+from oumi_mcp_server.jobs.kinds import kind_of
 from oumi_mcp_server.jobs.launcher.foreign import foreign_summary
 from oumi_mcp_server.jobs.launcher.leftovers import Leftovers
 from oumi_mcp_server.jobs.launcher.listing import ALL_CLOUDS, CloudListing, CloudListings
@@ -60,7 +60,7 @@ async def survey_records(
             or CloudListing(record.cloud, error="oumi.launcher does not know this cloud.")
         )
         observation = status.from_listing(record, listing)
-        if record.cloud == SLURM_CLOUD and observation.state is JobState.UNKNOWN:
+        if kind_of(record.cloud).accounting_lags and observation.state is JobState.UNKNOWN:
             unlisted[len(observations)] = record  # sacct lags sbatch: ask squeue
         observations.append(observation)
         claimed.add((record.cloud, record.cluster_name, record.launcher_job_id))
@@ -101,8 +101,8 @@ async def warm_listings(
     sources that answered."""
     ours = sorted({record.cloud for record in records})
     asked = await listings.to_ask(ours)
-    if set(asked.clouds) <= {LOCAL_CLOUD}:
-        return []
+    if all(kind_of(cloud).jobs_live_in_server for cloud in asked.clouds):
+        return []  # nothing to warm: the local cloud's table is in this process
     named = {(record.cloud, record.cluster_name) for record in records if record.cluster_name}
     listed = await listings.list_all(sorted(named), ours=ours, timeout_s=timeout_s)
     return sorted(listing.source for listing in listed.listings if listing.ok)
