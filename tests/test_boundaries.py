@@ -272,3 +272,22 @@ def test_cloud_kinds_are_asked_of_the_table_not_switched_on_by_name() -> None:
             if any(name in code for name in CLOUD_NAMES) and any(op in code for op in SWITCH):
                 offenders.append(f"{path.relative_to(PACKAGE)}:{number}: {line.strip()}")
     assert offenders == []
+
+
+def test_each_store_has_one_owner() -> None:
+    """SQL on the jobs table lives in jobs/registry.py only; a record's run dir is built
+    by RunDir.of; the MCP layer asks the JobService, never the registry itself."""
+    import re
+
+    sql = re.compile(r"\b(FROM|INTO|UPDATE|TABLE)\s+jobs\b")
+    offenders = []
+    for path in _sources():
+        text = path.read_text()
+        where = path.relative_to(PACKAGE)
+        if sql.search(text) and where != Path("jobs/registry.py"):
+            offenders.append(f"{where}: SQL on the jobs table")
+        if "RunDir(Path(" in text:
+            offenders.append(f"{where}: RunDir(Path(...)) instead of RunDir.of(record)")
+        if where.parts[0] == "server" and f"{ROOT}.jobs.registry" in _imported_names(path):
+            offenders.append(f"{where}: imports the registry")
+    assert offenders == []

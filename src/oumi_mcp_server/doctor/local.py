@@ -147,7 +147,7 @@ def check_registry(settings: Settings) -> Section:
             )
         return Section(name, "ok", f"No jobs yet (the registry will be {path}).", data=data)
     try:
-        rows, schema = _read_jobs(path)
+        rows, schema = registry.read_only_identities(path)
     except sqlite3.Error as exc:
         return Section(
             name,
@@ -179,21 +179,7 @@ def _nearest_existing(path: Path) -> Path:
     return path
 
 
-def _read_jobs(path: Path) -> tuple[list[tuple[str, str, int | None, float | None, str]], int]:
-    connection = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=2.0)
-    try:
-        schema = int(connection.execute("PRAGMA user_version").fetchone()[0])
-        if schema == 0:
-            return [], schema
-        rows = connection.execute(
-            "SELECT backend, cloud, pid, process_start_time, marker FROM jobs"
-        ).fetchall()
-    finally:
-        connection.close()
-    return rows, schema
-
-
-def _job_counts(rows: list[tuple[str, str, int | None, float | None, str]]) -> dict[str, int]:
+def _job_counts(rows: list[registry.IdentityRow]) -> dict[str, int]:
     """Counts by what can be told without asking a cloud: our own process jobs are alive or
     ended (pid, start time and marker); launcher jobs are counted per cloud (their state is
     the cloud's: list_jobs asks it)."""

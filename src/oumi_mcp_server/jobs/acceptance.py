@@ -177,10 +177,10 @@ def accept(
             _same_request(existing, digest)
             if existing.is_pending and abandoned(existing):
                 if registry.delete_pending(job_id, existing.submitted_at):
-                    RunDir(Path(existing.run_dir)).remove(state_dir)
+                    RunDir.of(existing).remove(state_dir)
                 continue  # take it over (or see who did)
             return Existing(existing)
-        run = RunDir(Path(record.run_dir))
+        run = RunDir.of(record)
         try:
             run.create()
         except FileExistsError:  # a run dir without a record: never reuse it
@@ -195,7 +195,7 @@ def accept(
 
 def abandoned(record: JobRecord) -> bool:
     """Blocking: a pending launch whose owner died, with no cancel requested."""
-    run = RunDir(Path(record.run_dir))
+    run = RunDir.of(record)
     return run.read_cancel() is None and not _owner_alive(run, record)
 
 
@@ -211,7 +211,7 @@ def _owner_alive(run: RunDir, record: JobRecord) -> bool:
 
 def observe_pending(record: JobRecord) -> Observation:
     """Blocking: the state of a launch that no engine has yet."""
-    run = RunDir(Path(record.run_dir))
+    run = RunDir.of(record)
     cancel = run.read_cancel()
     if cancel is not None:
         return Observation(
@@ -231,7 +231,7 @@ def observe_pending(record: JobRecord) -> Observation:
 def request_cancel_pending(record: JobRecord) -> bool:
     """Blocking: ask a pending launch not to start (it looks after handing over); True
     when this is the first request (no cancel was asked for before)."""
-    run = RunDir(Path(record.run_dir))
+    run = RunDir.of(record)
     first = run.read_cancel() is None
     run.request_cancel(force=False)
     return first
@@ -240,7 +240,7 @@ def request_cancel_pending(record: JobRecord) -> bool:
 def withdraw(registry: Registry, record: JobRecord, state_dir: Path) -> bool:
     """Blocking: a launch that will not happen (blocked by its checks, or failed before the
     hand-over) leaves no job, unless a cancel came first (then it stays: cancelled)."""
-    run = RunDir(Path(record.run_dir))
+    run = RunDir.of(record)
     if run.read_cancel() is not None:
         return False
     if registry.delete_pending(record.job_id, record.submitted_at):
@@ -256,7 +256,7 @@ def hand_over(
     read again) and give the record to its engine; the engine's record, or None when the
     launch must not start (a cancel was requested, or the record is no longer this
     launch's)."""
-    run = RunDir(Path(pending.run_dir))
+    run = RunDir.of(pending)
     run.stage(config.path, config.text)
     record = replace(full, submitted_at=pending.submitted_at, request_digest=pending.request_digest)
     if not registry.hand_over(record):

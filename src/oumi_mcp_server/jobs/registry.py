@@ -4,7 +4,8 @@ One connection per operation (with a busy timeout), so several servers (one
 per MCP client) can use the same file at once. Every write is one
 transaction: a writer killed halfway loses its own uncommitted write and
 nothing else. The schema has a version (``PRAGMA user_version``); migrations
-are additive and applied in order. All methods block: call them through
+are additive and applied in order. This is the only module with SQL on the jobs
+table (the doctor's read-only look included). All methods block: call them through
 ``run_blocking``.
 """
 
@@ -305,6 +306,26 @@ class Registry:
     def count(self) -> int:
         with self._connect() as connection:
             return int(connection.execute("SELECT COUNT(*) FROM jobs").fetchone()[0])
+
+
+IdentityRow = tuple[str, str, int | None, float | None, str]  # backend, cloud, pid, start, marker
+
+
+def read_only_identities(path: Path) -> tuple[list[IdentityRow], int]:
+    """Blocking: (backend, cloud, pid, process start time, marker) of every record and the
+    schema version, from a registry opened read-only: never created, migrated or written
+    (what the doctor reads; a registry an older or newer server wrote reads as it is)."""
+    connection = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=2.0)
+    try:
+        schema = int(connection.execute("PRAGMA user_version").fetchone()[0])
+        if schema == 0:
+            return [], schema
+        rows = connection.execute(
+            "SELECT backend, cloud, pid, process_start_time, marker FROM jobs"
+        ).fetchall()
+    finally:
+        connection.close()
+    return rows, schema
 
 
 def migrate(connection: sqlite3.Connection) -> int:

@@ -17,7 +17,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from oumi_mcp_server.private import DIR_MODE, open_private, private_dir
 
@@ -57,6 +57,13 @@ def read_json(path: Path) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
+class HasRunDir(Protocol):
+    """A job's identity record (records.JobRecord): it names its run dir."""
+
+    @property
+    def run_dir(self) -> str: ...
+
+
 @dataclass(frozen=True)
 class RunDir:
     path: Path
@@ -64,6 +71,11 @@ class RunDir:
     @classmethod
     def for_job(cls, state_dir: Path, job_id: str) -> RunDir:
         return cls(jobs_root(state_dir) / job_id)
+
+    @classmethod
+    def of(cls, record: HasRunDir) -> RunDir:
+        """The run dir a job's record names."""
+        return cls(Path(record.run_dir))
 
     def staged_config(self, original: Path) -> Path:
         suffix = original.suffix if original.suffix in (".yaml", ".yml") else ".yaml"

@@ -289,6 +289,11 @@ class JobService:
         await asyncio.wait_for(announced.wait(), ACCEPT_WAIT_S)  # its launch is being accepted
         return await registry_ops.call(lambda: self.registry.get(checked))
 
+    async def exists(self, job_id: str) -> bool:
+        """True when ``job_id`` (a valid id, else InvalidArgumentError) names a job of ours."""
+        checked = check_job_id(job_id)
+        return await registry_ops.call(lambda: self.registry.find(checked)) is not None
+
     def _holder(self, record: JobRecord) -> JobHolder:
         return self._holders[record.backend]
 
@@ -442,7 +447,7 @@ class JobService:
         def delete() -> None:
             self.registry.delete(ids)
             for record in doomed:
-                RunDir(Path(record.run_dir)).remove(state_dir)
+                RunDir.of(record).remove(state_dir)
 
         await registry_ops.call(delete)
         for job_id in ids:

@@ -39,8 +39,6 @@ from mcp.types import (
 )
 
 from oumi_mcp_server.errors import OumiMcpError
-from oumi_mcp_server.jobs import registry as registry_ops
-from oumi_mcp_server.jobs.naming import check_job_id
 from oumi_mcp_server.jobs.watch import Interest, JobChanges, JobWatcher
 from oumi_mcp_server.server.requests import client_connection
 from oumi_mcp_server.services import Services
@@ -143,11 +141,15 @@ class JobSubscriptions:
                 f"Cannot subscribe to {uri[:200]!r}: only job resources change ({SUBSCRIBABLE}).",
             )
         try:
-            check_job_id(job_id)
             jobs = await self._services.job_service()
-            await registry_ops.call(lambda: jobs.registry.get(job_id))
+            known = await jobs.exists(job_id)
         except OumiMcpError as exc:
             raise MCPError(INVALID_PARAMS, exc.describe()) from exc
+        if not known:
+            raise MCPError(
+                INVALID_PARAMS,
+                f"No job with id '{job_id}'. Call list_jobs to see the job ids this server knows.",
+            )
 
     # -- subscriptions/listen --------------------------------------------------------
 

@@ -315,7 +315,7 @@ class LauncherBackend:
             runtime.cancel_requested = True
             if runtime.launch_task is not None:
                 runtime.launch_task.cancel()  # the thread itself runs on and settles the job
-        run = RunDir(Path(record.run_dir))
+        run = RunDir.of(record)
 
         def flag_then_reread() -> JobRecord:
             # The launch thread records the job id, then checks the flag; we set the
@@ -345,7 +345,7 @@ class LauncherBackend:
     async def logs(
         self, record: JobRecord, streams: Sequence[str], *, lines: int, offset: int | None
     ) -> list[LogRead]:
-        run = RunDir(Path(record.run_dir))
+        run = RunDir.of(record)
         source = kind_of(record.cloud).logs
         if source == "run_dir_files":
             return await run_blocking(

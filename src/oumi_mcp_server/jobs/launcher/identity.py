@@ -12,7 +12,6 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 from oumi_mcp_server.jobs.backend import Observation
@@ -67,7 +66,7 @@ def launched_identity(record: JobRecord) -> JobRecord:
     has none yet (the launch writes it there first)."""
     if record.launcher_job_id:
         return record
-    result = read_launch_result(RunDir(Path(record.run_dir)))
+    result = read_launch_result(RunDir.of(record))
     if result and result.get("launcher_job_id"):
         return with_launch_result(record, result)
     return record

@@ -14,7 +14,6 @@ import logging
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 from oumi_mcp_server.jobs.backend import Observation
@@ -54,7 +53,7 @@ def up_and_settle(
     cancel_now: Callable[[LauncherEngine, JobRecord], object],
 ) -> LauncherJob:
     """Blocking: up, record the identity, and honour a cancel that came meanwhile."""
-    run = RunDir(Path(record.run_dir))
+    run = RunDir.of(record)
     mark_launching(run, os.getpid(), server_started)
     try:
         job = engine.up(job_config, record.cluster_name or None)
@@ -77,7 +76,7 @@ def up_and_settle(
 
 def read_launch_files(record: JobRecord) -> LaunchFiles:
     """Blocking: who is launching the job, how up ended, and any cancel request."""
-    run = RunDir(Path(record.run_dir))
+    run = RunDir.of(record)
     return read_launching(run), read_launch_result(run), run.read_cancel()
 
 

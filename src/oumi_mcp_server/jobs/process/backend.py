@@ -194,7 +194,7 @@ class ProcessBackend:
             lambda: [
                 record
                 for record in self._registry.all(backend=PROCESS_BACKEND)
-                if read_exit(RunDir(Path(record.run_dir))) is None
+                if read_exit(RunDir.of(record)) is None
             ]
         )
         observations = await self.observe(unfinished)
@@ -237,7 +237,7 @@ class ProcessBackend:
         pid = previous.pid or record.pid
         if is_terminal(previous.state) and not (pid and await self._members(record, pid)):
             return already_finished(previous)
-        run = RunDir(Path(record.run_dir))
+        run = RunDir.of(record)
         await run_blocking(
             lambda: run.request_cancel(force=force), timeout_s=5.0, what="Recording the cancel"
         )

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from oumi_mcp_server.jobs.backend import Observation
@@ -88,7 +87,7 @@ def observe_process(
     """``groups``: the process table by group (a batch shares one look at the table). A
     running job's group is looked at for members that are stopped (SIGSTOP): the job
     is alive but makes no progress, and its reason says so."""
-    run = RunDir(Path(record.run_dir))
+    run = RunDir.of(record)
     exit_info = read_exit(run)
     pid, start_time = process_identity(record, run)
     if exit_info is not None:

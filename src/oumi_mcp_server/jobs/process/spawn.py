@@ -72,7 +72,7 @@ def spawn(
             close_fds=True,
         )
     except OSError as exc:
-        RunDir(Path(record.run_dir)).write(
+        RunDir.of(record).write(
             EXIT_FILE,
             {"exit_code": SPAWN_FAILED, "ended_at": time.time(), "error": f"spawn failed: {exc}"},
         )
