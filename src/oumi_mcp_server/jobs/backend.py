@@ -15,12 +15,18 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol, TypeVar
+from typing import Literal, Protocol, TypeVar
 
 from oumi_mcp_server.jobs.arguments import CheckedArgs
 from oumi_mcp_server.jobs.checks import ConfigSource, NestedConfig
 from oumi_mcp_server.jobs.logs import LogPage
-from oumi_mcp_server.jobs.models import CheckSummary, CloudWarning, JobSummary, RunJobResult
+from oumi_mcp_server.jobs.models import (
+    CheckSummary,
+    CloudWarning,
+    JobStatusReport,
+    JobSummary,
+    RunJobResult,
+)
 from oumi_mcp_server.jobs.records import JobRecord
 from oumi_mcp_server.jobs.rundir import RunDir
 from oumi_mcp_server.jobs.status import JobState
@@ -41,9 +47,12 @@ class Observation:
     cluster_name: str = ""
 
 
+CancelAction = Literal["cancelled", "already_finished", "still_running"]
+
+
 @dataclass(frozen=True)
 class CancelOutcome:
-    action: str  # cancelled | already_finished | still_running
+    action: CancelAction
     previous: Observation
     final: Observation
     message: str  # what was done, in the engine's words
@@ -108,6 +117,10 @@ class LaunchPlan(Protocol):
         """Configs the launched one hands to oumi (a job config's run block calling
         ``oumi train -c f.yaml``): checked too, each as its command's kind."""
 
+    @property
+    def check_cluster(self) -> str:
+        """The cluster pre-flight checks (a Slurm user@host), "" when the plan names none."""
+
     def record(self) -> JobRecord: ...
 
     def result(
@@ -131,8 +144,10 @@ class JobHolder(Protocol):
     async def observe(self, records: Sequence[JobRecord]) -> list[Observation]:
         """Live state of each record, in order, from the engine (never a cache of ours)."""
 
-    async def survey(self, records: Sequence[JobRecord]) -> Survey:
-        """list_jobs: ``observe`` plus what the engine knows besides our records."""
+    async def survey(self, records: Sequence[JobRecord], clouds: Sequence[str] = ()) -> Survey:
+        """list_jobs: ``observe`` plus what the engine knows besides our records;
+        ``clouds``: clouds the call names, to ask besides the usual ones (engines without
+        clouds ignore it)."""
 
     async def cancel(self, record: JobRecord, *, force: bool) -> CancelOutcome:
         """Stop the job if it is still running, and say what was done."""
@@ -162,6 +177,23 @@ class JobBackend(JobHolder, Protocol[PlanT]):
 
     async def launch(self, plan: PlanT, record: JobRecord) -> Observation:
         """Start the job of a handed-over record; return at once with its first observation."""
+
+
+class LauncherJobs(JobBackend[PlanT], Protocol[PlanT]):
+    """The oumi.launcher engine: besides a backend's duties, it finds any job a cloud knows
+    by the cloud's own id, fills its listing cache ahead of list_jobs, and closes."""
+
+    async def lookup(
+        self, launcher_job_id: str, cloud: str, cluster_name: str
+    ) -> JobRecord | JobStatusReport:
+        """Our record if we launched that job, else the cloud's status report of it."""
+
+    async def warm(self, timeout_s: float) -> list[str]:
+        """List the clouds list_jobs will ask, each within ``timeout_s``; the sources that
+        answered."""
+
+    async def close(self) -> None:
+        """Stop what it runs in the background (the jobs keep running)."""
 
 
 class FinalStates:

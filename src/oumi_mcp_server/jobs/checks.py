@@ -107,14 +107,9 @@ class CheckedPlan(Protocol):
     @property
     def nested_configs(self) -> tuple[NestedConfig, ...]: ...
 
-    # ``check_cluster`` (str: the cluster the job runs on, Slurm's user@host) is read with
-    # getattr until every plan has it; it becomes a property here then.
-
-
-def check_cluster(plan: CheckedPlan) -> str:
-    """The cluster pre-flight checks (a Slurm user@host), "" when the plan names none."""
-    cluster = getattr(plan, "check_cluster", "")
-    return cluster if isinstance(cluster, str) else ""
+    @property
+    def check_cluster(self) -> str:
+        """The cluster the job runs on (Slurm's user@host), "" when the plan names none."""
 
 
 @dataclass(frozen=True)
@@ -164,7 +159,7 @@ class LaunchChecks:
                 plan.check_target,
                 envs=plan.check_envs,
                 validate=False,
-                cluster=check_cluster(plan),
+                cluster=plan.check_cluster,
             ),
         )
         return validation, preflight

@@ -37,8 +37,8 @@ class PendingLaunches:
     async def observe(self, records: Sequence[JobRecord]) -> list[Observation]:
         return await registry_ops.call(lambda: [observe_pending(record) for record in records])
 
-    async def survey(self, records: Sequence[JobRecord]) -> Survey:
-        return Survey(await self.observe(records))
+    async def survey(self, records: Sequence[JobRecord], clouds: Sequence[str] = ()) -> Survey:
+        return Survey(await self.observe(records))  # no clouds: ``clouds`` changes nothing
 
     async def cancel(self, record: JobRecord, *, force: bool) -> CancelOutcome:
         previous = (await self.observe([record]))[0]

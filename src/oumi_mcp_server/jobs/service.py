@@ -16,7 +16,7 @@ import logging
 import time
 from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from oumi_mcp_server.blocking import run_blocking
 from oumi_mcp_server.errors import NotFoundError, OumiMcpError
@@ -37,7 +37,14 @@ from oumi_mcp_server.jobs.arguments import (
     check_log_request,
     check_status_filter,
 )
-from oumi_mcp_server.jobs.backend import JobBackend, JobHolder, LaunchPlan, LogRead, Observation
+from oumi_mcp_server.jobs.backend import (
+    JobBackend,
+    JobHolder,
+    LauncherJobs,
+    LaunchPlan,
+    LogRead,
+    Observation,
+)
 from oumi_mcp_server.jobs.catalog import MAX_LOG_LINES
 from oumi_mcp_server.jobs.checks import ConfigSource, LaunchChecks, read_config
 from oumi_mcp_server.jobs.kinds import kind_of
@@ -72,9 +79,6 @@ from oumi_mcp_server.preflight.service import PreflightService
 from oumi_mcp_server.settings import JOB_PRUNE_INTERVAL_S, JOB_SWEEP_INTERVAL_S, Settings
 from oumi_mcp_server.validation.service import ValidationService
 
-if TYPE_CHECKING:
-    from oumi_mcp_server.jobs.launcher.backend import LauncherBackend
-
 logger = logging.getLogger(__name__)
 
 METRICS_TIMEOUT_S = 30.0  # reading (at most 8 MB a file) and drawing
@@ -92,7 +96,7 @@ class JobService:
         registry: Registry,
         runtimes: RuntimeTable,
         process: JobBackend[Any],
-        launcher: LauncherBackend,
+        launcher: LauncherJobs[Any],
     ) -> None:
         self._settings = settings
         self._checks = LaunchChecks(validation, preflight)
@@ -337,14 +341,7 @@ class JobService:
         named = [check_cloud(cloud)] if cloud.strip() else []
         records = await registry_ops.call(self.registry.all)
         groups = self._by_engine(records)
-        surveys = await asyncio.gather(
-            *(
-                self._launcher.survey(group, named)
-                if backend is self._launcher
-                else backend.survey(group)
-                for backend, group in groups
-            )
-        )
+        surveys = await asyncio.gather(*(backend.survey(group, named) for backend, group in groups))
         observed = _by_job_id(groups, [survey.observations for survey in surveys])
         rows = [summary(record, observed[record.job_id]) for record in records]
         rows += [row for survey in surveys for row in survey.foreign]

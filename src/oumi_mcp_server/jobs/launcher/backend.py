@@ -30,6 +30,7 @@ from oumi_mcp_server.errors import (
 from oumi_mcp_server.jobs import registry as registry_ops
 from oumi_mcp_server.jobs.arguments import CheckedArgs, check_cloud
 from oumi_mcp_server.jobs.backend import (
+    CancelAction,
     CancelOutcome,
     LogRead,
     Observation,
@@ -295,7 +296,7 @@ class LauncherBackend:
                 f"--id {record.launcher_job_id}`.",
             ) from None
         final = await self._settled(record)
-        action = "cancelled" if is_terminal(final.state) else "still_running"
+        action: CancelAction = "cancelled" if is_terminal(final.state) else "still_running"
         sent = ["launcher.cancel", *signals]
         return CancelOutcome(action, previous, final, _cancel_message(action, final, sent), sent)
 
@@ -303,7 +304,7 @@ class LauncherBackend:
         """Stop the processes a job the launcher reports ended left running."""
         signals = await self.leftovers.stop(record)
         final = (await self.observe([record]))[0]
-        action = "cancelled" if is_terminal(final.state) else "still_running"
+        action: CancelAction = "cancelled" if is_terminal(final.state) else "still_running"
         return CancelOutcome(
             action, previous, final, leftovers_message(action, final, signals), signals
         )

@@ -26,6 +26,7 @@ from oumi_mcp_server.jobs import logs
 from oumi_mcp_server.jobs import registry as registry_ops
 from oumi_mcp_server.jobs.arguments import CheckedArgs, CloudResources
 from oumi_mcp_server.jobs.backend import (
+    CancelAction,
     CancelOutcome,
     FinalStates,
     LogRead,
@@ -181,8 +182,8 @@ class ProcessBackend:
             self._final.put(record.job_id, observation)
         return observation
 
-    async def survey(self, records: Sequence[JobRecord]) -> Survey:
-        return Survey(await self.observe(records))
+    async def survey(self, records: Sequence[JobRecord], clouds: Sequence[str] = ()) -> Survey:
+        return Survey(await self.observe(records))  # no clouds: ``clouds`` changes nothing
 
     def forget(self, job_ids: Sequence[str]) -> None:
         for job_id in job_ids:
@@ -255,7 +256,7 @@ class ProcessBackend:
                 await self._wait_gone(record, pid, KILL_WAIT_S, runtime)
         self._final.pop(record.job_id)  # what it was before the cancel is not what it is now
         final = (await self.observe([record]))[0]
-        action = "cancelled" if is_terminal(final.state) else "still_running"
+        action: CancelAction = "cancelled" if is_terminal(final.state) else "still_running"
         return CancelOutcome(
             action, previous, final, _cancel_message(action, final, signals), signals
         )
