@@ -112,6 +112,8 @@ def _broken_rule(source: str, target: str) -> str:
         return "only cli.py imports the MCP layer"
     if target == JOB_SERVICE and in_jobs:
         return "the service is the top of jobs/"
+    if target.startswith(f"{JOB_SERVICE}_") and not source.startswith(JOB_SERVICE):
+        return "the service's parts are used through the service"
     if not target_engine or engine == target_engine:
         return ""
     if engine:

@@ -1,0 +1,151 @@
+"""JobService's launches: check, plan and (unless a dry run) start one job.
+
+A launch is accepted (its id reserved) before its checks run, so it can be seen
+and cancelled at once; a repeated request with the same job_name returns the job
+it started (acceptance.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from oumi_mcp_server.jobs import registry as registry_ops
+from oumi_mcp_server.jobs.acceptance import (
+    Existing,
+    Request,
+    accept,
+    hand_over,
+    named_job,
+    withdraw,
+)
+from oumi_mcp_server.jobs.arguments import (
+    CloudResources,
+    check_arguments,
+)
+from oumi_mcp_server.jobs.backend import (
+    JobBackend,
+    LaunchPlan,
+)
+from oumi_mcp_server.jobs.checks import ConfigSource, read_config
+from oumi_mcp_server.jobs.kinds import kind_of
+from oumi_mcp_server.jobs.models import RunJobResult
+from oumi_mcp_server.jobs.records import JobRecord
+from oumi_mcp_server.jobs.registry import RegistryDamagedError
+from oumi_mcp_server.jobs.reports import (
+    cancelled_before_start,
+    existing_job_result,
+)
+from oumi_mcp_server.jobs.service_base import JobServiceBase
+
+
+class JobLaunches(JobServiceBase):
+    async def run(
+        self,
+        config_path: str,
+        command: str,
+        client_cwd: str,
+        *,
+        dry_run: bool = True,
+        job_name: str = "",
+        cloud: str = "",
+        cluster_name: str = "",
+        envs: Mapping[str, str] | None = None,
+        overrides: Sequence[str] | None = None,
+        resources: CloudResources | None = None,
+    ) -> RunJobResult:
+        """Check, plan and (unless a dry run, or blocked by the checks) launch one job.
+
+        A launch is accepted (its id reserved) before its checks run, so it can be seen
+        and cancelled at once; a repeated request with the same job_name returns the job
+        it started (acceptance.py)."""
+        args = check_arguments(
+            command,
+            job_name=job_name,
+            cloud=cloud,
+            cluster_name=cluster_name,
+            envs=envs or {},
+            overrides=overrides or [],
+            resources=resources,
+        )
+        request = Request(args, config_path, client_cwd)
+        if not dry_run:
+            accepted = asyncio.Event()
+            if not args.id_generated:  # before any await: known from this moment
+                self._accepting.setdefault(args.job_id, accepted)
+            try:
+                return await self._launch(request, accepted)
+            finally:
+                accepted.set()
+                if self._accepting.get(args.job_id) is accepted:
+                    del self._accepting[args.job_id]
+        # A dry run tells the truth about a taken name too (and works without the registry).
+        damaged: RegistryDamagedError | None = None
+        try:
+            existing = await registry_ops.call(lambda: named_job(self.registry, request))
+        except RegistryDamagedError as exc:
+            existing, damaged = None, exc
+        source = await read_config(config_path, client_cwd, self._config_roots)
+        backend = self._engine_for(args.cloud, source)
+        plan: LaunchPlan = await backend.plan(args, source)
+        result = plan.result(await self._checks.check(source, plan, args.envs), None, dry_run=True)
+        if damaged is not None:
+            return result.model_copy(
+                update={"message": f"{result.message} Launching would fail: {damaged.describe()}"}
+            )
+        if existing is None:
+            return result
+        return result.model_copy(
+            update={
+                "message": f"{result.message} A job named '{existing.job_id}' was launched with "
+                "this same request already: launching would return it, not start another."
+            }
+        )
+
+    async def _launch(self, request: Request, announced: asyncio.Event) -> RunJobResult:
+        await self.ensure_reconciled()  # earlier processes' jobs are recovered first
+        state_dir = self._settings.state_dir
+        try:
+            accepted = await registry_ops.call(
+                lambda: accept(self.registry, request, state_dir, self._owner)
+            )
+        finally:
+            announced.set()  # the record exists (or never will): waiters may look
+        if isinstance(accepted, Existing):
+            return await self._existing(accepted.record)
+        args, pending = accepted.args, accepted.record
+        try:
+            source = await read_config(request.config_path, request.client_cwd, self._config_roots)
+            backend = self._engine_for(args.cloud, source)
+            plan: LaunchPlan = await backend.plan(args, source)
+            checks = await self._checks.check(source, plan, args.envs)
+            if checks.blocking:
+                await self._withdraw(pending)
+                return plan.result(checks, None, dry_run=False)
+            started = await registry_ops.call(
+                lambda: hand_over(self.registry, pending, plan.record(), source.document)
+            )
+        except BaseException:
+            await self._withdraw(pending)
+            raise
+        if started is None:
+            return cancelled_before_start(plan.result(checks, None, dry_run=False))
+        observation = await backend.launch(plan, started)
+        return plan.result(checks, observation, dry_run=False)
+
+    async def _withdraw(self, pending: JobRecord) -> None:
+        """No job is left by a launch that will not happen (unless it was cancelled)."""
+        state_dir = self._settings.state_dir
+        await asyncio.shield(registry_ops.call(lambda: withdraw(self.registry, pending, state_dir)))
+
+    async def _existing(self, record: JobRecord) -> RunJobResult:
+        observation = (await self._holder(record).observe([record]))[0]
+        return existing_job_result(record, observation)
+
+    def _engine_for(self, cloud: str, source: ConfigSource) -> JobBackend[Any]:
+        """oumi.launcher for a cloud or for a job config (its local cloud included); our own
+        process backend for a command's config run here (cloud '' or 'local')."""
+        if (cloud and not kind_of(cloud).runs_here) or source.is_job_config:
+            return self._launcher
+        return self._process
