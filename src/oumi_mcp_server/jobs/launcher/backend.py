@@ -22,13 +22,10 @@ from oumi_mcp_server.blocking import run_blocking
 from oumi_mcp_server.environment.skypilot_state import SKY_DIR
 from oumi_mcp_server.errors import (
     EngineTimeoutError,
-    EngineUnavailableError,
     InvalidArgumentError,
-    NotFoundError,
-    OumiMcpError,
 )
 from oumi_mcp_server.jobs import registry as registry_ops
-from oumi_mcp_server.jobs.arguments import CheckedArgs, check_cloud
+from oumi_mcp_server.jobs.arguments import CheckedArgs
 from oumi_mcp_server.jobs.backend import (
     CancelAction,
     CancelOutcome,
@@ -40,27 +37,25 @@ from oumi_mcp_server.jobs.backend import (
 from oumi_mcp_server.jobs.checks import ConfigSource
 from oumi_mcp_server.jobs.kinds import kind_of
 from oumi_mcp_server.jobs.launcher.engine import LauncherEngine
-from oumi_mcp_server.jobs.launcher.foreign import foreign_status_report
 from oumi_mcp_server.jobs.launcher.identity import launched_as, launched_identity, observation_of
 from oumi_mcp_server.jobs.launcher.launch import up_and_settle
 from oumi_mcp_server.jobs.launcher.leftovers import Leftovers, leftovers_message, stop_leftovers
 from oumi_mcp_server.jobs.launcher.listing import CloudListings
-from oumi_mcp_server.jobs.launcher.logs import STREAM_NAME, local_cloud_logs, stream_snapshot
+from oumi_mcp_server.jobs.launcher.log_reads import read_job_logs
+from oumi_mcp_server.jobs.launcher.logs import STREAM_NAME
+from oumi_mcp_server.jobs.launcher.lookup import look_up_job
 from oumi_mcp_server.jobs.launcher.plan import LauncherPlan, make_plan
 from oumi_mcp_server.jobs.launcher.slurm_clusters import slurm_clusters
-from oumi_mcp_server.jobs.launcher.slurm_logs import slurm_log_read
 from oumi_mcp_server.jobs.launcher.status import LauncherStatus
 from oumi_mcp_server.jobs.launcher.survey import survey_records, warm_listings
 from oumi_mcp_server.jobs.launcher.sync import excluded_by_skypilot, summarize_sync
 from oumi_mcp_server.jobs.models import JobStatusReport
-from oumi_mcp_server.jobs.naming import check_cluster_name, check_job_id
 from oumi_mcp_server.jobs.os_processes import process_start_time
 from oumi_mcp_server.jobs.records import LAUNCHER_BACKEND, JobRecord
 from oumi_mcp_server.jobs.registry import Registry
 from oumi_mcp_server.jobs.rundir import RunDir
 from oumi_mcp_server.jobs.runtime import JobRuntime, RuntimeTable
 from oumi_mcp_server.jobs.status import JobState, is_terminal
-from oumi_mcp_server.masking import mask_text
 from oumi_mcp_server.paths import require_inside
 from oumi_mcp_server.settings import LauncherLimits
 
@@ -217,40 +212,7 @@ class LauncherBackend:
         self, launcher_job_id: str, cloud: str, cluster_name: str
     ) -> JobRecord | JobStatusReport:
         """A job by its launcher id: our record if we launched it, else its status report."""
-        target = check_cloud(cloud)
-        job_ref = check_job_id(launcher_job_id)
-        cluster = check_cluster_name(cluster_name) if cluster_name.strip() else ""
-        try:
-            jobs = await self.status.find_jobs(target, cluster, job_ref)
-        except OumiMcpError:
-            raise
-        except Exception as exc:  # the cloud's own failure: say which, and what to check
-            raise EngineUnavailableError(
-                f"oumi.launcher could not look up jobs on {target}: {type(exc).__name__}: "
-                f"{mask_text(str(exc))[:500]}",
-                next_step=f"Check {target}'s credentials and connectivity (`sky check`, or the "
-                "cluster's own tools); list_jobs shows which clouds answer.",
-            ) from exc
-        if not jobs:
-            raise NotFoundError(
-                f"oumi.launcher knows no job '{job_ref}' on {target}"
-                + (f"/{cluster}." if cluster else "."),
-                next_step="list_jobs shows every job the launcher knows, with cloud and cluster.",
-            )
-        if len(jobs) > 1:
-            clusters = ", ".join(sorted({job.cluster for job in jobs}))
-            raise InvalidArgumentError(
-                "cluster_name",
-                f"job '{job_ref}' exists on several {target} clusters: {clusters}.",
-                next_step="Pass cluster_name to pick one.",
-            )
-        job = jobs[0]
-        record = await registry_ops.call(
-            lambda: self._registry.find_launched(target, job.cluster, job.id)
-        )
-        if record is not None and launched_as(record, job):
-            return record
-        return foreign_status_report(job)
+        return await look_up_job(self.status, self._registry, launcher_job_id, cloud, cluster_name)
 
     def forget(self, job_ids: Sequence[str]) -> None:
         for job_id in job_ids:
@@ -346,49 +308,9 @@ class LauncherBackend:
     async def logs(
         self, record: JobRecord, streams: Sequence[str], *, lines: int, offset: int | None
     ) -> list[LogRead]:
-        run = RunDir.of(record)
-        source = kind_of(record.cloud).logs
-        if source == "run_dir_files":
-            return await run_blocking(
-                lambda: local_cloud_logs(run, streams, lines, offset),
-                timeout_s=self.limits.status_s,
-                what="Reading job logs",
-            )
-        if not record.launcher_job_id:
-            return []
-        if source == "cluster_log_file":  # read on the cluster, bounded: no stream left open
-            timeout_s = self.limits.logs_s
-            return [
-                await run_blocking(
-                    lambda: slurm_log_read(
-                        record.cluster_name,
-                        record.launcher_job_id,
-                        lines=lines,
-                        offset=offset,
-                        timeout_s=timeout_s,
-                    ),
-                    timeout_s=timeout_s + 5.0,
-                    what=f"Reading the log of {record.cluster_name}'s job {record.launcher_job_id}",
-                )
-            ]
-
-        def read() -> LogRead:
-            text = self._engine().read_logs(
-                record.cloud,
-                record.cluster_name,
-                record.launcher_job_id,
-                max_bytes=self.limits.logs_bytes,
-                timeout_s=self.limits.logs_s,
-            )
-            return stream_snapshot(run, text, lines, offset)
-
-        return [
-            await run_blocking(
-                read,
-                timeout_s=self.limits.logs_s + 5.0,
-                what=f"Reading the log stream of {record.cloud}/{record.cluster_name}",
-            )
-        ]
+        """Where its kind keeps them (logs.py): oumi's local cloud's files, a Slurm job's log
+        on the cluster, or a snapshot of a cloud cluster's log stream."""
+        return await read_job_logs(self._engine, self.limits, record, streams, lines, offset)
 
     async def failure_output(self, record: JobRecord, lines: int) -> dict[str, list[str]]:
         """oumi's local cloud: its log files; a Slurm job: its log's tail (one bounded ssh

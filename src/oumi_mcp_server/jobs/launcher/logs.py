@@ -2,7 +2,9 @@
 
 Both are read with the same bounded tail/page functions as process jobs. A
 cluster's stream (stdout and stderr combined) is saved in the run dir, so the
-last read survives the cluster being deleted. Blocking: call from worker threads.
+last read survives the cluster being deleted; a Slurm job's log file is read on
+the cluster (slurm_logs.py). Blocking: call from worker threads (log_reads.py
+does).
 """
 
 from __future__ import annotations
