@@ -219,7 +219,7 @@ def test_registered_jobs_are_counted_without_changing_the_registry(tmp_path: Pat
     jobs = section(report, "job registry")
     assert jobs["status"] == "ok"
     assert jobs["data"]["counts"] == {
-        "local process ended": 1,
+        "process job ended": 1,
         "on gcp (state: ask list_jobs)": 1,
     }
     assert jobs["detail"].startswith(f"2 jobs in {registry.path}")

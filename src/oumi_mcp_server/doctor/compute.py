@@ -61,7 +61,8 @@ def check_skypilot() -> Section:
         return Section(
             name,
             "warn",
-            "SkyPilot is not importable: cloud launches are unavailable (local jobs work).",
+            "SkyPilot is not importable: cloud launches are unavailable (process jobs, run "
+            "here, work).",
             fix="Reinstall oumi with its launcher dependencies (pip install 'oumi==0.9.*').",
             data={"importable": False, "version": version},
         )
@@ -104,7 +105,7 @@ def check_clouds(sky_dir: Path = SKY_DIR) -> Section:
     record = read_skypilot_record(sky_dir)
     fix = (
         "Configure a cloud's credentials, then run `sky check` (or call check_environment "
-        "with check_clouds=true). Local jobs and Slurm need no cloud."
+        "with check_clouds=true). Process jobs (run here) and Slurm need no cloud."
     )
     enabled = list(record.enabled) if record.enabled is not None else None
     data = {"enabled": enabled, "source": str(record.source)}
@@ -214,14 +215,15 @@ def check_gpu() -> Section:
             "gpu",
             "warn",
             f"nvidia-smi could not be read: {reading.error}.",
-            fix="Check the NVIDIA driver (run `nvidia-smi` in a terminal); local jobs use the CPU.",
+            fix="Check the NVIDIA driver (run `nvidia-smi` in a terminal); process jobs use the "
+            "CPU.",
             data=data,
         )
     if not gpus:
         return Section(
             "gpu",
             "warn",
-            "No local GPU (no nvidia-smi on PATH): local jobs run on CPU.",
+            "No local GPU (no nvidia-smi on PATH): process jobs run on CPU.",
             fix="Fine for tiny models; launch larger jobs on a cloud or a Slurm cluster.",
             data=data,
         )

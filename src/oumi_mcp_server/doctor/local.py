@@ -187,7 +187,7 @@ def _job_counts(rows: list[registry.IdentityRow]) -> dict[str, int]:
     for backend, cloud, pid, start_time, marker in rows:
         if backend == PROCESS_BACKEND:
             alive = is_our_process(pid, start_time, marker)
-            counts["local process running" if alive else "local process ended"] += 1
+            counts["process job running" if alive else "process job ended"] += 1
         elif backend == LAUNCHER_BACKEND:
             counts[f"on {cloud} (state: ask list_jobs)"] += 1
         elif backend == PENDING_BACKEND:

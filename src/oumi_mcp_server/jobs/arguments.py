@@ -117,7 +117,7 @@ def check_arguments(
 
 
 def check_cloud(cloud: str) -> str:
-    """'' for the local process backend, else a cloud oumi.launcher knows."""
+    """'' for the process backend (run here), else a cloud oumi.launcher knows."""
     target = cloud.strip().lower()
     target = CLOUD_ALIASES.get(target, target)
     if target and target not in LAUNCHER_CLOUDS:

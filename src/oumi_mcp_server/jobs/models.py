@@ -50,7 +50,7 @@ class RunJobResult(BaseModel):
     command: str
     cloud: str
     cluster_name: str = ""
-    argv: list[str] = Field(description="Exactly what is executed (no shell; local jobs).")
+    argv: list[str] = Field(description="Exactly what is executed (no shell; process jobs).")
     cwd: str = Field(description="The job's working directory: client_cwd.")
     env_additions: dict[str, str] = Field(
         description="Variables added to the server's environment (secret-looking values masked)."

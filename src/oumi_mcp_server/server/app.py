@@ -59,7 +59,7 @@ def _lifespan(
     services: Services, subscriptions: JobSubscriptions
 ) -> Callable[[MCPServer], AbstractAsyncContextManager[Any]]:
     """Once serving starts, prepare the config library in a background thread, reconcile
-    local jobs left by earlier server processes and sweep stale job runtimes periodically."""
+    process jobs left by earlier server processes and sweep stale job runtimes periodically."""
 
     @asynccontextmanager
     async def lifespan(_: MCPServer) -> AsyncIterator[dict[str, Any]]:

@@ -152,7 +152,8 @@ def register(server: MCPServer, services: Services) -> None:
         annotations=read_only("Get job status"),
         description=(
             "Live status of one job, read from its engine, never from a cache: the process and "
-            "its exit record for local jobs, oumi.launcher's status for launcher jobs. State "
+            "its exit record for process jobs (run here, no cloud), oumi.launcher's status for "
+            "launcher jobs. State "
             "(validating, queued, launching, running, completed, failed, cancelled, unknown), "
             "reason, exit "
             "code, timestamps, log paths, output dir, the output tail on failure and the next "
@@ -240,7 +241,7 @@ def register(server: MCPServer, services: Services) -> None:
         description=(
             "Stop a job. Checks the live state first: a finished job is left alone (answer: "
             "already finished, with its state). A launch still being checked (validating) never "
-            "starts. Local jobs: SIGTERM to every live process of the job's group (also when "
+            "starts. Process jobs: SIGTERM to every live process of the job's group (also when "
             "its main process has already ended), a grace period, then SIGKILL (at once with "
             "force=true). Launcher jobs: oumi."
             "launcher's cancel under a time limit (a time-out is an error saying how to check); "
@@ -254,7 +255,7 @@ def register(server: MCPServer, services: Services) -> None:
         force: Annotated[
             bool,
             Field(
-                description="Local jobs only: SIGKILL at once instead of SIGTERM and a grace "
+                description="Process jobs only: SIGKILL at once instead of SIGTERM and a grace "
                 "period. Refused for launcher (cloud/cluster) jobs."
             ),
         ] = False,

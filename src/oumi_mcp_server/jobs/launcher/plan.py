@@ -300,8 +300,8 @@ def make_plan(
         raise InvalidArgumentError(
             "cloud",
             "training/eval/infer configs run locally through this server's own process backend.",
-            next_step="Use cloud='' for a local run, or pass a job config to use oumi.launcher's "
-            "local cloud.",
+            next_step="Use cloud='' for a process job (run here), or pass a job config to use "
+            "oumi.launcher's local cloud.",
         )
     output = output_location(args.command, data, args.overrides)
     return LauncherPlan(

@@ -108,8 +108,8 @@ class ProcessBackend:
             raise InvalidArgumentError(
                 field,
                 "it only applies to jobs launched through oumi.launcher (a cloud or a job config).",
-                next_step=f"Leave cluster_name and {RESOURCE_FIELDS} unset for local runs, or "
-                "pass cloud.",
+                next_step=f"Leave cluster_name and {RESOURCE_FIELDS} unset for process jobs (run "
+                "here), or pass cloud.",
             )
         return make_plan(args, source, self._state_dir, self.oumi_executable())
 
