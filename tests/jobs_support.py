@@ -48,16 +48,16 @@ def with_fake_oumi(settings: Settings, tmp_path: Path, **changes: object) -> Set
     )
 
 
-async def manager_for(settings: Settings) -> JobService:
+async def job_service_for(settings: Settings) -> JobService:
     return await Services.create(settings).job_service()
 
 
 async def wait_for_state(
-    manager: JobService, job_id: str, states: set[str], timeout_s: float = 60.0
+    job_service: JobService, job_id: str, states: set[str], timeout_s: float = 60.0
 ) -> str:
     deadline = time.monotonic() + timeout_s
     while True:
-        state = (await manager.status(job_id)).state
+        state = (await job_service.status(job_id)).state
         if state in states or time.monotonic() > deadline:
             return state
         await asyncio.sleep(0.1)

@@ -21,7 +21,7 @@ from oumi_mcp_server.errors import InvalidArgumentError
 from oumi_mcp_server.jobs.arguments import check_arguments
 from oumi_mcp_server.server.app import build_server
 from oumi_mcp_server.settings import Settings
-from tests.jobs_support import manager_for, with_fake_oumi
+from tests.jobs_support import job_service_for, with_fake_oumi
 from tests.project import make_project
 
 SECRET = "hunter2-"  # values are built from it; it must never appear in an answer
@@ -139,7 +139,7 @@ async def test_a_dry_run_refuses_a_200kb_value_naming_it_not_showing_it(
     settings: Settings, tmp_path: Path
 ) -> None:
     project = make_project(tmp_path / "project")
-    jobs = await manager_for(with_fake_oumi(settings, tmp_path))
+    jobs = await job_service_for(with_fake_oumi(settings, tmp_path))
     with pytest.raises(InvalidArgumentError) as caught:
         await jobs.run(
             "configs/train.yaml",

@@ -21,7 +21,7 @@ from mcp.shared.subscriptions import ResourceUpdated
 from oumi_mcp_server.jobs.watch import Interest, JobChanges, JobWatcher, diff_states
 from oumi_mcp_server.server.app import OumiMcpServer, build_server
 from oumi_mcp_server.settings import Settings
-from tests.jobs_support import launch_fake_job, manager_for, with_fake_oumi
+from tests.jobs_support import job_service_for, launch_fake_job, with_fake_oumi
 from tests.project import make_project
 
 pytestmark = [
@@ -208,7 +208,7 @@ async def test_live_states_keeps_a_final_state_without_asking_the_engine(
 ) -> None:
     client, _ = legacy
     job_id = await launch_fake_job(client, project, FAKE_OUMI_SLEEP="30")
-    jobs = await manager_for(with_fake_oumi(settings, tmp_path))  # the same registry
+    jobs = await job_service_for(with_fake_oumi(settings, tmp_path))  # the same registry
     try:
         assert (await jobs.live_states([job_id]))[job_id] in {"running", "launching"}
         # Told it is final, the engine is not asked: the answer is what was passed back.

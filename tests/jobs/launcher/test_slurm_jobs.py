@@ -18,7 +18,7 @@ from oumi_mcp_server.jobs.arguments import CloudResources
 from oumi_mcp_server.jobs.launcher.slurm_job import OUMI_MISSING, job_script
 from oumi_mcp_server.jobs.service import JobService
 from oumi_mcp_server.settings import Settings
-from tests.cloud_jobs.support import RecordingLauncher, manager_for_engine
+from tests.jobs.launcher.cloud.support import RecordingLauncher, job_service_for_engine
 from tests.project import make_project, write_yaml
 
 pytestmark = pytest.mark.anyio
@@ -29,8 +29,8 @@ ACTIVATE = "source ~/venvs/oumi/bin/activate"
 
 
 @pytest.fixture
-async def manager(settings: Settings) -> AsyncIterator[JobService]:
-    jobs = manager_for_engine(replace(settings, slurm_setup=ACTIVATE), RecordingLauncher())
+async def job_service(settings: Settings) -> AsyncIterator[JobService]:
+    jobs = job_service_for_engine(replace(settings, slurm_setup=ACTIVATE), RecordingLauncher())
     try:
         yield jobs
     finally:
@@ -43,9 +43,9 @@ def project(tmp_path: Path) -> Path:
 
 
 async def test_a_generated_slurm_job_is_right_for_oumis_slurm_cloud(
-    manager: JobService, project: Path
+    job_service: JobService, project: Path
 ) -> None:
-    dry = await manager.run(
+    dry = await job_service.run(
         CONFIG,
         "train",
         str(project),
@@ -76,7 +76,7 @@ async def test_a_generated_slurm_job_is_right_for_oumis_slurm_cloud(
 
 
 async def test_a_given_slurm_job_config_gets_the_same_fixes(
-    manager: JobService, project: Path
+    job_service: JobService, project: Path
 ) -> None:
     write_yaml(
         project / "jobs" / "slurm.yaml",
@@ -88,7 +88,7 @@ async def test_a_given_slurm_job_config_gets_the_same_fixes(
             "run": "oumi train -c configs/train.yaml",
         },
     )
-    dry = await manager.run("jobs/slurm.yaml", "train", str(project), cluster_name=CLUSTER)
+    dry = await job_service.run("jobs/slurm.yaml", "train", str(project), cluster_name=CLUSTER)
     job = dry.job_config
     assert job is not None
     assert job["working_dir"] == f"{project}/" and job["user"] == "alice"
@@ -98,19 +98,19 @@ async def test_a_given_slurm_job_config_gets_the_same_fixes(
 
 
 async def test_slurm_needs_user_at_host_and_a_time_limit_needs_slurm(
-    manager: JobService, project: Path
+    job_service: JobService, project: Path
 ) -> None:
     with pytest.raises(InvalidArgumentError, match="user@host"):
-        await manager.run(CONFIG, "train", str(project), cloud="slurm", cluster_name="hpc")
+        await job_service.run(CONFIG, "train", str(project), cloud="slurm", cluster_name="hpc")
     with pytest.raises(InvalidArgumentError, match="Slurm jobs only"):
-        await manager.run(
+        await job_service.run(
             CONFIG, "train", str(project), cloud="gcp", resources=CloudResources(time_limit="60")
         )
     for bad in ("-oProxyCommand=x@h", "a b@h", "root@", "@host"):
         with pytest.raises(InvalidArgumentError, match="cluster_name"):
-            await manager.run(CONFIG, "train", str(project), cloud="slurm", cluster_name=bad)
+            await job_service.run(CONFIG, "train", str(project), cloud="slurm", cluster_name=bad)
     with pytest.raises(InvalidArgumentError, match="time_limit"):
-        await manager.run(
+        await job_service.run(
             CONFIG,
             "train",
             str(project),

@@ -186,9 +186,9 @@ async def test_list_jobs_shows_a_job_started_directly_through_oumi_launcher(
     )
     _, started = oumi.launcher.up(job, "elsewhere-cluster")
     # The real engine, asked about its local cloud only.
-    manager = await Services.create(replace(settings, listed_clouds=("local",))).job_service()
+    job_service = await Services.create(replace(settings, listed_clouds=("local",))).job_service()
 
-    listed = await manager.list_jobs()
+    listed = await job_service.list_jobs()
     rows = [row for row in listed.jobs if row.launcher_job_id == started.id]
     rows = [row for row in rows if row.cluster_name == "elsewhere-cluster"]
     assert len(rows) == 1, listed.jobs
@@ -196,7 +196,7 @@ async def test_list_jobs_shows_a_job_started_directly_through_oumi_launcher(
     assert rows[0].state in ("queued", "running", "completed")
     assert listed.clouds_listed == ["local"] and not listed.warnings
 
-    status = await manager.status(started.id, cloud="local", cluster_name="elsewhere-cluster")
+    status = await job_service.status(started.id, cloud="local", cluster_name="elsewhere-cluster")
     assert status.job_id == "" and status.launcher_job_id == started.id
     assert status.cluster_name == "elsewhere-cluster" and "not started by this server" in (
         status.next_step

@@ -25,14 +25,14 @@ from oumi_mcp_server.preflight.cloud_check import env_hints
 from oumi_mcp_server.preflight.context import build_context
 from oumi_mcp_server.server.app import build_server
 from oumi_mcp_server.settings import Settings
-from tests.cloud_jobs.support import (
+from tests.jobs.launcher.cloud.support import (
     CANCEL_S,
     CONFIG,
     LIMITS,
     LIST_S,
     MARGIN_S,
+    job_service_for_engine,
     launch_on_gcp,
-    manager_for_engine,
     services_for,
     status_calls,
     structured,
@@ -53,8 +53,8 @@ async def test_a_failing_cloud_is_a_warning_and_hides_no_other_cloud(
         {"gcp": FakeCloud(error="credentials expired"), "aws": FakeCloud(), "local": FakeCloud()}
     )
     engine.add_job("aws", "their-cluster", "7", "sky-job", "RUNNING")
-    manager = manager_for_engine(settings, engine)
-    listed = await manager.list_jobs()
+    job_service = job_service_for_engine(settings, engine)
+    listed = await job_service.list_jobs()
     assert [(job.cloud, job.launcher_job_id, job.job_id) for job in listed.jobs] == [
         ("aws", "7", "")
     ]
@@ -63,7 +63,7 @@ async def test_a_failing_cloud_is_a_warning_and_hides_no_other_cloud(
     assert "credentials expired" in listed.warnings[0].error
     assert listed.warnings[0].next_step
     assert listed.clouds_listed == ["aws", "local"]
-    await manager.close()
+    await job_service.close()
 
 
 async def test_a_hanging_cloud_is_a_warning_within_the_time_limit(
@@ -73,40 +73,40 @@ async def test_a_hanging_cloud_is_a_warning_within_the_time_limit(
         {"gcp": FakeCloud(hang_s=LIST_S + 3.0), "aws": FakeCloud(), "local": FakeCloud()}
     )
     engine.add_job("aws", "their-cluster", "7", "sky-job", "RUNNING")
-    manager = manager_for_engine(settings, engine)
+    job_service = job_service_for_engine(settings, engine)
     started = time.monotonic()
-    listed = await manager.list_jobs()
+    listed = await job_service.list_jobs()
     elapsed = time.monotonic() - started
     assert elapsed < LIST_S + MARGIN_S, elapsed
     assert [warning.cloud for warning in listed.warnings] == ["gcp"]
     assert f"{LIST_S:g} s" in listed.warnings[0].error
     assert [job.launcher_job_id for job in listed.jobs] == ["7"]
     assert "did not answer" in listed.next_step
-    await manager.close()
+    await job_service.close()
 
 
 async def test_only_the_configured_clouds_are_listed(settings: Settings) -> None:
     engine = FakeLauncher({"gcp": FakeCloud(hang_s=LIST_S + 3.0), "aws": FakeCloud()})
     engine.add_job("aws", "their-cluster", "7", "sky-job", "RUNNING")
-    manager = manager_for_engine(replace(settings, listed_clouds=("aws",)), engine)
+    job_service = job_service_for_engine(replace(settings, listed_clouds=("aws",)), engine)
     started = time.monotonic()
-    listed = await manager.list_jobs()
+    listed = await job_service.list_jobs()
     assert time.monotonic() - started < LIST_S + MARGIN_S  # gcp hangs, but is not asked
     assert listed.warnings == [] and listed.clouds_listed == ["aws"]
     assert [job.launcher_job_id for job in listed.jobs] == ["7"]
     assert {call[1] for call in engine.calls_named("status")} == {"aws"}
-    await manager.close()
+    await job_service.close()
 
 
 async def test_list_merges_our_jobs_with_foreign_ones_filters_and_caches(
-    manager: JobService, engine: FakeLauncher, project: Path
+    job_service: JobService, engine: FakeLauncher, project: Path
 ) -> None:
-    ours = await launch_on_gcp(manager, project)
+    ours = await launch_on_gcp(job_service, project)
     engine.add_job("aws", "their-cluster", "7", "sky-job", "SUCCEEDED")
     engine.add_job("gcp", "other-cluster", "3", "by-hand", "RUNNING")
 
     before = status_calls(engine)
-    listed = await manager.list_jobs()
+    listed = await job_service.list_jobs()
     assert status_calls(engine) > before  # the clouds were asked
     rows = [(job.job_id, job.cloud, job.cluster_name, job.launcher_job_id) for job in listed.jobs]
     assert rows[0] == (ours.job_id, "gcp", ours.cluster_name, ours.launcher_job_id)
@@ -122,13 +122,13 @@ async def test_list_merges_our_jobs_with_foreign_ones_filters_and_caches(
     assert listed.warnings == []
 
     calls = status_calls(engine)
-    running = await manager.list_jobs("running")
+    running = await job_service.list_jobs("running")
     assert {job.launcher_job_id for job in running.jobs} == {ours.launcher_job_id, "3"}
-    completed = await manager.list_jobs("completed")
+    completed = await job_service.list_jobs("completed")
     assert [(job.job_id, job.launcher_job_id) for job in completed.jobs] == [("", "7")]
-    finished = await manager.list_jobs("finished")
+    finished = await job_service.list_jobs("finished")
     assert finished.total == 1
-    active = await manager.list_jobs("active", limit=1)
+    active = await job_service.list_jobs("active", limit=1)
     assert active.total == 2 and active.shown == 1 and "1 more" in active.next_step
     assert status_calls(engine) == calls  # all within the cache window
 
@@ -137,45 +137,47 @@ async def test_list_merges_our_jobs_with_foreign_ones_filters_and_caches(
 
 
 async def test_status_by_launcher_id_for_foreign_and_our_jobs(
-    manager: JobService, engine: FakeLauncher, project: Path
+    job_service: JobService, engine: FakeLauncher, project: Path
 ) -> None:
     engine.add_job("aws", "their-cluster", "42", "someone-else", "RUNNING")
-    foreign = await manager.status("42", cloud="aws")
+    foreign = await job_service.status("42", cloud="aws")
     assert foreign.job_id == "" and foreign.state == "running"
     assert foreign.cloud == "aws" and foreign.cluster_name == "their-cluster"
     assert foreign.launcher_job_id == "42"
     assert "not started by this server" in foreign.next_step
 
-    ours = await launch_on_gcp(manager, project)
-    found = await manager.status(ours.launcher_job_id, cloud="gcp", cluster_name=ours.cluster_name)
+    ours = await launch_on_gcp(job_service, project)
+    found = await job_service.status(
+        ours.launcher_job_id, cloud="gcp", cluster_name=ours.cluster_name
+    )
     assert found.job_id == ours.job_id and found.command == "train"
     assert found.config_path == str(project / CONFIG) and found.state == "running"
-    assert (await manager.status(ours.launcher_job_id, cloud="GCP")).job_id == ours.job_id
+    assert (await job_service.status(ours.launcher_job_id, cloud="GCP")).job_id == ours.job_id
 
     with pytest.raises(NotFoundError, match="knows no job '999' on gcp"):
-        await manager.status("999", cloud="gcp")
+        await job_service.status("999", cloud="gcp")
     with pytest.raises(NotFoundError, match="gcp/nowhere"):
-        await manager.status(ours.launcher_job_id, cloud="gcp", cluster_name="nowhere")
+        await job_service.status(ours.launcher_job_id, cloud="gcp", cluster_name="nowhere")
 
     engine.add_job("aws", "cluster-a", "5", "a", "RUNNING")
     engine.add_job("aws", "cluster-b", "5", "b", "SUCCEEDED")
     with pytest.raises(InvalidArgumentError, match="cluster-a, cluster-b") as raised:
-        await manager.status("5", cloud="aws")
+        await job_service.status("5", cloud="aws")
     assert raised.value.field == "cluster_name"
-    picked = await manager.status("5", cloud="aws", cluster_name="cluster-b")
+    picked = await job_service.status("5", cloud="aws", cluster_name="cluster-b")
     assert picked.cluster_name == "cluster-b" and picked.state == "completed" and picked.terminal
 
 
 async def test_a_terminal_state_is_final(
-    manager: JobService, engine: FakeLauncher, project: Path
+    job_service: JobService, engine: FakeLauncher, project: Path
 ) -> None:
-    record = await launch_on_gcp(manager, project)
+    record = await launch_on_gcp(job_service, project)
     engine.set_status("gcp", record.launcher_job_id, "SUCCEEDED", "completed", True)
-    assert (await manager.status(record.job_id)).state == "completed"
+    assert (await job_service.status(record.job_id)).state == "completed"
     engine.set_status("gcp", record.launcher_job_id, "RUNNING", "running", False)
-    after = await manager.status(record.job_id)
+    after = await job_service.status(record.job_id)
     assert after.state == "completed" and after.terminal
-    listed = await manager.list_jobs()
+    listed = await job_service.list_jobs()
     assert [job.state for job in listed.jobs if job.job_id == record.job_id] == ["completed"]
 
 
@@ -183,12 +185,12 @@ async def test_a_terminal_state_is_final(
 
 
 async def test_cloud_logs_come_from_the_launcher_paged_and_saved(
-    manager: JobService, engine: FakeLauncher, project: Path
+    job_service: JobService, engine: FakeLauncher, project: Path
 ) -> None:
-    record = await launch_on_gcp(manager, project)
+    record = await launch_on_gcp(job_service, project)
     engine.logs_text = "".join(f"step {i}\n" for i in range(30))
 
-    tail = await manager.logs(record.job_id, lines=5)
+    tail = await job_service.logs(record.job_id, lines=5)
     assert engine.calls_named("logs") == [
         ("logs", "gcp", record.cluster_name, record.launcher_job_id)
     ]
@@ -200,16 +202,18 @@ async def test_cloud_logs_come_from_the_launcher_paged_and_saved(
     assert saved.read_text() == engine.logs_text
     assert tail.state == "running"
 
-    first = await manager.logs(record.job_id, lines=10, stream="stdout", offset=0)
+    first = await job_service.logs(record.job_id, lines=10, stream="stdout", offset=0)
     assert first.chunks[0].text.splitlines() == [f"step {i}" for i in range(10)]
     assert first.next_offset == first.chunks[0].end_offset
-    second = await manager.logs(record.job_id, lines=10, stream="stdout", offset=first.next_offset)
+    second = await job_service.logs(
+        record.job_id, lines=10, stream="stdout", offset=first.next_offset
+    )
     assert second.chunks[0].text.splitlines() == [f"step {i}" for i in range(10, 20)]
 
     # The call next_step suggests is one get_job_logs accepts, and it reads on.
     suggested = re.search(r"stream='(\w+)', offset=(\d+)", second.next_step)
     assert suggested is not None, second.next_step
-    third = await manager.logs(
+    third = await job_service.logs(
         record.job_id, lines=10, stream=suggested[1], offset=int(suggested[2])
     )
     assert third.chunks[0].text.splitlines() == [f"step {i}" for i in range(20, 30)]
@@ -217,11 +221,11 @@ async def test_cloud_logs_come_from_the_launcher_paged_and_saved(
 
 
 async def test_logs_before_any_output_say_to_come_back(
-    manager: JobService, engine: FakeLauncher, project: Path
+    job_service: JobService, engine: FakeLauncher, project: Path
 ) -> None:
     engine.up_gate = threading.Event()  # still launching: nothing to read yet
-    launched = await manager.run(CONFIG, "train", str(project), cloud="gcp", dry_run=False)
-    logs = await manager.logs(launched.job_id)
+    launched = await job_service.run(CONFIG, "train", str(project), cloud="gcp", dry_run=False)
+    logs = await job_service.logs(launched.job_id)
     assert logs.chunks == [] and logs.state == "launching"
     assert "No output yet" in logs.next_step and launched.job_id in logs.next_step
     engine.up_gate.set()
@@ -230,20 +234,20 @@ async def test_logs_before_any_output_say_to_come_back(
 async def test_polling_a_job_on_a_hanging_cloud_adds_no_threads(settings: Settings) -> None:
     engine = FakeLauncher({"gcp": FakeCloud(hang_s=3.0)})
     engine.add_job("gcp", "their-cluster", "7", "sky-job", "RUNNING")
-    manager = manager_for_engine(settings, engine, replace(LIMITS, status_s=0.2))
+    job_service = job_service_for_engine(settings, engine, replace(LIMITS, status_s=0.2))
     for _ in range(5):
         with pytest.raises(EngineTimeoutError):
-            await manager.status("7", cloud="gcp", cluster_name="their-cluster")
+            await job_service.status("7", cloud="gcp", cluster_name="their-cluster")
     # Five polls, one status call: the later polls joined the call still in flight.
     assert len(engine.calls_named("status")) == 1
-    await manager.close()
+    await job_service.close()
 
 
 # -- pre-flight hints for cloud runs ---------------------------------------------------------
 
 
 async def test_preflight_warns_about_local_files_and_credentials_left_behind(
-    manager: JobService,
+    job_service: JobService,
     project: Path,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
@@ -255,7 +259,7 @@ async def test_preflight_warns_about_local_files_and_credentials_left_behind(
     monkeypatch.setenv("HF_TOKEN", "hf_local_only")
     monkeypatch.delenv("WANDB_API_KEY", raising=False)
 
-    result = await manager.run(
+    result = await job_service.run(
         CONFIG,
         "train",
         str(project),
@@ -268,7 +272,7 @@ async def test_preflight_warns_about_local_files_and_credentials_left_behind(
     assert len(outside) == 1 and "GOOGLE_APPLICATION_CREDENTIALS" in outside[0]
     assert "DATA" not in outside[0]  # inside the project: it is synced
 
-    passed = await manager.run(
+    passed = await job_service.run(
         CONFIG, "train", str(project), cloud="gcp", envs={"HF_TOKEN": "hf_local_only"}
     )
     assert not [w for w in passed.checks.warnings if "not passed" in w.message]

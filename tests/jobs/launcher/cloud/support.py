@@ -56,7 +56,7 @@ class RecordingLauncher(FakeLauncher):
         return super().up(job_config, cluster_name)
 
 
-def manager_for_engine(
+def job_service_for_engine(
     settings: Settings, engine: FakeLauncher, limits: LauncherLimits = LIMITS
 ) -> JobService:
     services = services_for(settings, engine)
@@ -78,14 +78,14 @@ async def until(predicate: Callable[[], bool], timeout_s: float = 5.0) -> bool:
     return True
 
 
-async def launch_on_gcp(manager: JobService, project: Path, **arguments: Any) -> JobRecord:
+async def launch_on_gcp(job_service: JobService, project: Path, **arguments: Any) -> JobRecord:
     """Launch on gcp and wait until up returned (the runtime is then evicted)."""
-    result = await manager.run(
+    result = await job_service.run(
         CONFIG, "train", str(project), cloud="gcp", dry_run=False, **arguments
     )
     assert result.launched and result.state == "launching", result.message
-    assert await until(lambda: not manager.runtimes), "the launch never settled"
-    return manager.registry.get(result.job_id)
+    assert await until(lambda: not job_service.runtimes), "the launch never settled"
+    return job_service.registry.get(result.job_id)
 
 
 def status_calls(engine: FakeLauncher) -> int:

@@ -1,4 +1,4 @@
-"""Fixtures of the cloud job tests: settings listing every fake cloud, the fake, a manager."""
+"""Fixtures of the cloud job tests: settings listing every fake cloud, the fake, a job_service."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 
 from oumi_mcp_server.jobs.service import JobService
 from oumi_mcp_server.settings import Settings
-from tests.cloud_jobs.support import RecordingLauncher, manager_for_engine
+from tests.jobs.launcher.cloud.support import RecordingLauncher, job_service_for_engine
 from tests.launcher_support import FakeLauncher
 from tests.project import make_project
 from tests.skypilot_support import record_sky_check
@@ -42,8 +42,8 @@ def engine() -> RecordingLauncher:
 
 
 @pytest.fixture
-async def manager(settings: Settings, engine: FakeLauncher) -> AsyncIterator[JobService]:
-    jobs = manager_for_engine(settings, engine)
+async def job_service(settings: Settings, engine: FakeLauncher) -> AsyncIterator[JobService]:
+    jobs = job_service_for_engine(settings, engine)
     try:
         yield jobs
     finally:

@@ -21,9 +21,9 @@ from oumi_mcp_server.jobs.process.spawn import wrapper_argv
 from oumi_mcp_server.jobs.rundir import RunDir
 from oumi_mcp_server.jobs.service import JobService
 from oumi_mcp_server.settings import Settings
-from tests.jobs_support import manager_for, open_fd_count, wait_for_state, with_fake_oumi
+from tests.jobs.test_registry import record
+from tests.jobs_support import job_service_for, open_fd_count, wait_for_state, with_fake_oumi
 from tests.project import make_project, training_config, write_yaml
-from tests.test_jobs_registry import record
 
 pytestmark = pytest.mark.anyio
 
@@ -37,8 +37,8 @@ def job_settings(settings: Settings, tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-async def manager(job_settings: Settings) -> AsyncIterator[JobService]:
-    jobs = await manager_for(job_settings)
+async def job_service(job_settings: Settings) -> AsyncIterator[JobService]:
+    jobs = await job_service_for(job_settings)
     try:
         yield jobs
     finally:
@@ -51,9 +51,9 @@ def project(tmp_path: Path) -> Path:
 
 
 async def test_dry_run_shows_exactly_what_would_run_and_starts_nothing(
-    manager: JobService, project: Path, job_settings: Settings
+    job_service: JobService, project: Path, job_settings: Settings
 ) -> None:
-    result = await manager.run(
+    result = await job_service.run(
         CONFIG,
         "train",
         str(project),
@@ -78,13 +78,15 @@ async def test_dry_run_shows_exactly_what_would_run_and_starts_nothing(
     assert result.output_dir == str(project / "output" / "run")
     assert "dry_run=false" in result.next_step
     assert not staged.parent.exists()
-    assert (await manager.list_jobs()).total == 0
+    assert (await job_service.list_jobs()).total == 0
 
 
-async def test_a_real_run_returns_at_once_and_completes(manager: JobService, project: Path) -> None:
-    await manager.run(CONFIG, "train", str(project))  # warm: oumi imported for validation
+async def test_a_real_run_returns_at_once_and_completes(
+    job_service: JobService, project: Path
+) -> None:
+    await job_service.run(CONFIG, "train", str(project))  # warm: oumi imported for validation
     started = time.perf_counter()
-    result = await manager.run(
+    result = await job_service.run(
         CONFIG, "train", str(project), dry_run=False, envs={"FAKE_OUMI_SLEEP": "1"}
     )
     elapsed = time.perf_counter() - started
@@ -95,77 +97,77 @@ async def test_a_real_run_returns_at_once_and_completes(manager: JobService, pro
     original = staged.read_text()
     (project / CONFIG).write_text("edited: true\n")
     assert staged.read_text() == original
-    assert await wait_for_state(manager, result.job_id, FINISHED) == "completed"
-    status = await manager.status(result.job_id)
+    assert await wait_for_state(job_service, result.job_id, FINISHED) == "completed"
+    status = await job_service.status(result.job_id)
     assert (status.exit_code, status.reason, status.terminal) == (0, "exit code 0", True)
     assert status.started_at and status.ended_at and status.duration_s is not None
     assert "Results are in" in status.next_step
-    logs = await manager.logs(result.job_id, stream="stdout")
+    logs = await job_service.logs(result.job_id, stream="stdout")
     assert logs.chunks[0].text.startswith(f"fake oumi train -c {staged}")
     await asyncio.sleep(0.6)  # the supervisor polls every 0.25 s
-    assert len(manager.runtimes) == 0
+    assert len(job_service.runtimes) == 0
 
 
 async def test_a_failing_job_reports_exit_code_and_stderr_tail(
-    manager: JobService, project: Path
+    job_service: JobService, project: Path
 ) -> None:
-    result = await manager.run(
+    result = await job_service.run(
         CONFIG,
         "train",
         str(project),
         dry_run=False,
         envs={"FAKE_OUMI_EXIT": "3", "FAKE_OUMI_STDERR": "ValueError: dataset not found"},
     )
-    assert await wait_for_state(manager, result.job_id, FINISHED) == "failed"
-    status = await manager.status(result.job_id)
+    assert await wait_for_state(job_service, result.job_id, FINISHED) == "failed"
+    status = await job_service.status(result.job_id)
     assert status.exit_code == 3 and status.reason == "exit code 3"
     assert status.stderr_tail[-1] == "ValueError: dataset not found"
     assert "stderr" in status.next_step
 
 
 async def test_cancel_stops_the_whole_process_group_and_is_idempotent(
-    manager: JobService, project: Path
+    job_service: JobService, project: Path
 ) -> None:
-    result = await manager.run(
+    result = await job_service.run(
         CONFIG,
         "train",
         str(project),
         dry_run=False,
         envs={"FAKE_OUMI_SLEEP": "300", "FAKE_OUMI_CHILD": "1"},
     )
-    assert await wait_for_state(manager, result.job_id, {"running"}) == "running"
-    pid = (await manager.status(result.job_id)).pid
+    assert await wait_for_state(job_service, result.job_id, {"running"}) == "running"
+    pid = (await job_service.status(result.job_id)).pid
     assert pid is not None
     for _ in range(50):  # the fake starts its child right away
         if len(live_group_members(pid)) >= 3:
             break
         await asyncio.sleep(0.1)
     assert len(live_group_members(pid)) >= 3  # wrapper, sh, background sleep
-    cancelled = await manager.cancel(result.job_id)
+    cancelled = await job_service.cancel(result.job_id)
     assert cancelled.action == "cancelled" and cancelled.state == "cancelled"
     assert cancelled.previous_state == "running" and cancelled.signals_sent == ["SIGTERM"]
     assert live_group_members(pid) == []
-    again = await manager.cancel(result.job_id)
+    again = await job_service.cancel(result.job_id)
     assert again.action == "already_finished" and again.signals_sent == []
     assert "already finished (cancelled)" in again.message
-    assert (await manager.status(result.job_id)).state == "cancelled"
+    assert (await job_service.status(result.job_id)).state == "cancelled"
 
 
 async def test_cancel_escalates_to_sigkill_and_force_kills_at_once(
-    manager: JobService, project: Path
+    job_service: JobService, project: Path
 ) -> None:
     stubborn = {"FAKE_OUMI_SLEEP": "300", "FAKE_OUMI_IGNORE_TERM": "1"}
-    first = await manager.run(CONFIG, "train", str(project), dry_run=False, envs=stubborn)
-    second = await manager.run(CONFIG, "train", str(project), dry_run=False, envs=stubborn)
+    first = await job_service.run(CONFIG, "train", str(project), dry_run=False, envs=stubborn)
+    second = await job_service.run(CONFIG, "train", str(project), dry_run=False, envs=stubborn)
     for job in (first, second):
-        assert await wait_for_state(manager, job.job_id, {"running"}) == "running"
+        assert await wait_for_state(job_service, job.job_id, {"running"}) == "running"
     await asyncio.sleep(0.3)  # let the shell install its trap
     started = time.monotonic()
-    escalated = await manager.cancel(first.job_id)
+    escalated = await job_service.cancel(first.job_id)
     assert escalated.signals_sent == ["SIGTERM", "SIGKILL"] and escalated.state == "cancelled"
     assert time.monotonic() - started >= 2.0  # the grace period
     started = time.monotonic()
-    forced = await manager.cancel(second.job_id, force=True)
+    forced = await job_service.cancel(second.job_id, force=True)
     assert forced.signals_sent == ["SIGKILL"] and forced.state == "cancelled"
     assert time.monotonic() - started < 2.0
 
@@ -173,7 +175,7 @@ async def test_cancel_escalates_to_sigkill_and_force_kills_at_once(
 async def test_jobs_outlive_their_manager_and_a_new_one_reports_them(
     job_settings: Settings, project: Path
 ) -> None:
-    first = await manager_for(job_settings)
+    first = await job_service_for(job_settings)
     running = await first.run(
         CONFIG, "train", str(project), dry_run=False, envs={"FAKE_OUMI_SLEEP": "2"}
     )
@@ -185,7 +187,7 @@ async def test_jobs_outlive_their_manager_and_a_new_one_reports_them(
         envs={"FAKE_OUMI_SLEEP": "1", "FAKE_OUMI_EXIT": "4"},
     )
     await first.close()  # the "server" goes away; its jobs do not
-    second = await manager_for(job_settings)
+    second = await job_service_for(job_settings)
     try:
         await second.ensure_reconciled()
         assert (await second.status(running.job_id)).state == "running"
@@ -197,24 +199,26 @@ async def test_jobs_outlive_their_manager_and_a_new_one_reports_them(
 
 
 async def test_a_vanished_process_without_exit_record_is_lost(
-    manager: JobService, tmp_path: Path
+    job_service: JobService, tmp_path: Path
 ) -> None:
     gone = subprocess.Popen(["true"])
     gone.wait()
     run = tmp_path / "state" / "jobs" / "ghost"
     run.mkdir(parents=True)
-    manager.registry.add(record("ghost", pid=gone.pid, process_start_time=1.0, run_dir=str(run)))
-    status = await manager.status("ghost")
+    job_service.registry.add(
+        record("ghost", pid=gone.pid, process_start_time=1.0, run_dir=str(run))
+    )
+    status = await job_service.status("ghost")
     assert status.state == "failed" and status.reason.startswith("lost")
 
 
 async def test_a_reused_pid_is_not_mistaken_for_our_job(
-    manager: JobService, tmp_path: Path
+    job_service: JobService, tmp_path: Path
 ) -> None:
     run = tmp_path / "state" / "jobs" / "reused"
     run.mkdir(parents=True)
     alive = os.getpid()  # alive, but not started when recorded and without our marker
-    manager.registry.add(
+    job_service.registry.add(
         record(
             "reused",
             pid=alive,
@@ -223,23 +227,23 @@ async def test_a_reused_pid_is_not_mistaken_for_our_job(
             run_dir=str(run),
         )
     )
-    assert (await manager.status("reused")).state == "failed"
+    assert (await job_service.status("reused")).state == "failed"
 
 
 async def test_a_record_without_process_is_launching_then_lost(
-    manager: JobService, tmp_path: Path
+    job_service: JobService, tmp_path: Path
 ) -> None:
     for job_id, age in (("fresh", 0.0), ("stale", 3600.0)):
         run = tmp_path / "state" / "jobs" / job_id
         run.mkdir(parents=True)
-        manager.registry.add(record(job_id, time.time() - age, run_dir=str(run)))
-    assert (await manager.status("fresh")).state == "launching"
-    stale = await manager.status("stale")
+        job_service.registry.add(record(job_id, time.time() - age, run_dir=str(run)))
+    assert (await job_service.status("fresh")).state == "launching"
+    stale = await job_service.status("stale")
     assert stale.state == "failed" and "never started" in stale.reason
 
 
 async def test_reconcile_recovers_a_process_known_only_from_its_pid_file(
-    manager: JobService, tmp_path: Path, job_settings: Settings
+    job_service: JobService, tmp_path: Path, job_settings: Settings
 ) -> None:
     run = RunDir.for_job(job_settings.state_dir, "orphan")
     run.create()
@@ -249,113 +253,113 @@ async def test_reconcile_recovers_a_process_known_only_from_its_pid_file(
     )
     process = subprocess.Popen(wrapper, start_new_session=True)
     try:
-        manager.registry.add(record("orphan", run_dir=str(run.path), marker=marker))
+        job_service.registry.add(record("orphan", run_dir=str(run.path), marker=marker))
         for _ in range(50):
             if read_pid(run):
                 break
             await asyncio.sleep(0.1)
-        counts = await manager.reconcile()
+        counts = await job_service.reconcile()
         assert counts == {"running": 1}
-        repaired = manager.registry.get("orphan")
+        repaired = job_service.registry.get("orphan")
         assert repaired.pid == process.pid and repaired.process_start_time
-        assert (await manager.status("orphan")).state == "running"
+        assert (await job_service.status("orphan")).state == "running"
     finally:
         os.killpg(process.pid, signal.SIGKILL)
         process.wait()
 
 
 async def test_fifty_short_jobs_leave_no_runtime_and_no_open_file(
-    manager: JobService, project: Path
+    job_service: JobService, project: Path
 ) -> None:
-    first = await manager.run(CONFIG, "train", str(project), dry_run=False)
-    await wait_for_state(manager, first.job_id, FINISHED)
+    first = await job_service.run(CONFIG, "train", str(project), dry_run=False)
+    await wait_for_state(job_service, first.job_id, FINISHED)
     await asyncio.sleep(0.5)
     baseline = open_fd_count()
     ids = []
     for _ in range(5):
         batch = await asyncio.gather(
-            *(manager.run(CONFIG, "train", str(project), dry_run=False) for _ in range(10))
+            *(job_service.run(CONFIG, "train", str(project), dry_run=False) for _ in range(10))
         )
         ids += [job.job_id for job in batch]
     assert len(set(ids)) == 50
     for job_id in ids:
-        assert await wait_for_state(manager, job_id, FINISHED) == "completed"
+        assert await wait_for_state(job_service, job_id, FINISHED) == "completed"
     await asyncio.sleep(0.6)
-    manager.cleanup_stale_runtimes()
-    assert len(manager.runtimes) == 0
+    job_service.cleanup_stale_runtimes()
+    assert len(job_service.runtimes) == 0
     assert open_fd_count() == baseline
-    assert (await manager.list_jobs("completed", limit=1000)).total == 51
+    assert (await job_service.list_jobs("completed", limit=1000)).total == 51
 
 
 async def test_old_finished_records_are_pruned_with_their_run_dirs(
-    manager: JobService, project: Path, job_settings: Settings
+    job_service: JobService, project: Path, job_settings: Settings
 ) -> None:
-    done = await manager.run(CONFIG, "train", str(project), dry_run=False)
-    await wait_for_state(manager, done.job_id, FINISHED)
-    alive = await manager.run(
+    done = await job_service.run(CONFIG, "train", str(project), dry_run=False)
+    await wait_for_state(job_service, done.job_id, FINISHED)
+    alive = await job_service.run(
         CONFIG, "train", str(project), dry_run=False, envs={"FAKE_OUMI_SLEEP": "30"}
     )
-    await wait_for_state(manager, alive.job_id, {"running"})
-    manager.runtimes.create(done.job_id)  # a leftover runtime is evicted with its record
-    pruned = await manager.prune(now=time.time() + 8 * 86400)
+    await wait_for_state(job_service, alive.job_id, {"running"})
+    job_service.runtimes.create(done.job_id)  # a leftover runtime is evicted with its record
+    pruned = await job_service.prune(now=time.time() + 8 * 86400)
     assert pruned == [done.job_id]
-    assert not Path(done.run_dir).exists() and done.job_id not in manager.runtimes
-    assert manager.registry.find(alive.job_id) is not None
-    await manager.cancel(alive.job_id, force=True)
+    assert not Path(done.run_dir).exists() and done.job_id not in job_service.runtimes
+    assert job_service.registry.find(alive.job_id) is not None
+    await job_service.cancel(alive.job_id, force=True)
 
 
 async def test_blocked_checks_stop_a_real_run_with_the_report(
-    manager: JobService, tmp_path: Path
+    job_service: JobService, tmp_path: Path
 ) -> None:
     write_yaml(tmp_path / "bad.yaml", training_config("data/missing.jsonl"))
-    result = await manager.run("bad.yaml", "train", str(tmp_path), dry_run=False)
+    result = await job_service.run("bad.yaml", "train", str(tmp_path), dry_run=False)
     assert not result.launched and result.checks.blocking
     assert any("missing.jsonl" in f.message for f in result.checks.preflight_errors)
-    assert (await manager.list_jobs()).total == 0
-    wrong_kind = await manager.run(str(tmp_path / "bad.yaml"), "infer", str(tmp_path))
+    assert (await job_service.list_jobs()).total == 0
+    wrong_kind = await job_service.run(str(tmp_path / "bad.yaml"), "infer", str(tmp_path))
     assert not wrong_kind.checks.valid and wrong_kind.checks.validation_errors
 
 
 async def test_job_name_clash_cloud_and_cluster_are_clear_errors(
-    manager: JobService, project: Path
+    job_service: JobService, project: Path
 ) -> None:
-    await manager.run(CONFIG, "train", str(project), dry_run=False, job_name="mine")
+    await job_service.run(CONFIG, "train", str(project), dry_run=False, job_name="mine")
     # The same name with another request is refused (the same request returns the job:
-    # test_job_faults.py).
+    # jobs/process/test_faults.py).
     for dry_run in (False, True):
         with pytest.raises(InvalidArgumentError, match="'mine' already exists"):
-            await manager.run(
+            await job_service.run(
                 CONFIG, "train", str(project), dry_run=dry_run, job_name="mine", envs={"A": "1"}
             )
     with pytest.raises(InvalidArgumentError, match=r"not a cloud oumi\.launcher knows"):
-        await manager.run(CONFIG, "train", str(project), cloud="moon")
+        await job_service.run(CONFIG, "train", str(project), cloud="moon")
     with pytest.raises(InvalidArgumentError, match="cluster_name"):
-        await manager.run(CONFIG, "train", str(project), cluster_name="c1")
+        await job_service.run(CONFIG, "train", str(project), cluster_name="c1")
     with pytest.raises(InvalidArgumentError, match="accelerators"):
-        await manager.run(
+        await job_service.run(
             CONFIG, "train", str(project), resources=CloudResources(accelerators="A100:1")
         )
 
 
-async def test_logs_page_forward_with_next_offset(manager: JobService, project: Path) -> None:
-    result = await manager.run(
+async def test_logs_page_forward_with_next_offset(job_service: JobService, project: Path) -> None:
+    result = await job_service.run(
         CONFIG, "train", str(project), dry_run=False, envs={"FAKE_OUMI_LINES": "5000"}
     )
-    await wait_for_state(manager, result.job_id, FINISHED)
-    tail = await manager.logs(result.job_id, lines=10, stream="stdout")
+    await wait_for_state(job_service, result.job_id, FINISHED)
+    tail = await job_service.logs(result.job_id, lines=10, stream="stdout")
     assert tail.chunks[0].text.splitlines() == [f"line {i}" for i in range(4990, 5000)]
     assert "offset=0" in tail.next_step
     lines: list[str] = []
     offset: int | None = 0
     while offset is not None:
-        page = await manager.logs(result.job_id, lines=2000, stream="stdout", offset=offset)
+        page = await job_service.logs(result.job_id, lines=2000, stream="stdout", offset=offset)
         lines += page.chunks[0].text.splitlines()
         offset = page.next_offset
     assert lines[1:] == [f"line {i}" for i in range(5000)]
     with pytest.raises(InvalidArgumentError, match="paging needs one stream"):
-        await manager.logs(result.job_id, stream="both", offset=0)
+        await job_service.logs(result.job_id, stream="both", offset=0)
     with pytest.raises(InvalidArgumentError, match="stream"):
-        await manager.logs(result.job_id, stream="stdin")
+        await job_service.logs(result.job_id, stream="stdin")
 
 
 async def test_a_missing_oumi_executable_fails_the_job_with_the_reason(
@@ -364,7 +368,7 @@ async def test_a_missing_oumi_executable_fails_the_job_with_the_reason(
     from dataclasses import replace
 
     broken = replace(settings, oumi_executable=tmp_path / "no" / "oumi")
-    jobs = await manager_for(broken)
+    jobs = await job_service_for(broken)
     try:
         result = await jobs.run(CONFIG, "train", str(project), dry_run=False)
         assert await wait_for_state(jobs, result.job_id, FINISHED) == "failed"

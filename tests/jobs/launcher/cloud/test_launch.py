@@ -24,7 +24,7 @@ from oumi_mcp_server.jobs.registry import Registry
 from oumi_mcp_server.jobs.service import JobService
 from oumi_mcp_server.services import build_job_service
 from oumi_mcp_server.settings import Settings
-from tests.cloud_jobs.support import (
+from tests.jobs.launcher.cloud.support import (
     CANCEL_S,
     CONFIG,
     LIMITS,
@@ -45,7 +45,7 @@ pytestmark = pytest.mark.anyio
 
 
 async def test_generated_job_config_for_a_training_config(
-    manager: JobService, engine: FakeLauncher, project: Path
+    job_service: JobService, engine: FakeLauncher, project: Path
 ) -> None:
     if shutil.which("git") is None:
         pytest.skip("git is needed: SkyPilot honours .gitignore only in a git repository")
@@ -54,7 +54,7 @@ async def test_generated_job_config_for_a_training_config(
     (project / "checkpoints").mkdir()
     (project / "checkpoints" / "big.bin").write_bytes(b"0" * 1024)
 
-    result = await manager.run(
+    result = await job_service.run(
         CONFIG,
         "train",
         str(project),
@@ -102,18 +102,18 @@ async def test_generated_job_config_for_a_training_config(
     assert "dry_run=false" in result.next_step
 
     assert engine.calls_named("up") == []
-    assert manager.registry.find("cloud-try") is None
+    assert job_service.registry.find("cloud-try") is None
     assert not Path(result.run_dir).exists()
 
 
 async def test_a_given_job_config_is_launched_as_written_with_our_identity(
-    manager: JobService, engine: FakeLauncher, project: Path
+    job_service: JobService, engine: FakeLauncher, project: Path
 ) -> None:
     (project / "workdir").mkdir()
     (project / "workdir" / "script.py").write_text("print('hi')\n")
     write_yaml(project / "jobs" / "gcp.yaml", job_config_data())
 
-    result = await manager.run(
+    result = await job_service.run(
         "jobs/gcp.yaml", "train", str(project), job_name="given", envs={"EXTRA": "1"}
     )
 
@@ -132,18 +132,18 @@ async def test_a_given_job_config_is_launched_as_written_with_our_identity(
 
 
 async def test_a_job_config_cloud_conflict_or_no_cloud_is_a_clear_error(
-    manager: JobService, engine: FakeLauncher, project: Path
+    job_service: JobService, engine: FakeLauncher, project: Path
 ) -> None:
     write_yaml(project / "jobs" / "gcp.yaml", job_config_data())
     with pytest.raises(InvalidArgumentError, match="conflicts with the job config") as raised:
-        await manager.run("jobs/gcp.yaml", "train", str(project), cloud="aws")
+        await job_service.run("jobs/gcp.yaml", "train", str(project), cloud="aws")
     assert raised.value.field == "cloud" and raised.value.next_step
 
     write_yaml(
         project / "jobs" / "nocloud.yaml", job_config_data(resources={"accelerators": "A100"})
     )
     with pytest.raises(InvalidArgumentError, match=r"no resources\.cloud") as raised:
-        await manager.run("jobs/nocloud.yaml", "train", str(project))
+        await job_service.run("jobs/nocloud.yaml", "train", str(project))
     assert "cloud" in raised.value.next_step
     assert engine.calls == []
 
@@ -152,11 +152,11 @@ async def test_a_job_config_cloud_conflict_or_no_cloud_is_a_clear_error(
 
 
 async def test_launch_returns_at_once_then_the_launcher_is_the_source_of_truth(
-    manager: JobService, engine: RecordingLauncher, project: Path
+    job_service: JobService, engine: RecordingLauncher, project: Path
 ) -> None:
     engine.up_gate = threading.Event()
     started = time.monotonic()
-    result = await manager.run(
+    result = await job_service.run(
         CONFIG,
         "train",
         str(project),
@@ -167,14 +167,14 @@ async def test_launch_returns_at_once_then_the_launcher_is_the_source_of_truth(
     assert time.monotonic() - started < 5.0
     assert result.launched and result.state == "launching"
     assert result.job_config is not None and result.job_config["envs"]["HF_TOKEN"] == "***"
-    record = manager.registry.get(result.job_id)
+    record = job_service.registry.get(result.job_id)
     assert record.backend == "launcher" and record.cloud == "gcp"
     assert record.launcher_job_id == "" and record.cluster_name == ""
     assert "HF_TOKEN" in record.env_names
-    stored = [path for path in manager.registry.path.parent.rglob("*") if path.is_file()]
+    stored = [path for path in job_service.registry.path.parent.rglob("*") if path.is_file()]
     assert stored and not [path for path in stored if b"hf_real_token" in path.read_bytes()]
-    assert (await manager.status(result.job_id)).state == "launching"
-    listed = await manager.list_jobs()
+    assert (await job_service.status(result.job_id)).state == "launching"
+    listed = await job_service.list_jobs()
     assert [(job.job_id, job.state) for job in listed.jobs] == [(result.job_id, "launching")]
     assert await until(lambda: bool(engine.calls_named("up")))
     sent = engine.job_configs[0]
@@ -182,42 +182,42 @@ async def test_launch_returns_at_once_then_the_launcher_is_the_source_of_truth(
     assert sent["envs"]["HF_TOKEN"] == "hf_real_token"  # masked only where it is shown
 
     engine.up_gate.set()
-    assert await until(lambda: not manager.runtimes)
-    record = manager.registry.get(result.job_id)
+    assert await until(lambda: not job_service.runtimes)
+    record = job_service.registry.get(result.job_id)
     assert record.launcher_job_id == "1" and record.cluster_name == "gcp-cluster-1"
-    status = await manager.status(result.job_id)
+    status = await job_service.status(result.job_id)
     assert status.state == "running" and status.launcher_job_id == "1"
     assert status.cluster_name == "gcp-cluster-1"
     assert ("status", "gcp", "gcp-cluster-1", "1") in engine.calls
-    assert len(manager.runtimes) == 0
+    assert len(job_service.runtimes) == 0
     assert engine.clouds_by_name["gcp"].jobs[0].name == result.job_id
 
 
 async def test_a_failing_up_fails_the_job_with_the_launch_error(
-    manager: JobService, engine: FakeLauncher, project: Path
+    job_service: JobService, engine: FakeLauncher, project: Path
 ) -> None:
     engine.up_error = "quota exceeded for A100 in us-central1"
-    result = await manager.run(CONFIG, "train", str(project), cloud="gcp", dry_run=False)
+    result = await job_service.run(CONFIG, "train", str(project), cloud="gcp", dry_run=False)
     assert result.state == "launching"
-    assert await until(lambda: not manager.runtimes)
-    status = await manager.status(result.job_id)
+    assert await until(lambda: not job_service.runtimes)
+    status = await job_service.status(result.job_id)
     assert status.state == "failed" and status.terminal
     assert "quota exceeded for A100" in status.reason
-    assert manager.registry.get(result.job_id).launcher_job_id == ""
+    assert job_service.registry.get(result.job_id).launcher_job_id == ""
 
 
 # -- cancel ------------------------------------------------------------------------------
 
 
 async def test_cancel_during_up_cancels_what_up_started(
-    manager: JobService, engine: FakeLauncher, project: Path
+    job_service: JobService, engine: FakeLauncher, project: Path
 ) -> None:
     engine.up_gate = threading.Event()
-    result = await manager.run(CONFIG, "train", str(project), cloud="gcp", dry_run=False)
+    result = await job_service.run(CONFIG, "train", str(project), cloud="gcp", dry_run=False)
     assert await until(lambda: bool(engine.calls_named("up")))
 
     started = time.monotonic()
-    cancelled = await manager.cancel(result.job_id)
+    cancelled = await job_service.cancel(result.job_id)
     assert time.monotonic() - started < 2.0
     assert cancelled.action == "cancelled" and cancelled.state == "cancelled"
     assert cancelled.previous_state == "launching"
@@ -225,59 +225,59 @@ async def test_cancel_during_up_cancels_what_up_started(
 
     engine.up_gate.set()
     assert await until(lambda: bool(engine.calls_named("cancel"))), "orphan left running"
-    record = manager.registry.get(result.job_id)
+    record = job_service.registry.get(result.job_id)
     assert engine.calls_named("cancel") == [
         ("cancel", "gcp", record.cluster_name, record.launcher_job_id)
     ]
     assert record.launcher_job_id == "1"
-    assert (await manager.status(result.job_id)).state == "cancelled"
-    again = await manager.cancel(result.job_id)
+    assert (await job_service.status(result.job_id)).state == "cancelled"
+    again = await job_service.cancel(result.job_id)
     assert again.action == "already_finished"
     assert len(engine.calls_named("cancel")) == 1
 
 
 async def test_cancel_after_launch_checks_the_live_state_first(
-    manager: JobService, engine: FakeLauncher, project: Path
+    job_service: JobService, engine: FakeLauncher, project: Path
 ) -> None:
-    finished = await launch_on_gcp(manager, project)
+    finished = await launch_on_gcp(job_service, project)
     engine.set_status("gcp", finished.launcher_job_id, "SUCCEEDED", "completed", True)
-    result = await manager.cancel(finished.job_id)
+    result = await job_service.cancel(finished.job_id)
     assert result.action == "already_finished" and result.state == "completed"
     assert engine.calls_named("cancel") == []
 
-    running = await launch_on_gcp(manager, project)
-    assert (await manager.status(running.job_id)).state == "running"
-    result = await manager.cancel(running.job_id)
+    running = await launch_on_gcp(job_service, project)
+    assert (await job_service.status(running.job_id)).state == "running"
+    result = await job_service.cancel(running.job_id)
     assert engine.calls_named("cancel") == [
         ("cancel", "gcp", running.cluster_name, running.launcher_job_id)
     ]
     assert result.action == "cancelled"
     assert result.previous_state == "running" and result.state == "cancelled"
     assert result.signals_sent == ["launcher.cancel"]
-    assert (await manager.status(running.job_id)).state == "cancelled"
+    assert (await job_service.status(running.job_id)).state == "cancelled"
 
 
 async def test_force_is_refused_for_a_launcher_job_and_changes_nothing(
-    manager: JobService, engine: FakeLauncher, project: Path
+    job_service: JobService, engine: FakeLauncher, project: Path
 ) -> None:
-    running = await launch_on_gcp(manager, project)
+    running = await launch_on_gcp(job_service, project)
     with pytest.raises(InvalidArgumentError) as raised:
-        await manager.cancel(running.job_id, force=True)
+        await job_service.cancel(running.job_id, force=True)
     assert raised.value.field == "force" and "oumi.launcher" in raised.value.message
     assert "without force" in raised.value.next_step
     assert engine.calls_named("cancel") == []
-    assert (await manager.status(running.job_id)).state == "running"
-    assert (await manager.cancel(running.job_id)).state == "cancelled"
+    assert (await job_service.status(running.job_id)).state == "running"
+    assert (await job_service.cancel(running.job_id)).state == "cancelled"
 
 
 async def test_a_hanging_cancel_is_a_time_out_that_says_how_to_check(
-    manager: JobService, engine: FakeLauncher, project: Path
+    job_service: JobService, engine: FakeLauncher, project: Path
 ) -> None:
-    record = await launch_on_gcp(manager, project)
+    record = await launch_on_gcp(job_service, project)
     engine.cancel_hang_s = CANCEL_S + 2.0
     started = time.monotonic()
     with pytest.raises(EngineTimeoutError) as raised:
-        await manager.cancel(record.job_id)
+        await job_service.cancel(record.job_id)
     elapsed = time.monotonic() - started
     assert elapsed < CANCEL_S + MARGIN_S, elapsed
     assert "may still be running" in raised.value.message
@@ -299,7 +299,7 @@ async def test_a_launch_the_registry_missed_is_still_found_through_its_run_dir(
     settings: Settings, engine: FakeLauncher, project: Path
 ) -> None:
     services = services_for(settings, engine)
-    manager = build_job_service(
+    job_service = build_job_service(
         settings,
         validation=services.validation,
         preflight=services.preflight,
@@ -307,12 +307,12 @@ async def test_a_launch_the_registry_missed_is_still_found_through_its_run_dir(
         launcher=lambda: engine,
         launcher_limits=LIMITS,
     )
-    launched = await manager.run(CONFIG, "train", str(project), cloud="gcp", dry_run=False)
-    assert await until(lambda: not manager.runtimes), "the launch never settled"
-    assert manager.registry.get(launched.job_id).launcher_job_id == ""
-    status = await manager.status(launched.job_id)
+    launched = await job_service.run(CONFIG, "train", str(project), cloud="gcp", dry_run=False)
+    assert await until(lambda: not job_service.runtimes), "the launch never settled"
+    assert job_service.registry.get(launched.job_id).launcher_job_id == ""
+    status = await job_service.status(launched.job_id)
     assert status.state == "running" and status.reason.startswith("gcp/"), status
-    cancelled = await manager.cancel(launched.job_id)
+    cancelled = await job_service.cancel(launched.job_id)
     assert cancelled.state == "cancelled", cancelled
     assert engine.calls_named("cancel"), "the launcher job was not cancelled"
-    await manager.close()
+    await job_service.close()

@@ -26,7 +26,13 @@ from oumi_mcp_server.jobs.models import RunJobResult
 from oumi_mcp_server.server.app import build_server
 from oumi_mcp_server.services import Services, build_job_service
 from oumi_mcp_server.settings import Settings
-from tests.cloud_jobs.support import CONFIG, LIMITS, launch_on_gcp, manager_for_engine, until
+from tests.jobs.launcher.cloud.support import (
+    CONFIG,
+    LIMITS,
+    job_service_for_engine,
+    launch_on_gcp,
+    until,
+)
 from tests.launcher_support import FakeCloud, FakeLauncher
 from tests.project import make_project
 from tests.skypilot_support import record_sky_check
@@ -58,68 +64,68 @@ async def test_a_fresh_home_asks_no_skypilot_cloud_and_says_how_to_enable_one(
     settings: Settings, engine: FakeLauncher
 ) -> None:
     assert not settings.skypilot_dir.exists()
-    manager = manager_for_engine(settings, engine)
-    listed = await manager.list_jobs()
+    job_service = job_service_for_engine(settings, engine)
+    listed = await job_service.list_jobs()
     assert asked(engine) == {"local"}
     assert listed.warnings == [] and listed.clouds_listed == ["local"]
     assert len(listed.notes) == 1, listed.notes
     assert "No SkyPilot cloud is enabled" in listed.notes[0]
     assert "no record of a `sky check`" in listed.notes[0]
     assert "run `sky check`" in listed.notes[0]
-    await manager.close()
+    await job_service.close()
 
 
 async def test_a_home_whose_sky_check_enabled_one_cloud_asks_exactly_that_cloud(
     settings: Settings, engine: FakeLauncher, tmp_path: Path
 ) -> None:
     sky = record_sky_check(tmp_path / "home", ["GCP"])
-    manager = manager_for_engine(replace(settings, skypilot_dir=sky), engine)
-    listed = await manager.list_jobs()
+    job_service = job_service_for_engine(replace(settings, skypilot_dir=sky), engine)
+    listed = await job_service.list_jobs()
     assert asked(engine) == {"gcp", "local"}
     assert listed.clouds_listed == ["gcp", "local"]
     assert listed.warnings == [] and listed.notes == []
-    await manager.close()
+    await job_service.close()
 
 
 async def test_a_sky_check_that_enabled_none_is_said_as_such(
     settings: Settings, engine: FakeLauncher, tmp_path: Path
 ) -> None:
     sky = record_sky_check(tmp_path / "home", [])
-    manager = manager_for_engine(replace(settings, skypilot_dir=sky), engine)
-    listed = await manager.list_jobs()
+    job_service = job_service_for_engine(replace(settings, skypilot_dir=sky), engine)
+    listed = await job_service.list_jobs()
     assert asked(engine) == {"local"}
     assert "SkyPilot's last `sky check` enabled none" in listed.notes[0]
-    await manager.close()
+    await job_service.close()
 
 
 async def test_a_job_of_ours_on_gcp_makes_gcp_asked_with_nothing_enabled(
     settings: Settings, engine: FakeLauncher, tmp_path: Path
 ) -> None:
-    manager = manager_for_engine(settings, engine)  # its pre-flight says gcp is enabled
-    ours = await launch_on_gcp(manager, make_project(tmp_path / "project"))
+    job_service = job_service_for_engine(settings, engine)  # its pre-flight says gcp is enabled
+    ours = await launch_on_gcp(job_service, make_project(tmp_path / "project"))
     engine.add_job("aws", "their-cluster", "7", "by-hand", "RUNNING")
     before = len(engine.calls_named("status"))
 
-    listed = await manager.list_jobs()  # the SkyPilot folder has no `sky check` record
+    listed = await job_service.list_jobs()  # the SkyPilot folder has no `sky check` record
     calls = engine.calls_named("status")[before:]
     assert {call[1] for call in calls} == {"gcp", "local"}
     assert [(job.job_id, job.state) for job in listed.jobs] == [(ours.job_id, "running")]
     assert listed.warnings == [] and listed.clouds_listed == ["gcp", "local"]
     assert len(listed.notes) == 1 and "besides gcp" in listed.notes[0]
-    await manager.close()
+    await job_service.close()
 
 
 async def test_list_jobs_asks_a_cloud_the_call_names(
     settings: Settings, engine: FakeLauncher
 ) -> None:
     engine.add_job("aws", "their-cluster", "7", "by-hand", "RUNNING")
-    manager = manager_for_engine(settings, engine)
-    listed = await manager.list_jobs(cloud="AWS")
+    job_service = job_service_for_engine(settings, engine)
+    listed = await job_service.list_jobs(cloud="AWS")
     assert asked(engine) == {"aws", "local"}
     assert [(job.cloud, job.launcher_job_id) for job in listed.jobs] == [("aws", "7")]
     with pytest.raises(InvalidArgumentError, match=r"not a cloud oumi\.launcher knows"):
-        await manager.list_jobs(cloud="nimbus")
-    await manager.close()
+        await job_service.list_jobs(cloud="nimbus")
+    await job_service.close()
 
 
 async def test_oumi_mcp_clouds_still_decides_alone(
@@ -127,11 +133,11 @@ async def test_oumi_mcp_clouds_still_decides_alone(
 ) -> None:
     sky = record_sky_check(tmp_path / "home", ["GCP"])
     configured = replace(settings, skypilot_dir=sky, listed_clouds=("azure",))
-    manager = manager_for_engine(configured, engine)
-    listed = await manager.list_jobs()
+    job_service = job_service_for_engine(configured, engine)
+    listed = await job_service.list_jobs()
     assert asked(engine) == {"azure"}
     assert listed.clouds_listed == ["azure"] and listed.notes == []
-    await manager.close()
+    await job_service.close()
 
 
 async def test_the_listing_warm_up_asks_the_enabled_clouds_once_and_list_jobs_reuses_it(
@@ -173,7 +179,7 @@ async def dry_run_on(
 ) -> RunJobResult:
     """A dry run with the real pre-flight (no injected cloud checker)."""
     services = Services.create(settings, launcher=engine)
-    manager = build_job_service(
+    job_service = build_job_service(
         settings,
         validation=services.validation,
         preflight=services.preflight,
@@ -181,9 +187,9 @@ async def dry_run_on(
         launcher_limits=LIMITS,
     )
     try:
-        return await manager.run(CONFIG, "train", str(project), cloud=cloud)
+        return await job_service.run(CONFIG, "train", str(project), cloud=cloud)
     finally:
-        await manager.close()
+        await job_service.close()
 
 
 async def test_a_dry_run_on_a_cloud_reads_the_sky_check_record(

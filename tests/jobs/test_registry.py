@@ -122,7 +122,7 @@ import sys, time
 sys.path[:0] = [sys.argv[2]]
 from pathlib import Path
 from oumi_mcp_server.jobs.registry import Registry
-from tests.test_jobs_registry import record
+from tests.jobs.test_registry import record
 registry = Registry(Path(sys.argv[1]))
 index = 0
 while True:
@@ -155,7 +155,7 @@ def test_a_writer_killed_mid_transaction_loses_nothing_committed(tmp_path: Path)
 
 def test_a_writer_killed_between_commits_keeps_every_commit(tmp_path: Path) -> None:
     Registry(tmp_path).count()  # create the schema first
-    root = str(Path(__file__).resolve().parents[1])
+    root = str(Path(__file__).resolve().parents[2])
     writer = subprocess.Popen(
         [sys.executable, "-c", COMMIT_IN_LOOP, str(tmp_path), root],
         stdout=subprocess.PIPE,

@@ -76,7 +76,7 @@ async def _service(settings: Settings, validation: ValidationService) -> JobServ
 
 
 @pytest.fixture
-async def manager(job_settings: Settings) -> AsyncIterator[JobService]:
+async def job_service(job_settings: Settings) -> AsyncIterator[JobService]:
     jobs = await Services.create(job_settings).job_service()
     try:
         yield jobs
@@ -127,10 +127,10 @@ async def test_the_job_runs_the_bytes_that_were_validated_not_a_file_swapped_in_
 
 
 async def test_concurrent_cancels_all_answer_cleanly_and_the_job_ends_cancelled(
-    manager: JobService, project: Path
+    job_service: JobService, project: Path
 ) -> None:
     for round_number in range(3):
-        result = await manager.run(
+        result = await job_service.run(
             CONFIG,
             "train",
             str(project),
@@ -138,38 +138,38 @@ async def test_concurrent_cancels_all_answer_cleanly_and_the_job_ends_cancelled(
             job_name=f"many-cancels-{round_number}",
             envs={"FAKE_OUMI_SLEEP": "60"},
         )
-        assert await wait_for_state(manager, result.job_id, {"running"}) == "running"
+        assert await wait_for_state(job_service, result.job_id, {"running"}) == "running"
         answers = await asyncio.gather(
-            *(manager.cancel(result.job_id) for _ in range(6)), return_exceptions=True
+            *(job_service.cancel(result.job_id) for _ in range(6)), return_exceptions=True
         )
         failures = [answer for answer in answers if isinstance(answer, BaseException)]
         assert not failures, failures
         actions = [answer.action for answer in answers if not isinstance(answer, BaseException)]
         assert set(actions) <= {"cancelled", "already_finished"}, actions
         assert "cancelled" in actions, actions
-        assert (await manager.status(result.job_id)).state == "cancelled"
+        assert (await job_service.status(result.job_id)).state == "cancelled"
 
 
 async def test_a_stopped_job_says_so_and_cancel_still_ends_it(
-    manager: JobService, project: Path
+    job_service: JobService, project: Path
 ) -> None:
-    result = await manager.run(
+    result = await job_service.run(
         CONFIG, "train", str(project), dry_run=False, envs={"FAKE_OUMI_SLEEP": "60"}
     )
-    assert await wait_for_state(manager, result.job_id, {"running"}) == "running"
-    pid = (await manager.status(result.job_id)).pid
+    assert await wait_for_state(job_service, result.job_id, {"running"}) == "running"
+    pid = (await job_service.status(result.job_id)).pid
     assert pid is not None
     os.killpg(pid, signal.SIGSTOP)
     try:
-        status = await manager.status(result.job_id)
+        status = await job_service.status(result.job_id)
         assert status.state == "running"
         assert "stopped" in status.reason and "SIGCONT" in status.reason, status.reason
-        listed = {row.job_id: row for row in (await manager.list_jobs()).jobs}
+        listed = {row.job_id: row for row in (await job_service.list_jobs()).jobs}
         assert "stopped" in listed[result.job_id].reason
-        cancelled = await manager.cancel(result.job_id)
+        cancelled = await job_service.cancel(result.job_id)
         assert cancelled.action == "cancelled", cancelled
         assert cancelled.signals_sent[:1] == ["SIGTERM"], cancelled.signals_sent
-        assert (await manager.status(result.job_id)).state == "cancelled"
+        assert (await job_service.status(result.job_id)).state == "cancelled"
     finally:
         if _group_alive(pid):
             os.killpg(pid, signal.SIGKILL)
@@ -184,7 +184,7 @@ def _group_alive(pgid: int) -> bool:
 
 
 async def test_a_cancel_that_lands_during_the_hand_over_says_it_cancelled(
-    manager: JobService, project: Path, job_settings: Settings
+    job_service: JobService, project: Path, job_settings: Settings
 ) -> None:
     """The cancel sees the launch pending, the launch hands the record over, the cancel
     writes its request and finds the engine's record; the launch then sees the request
@@ -194,24 +194,24 @@ async def test_a_cancel_that_lands_during_the_hand_over_says_it_cancelled(
         "train", job_name="handed", cloud="", cluster_name="", envs={}, overrides=[], resources=None
     )
     accepted = accept(
-        manager.registry, Request(args, CONFIG, str(project)), job_settings.state_dir, owner()
+        job_service.registry, Request(args, CONFIG, str(project)), job_settings.state_dir, owner()
     )
     assert isinstance(accepted, Accepted)
     pending = accepted.record
-    process = ProcessBackend(manager.registry, RuntimeTable(), state_dir=job_settings.state_dir)
-    holder = PendingLaunches(manager.registry, {PROCESS_BACKEND: process})
+    process = ProcessBackend(job_service.registry, RuntimeTable(), state_dir=job_settings.state_dir)
+    holder = PendingLaunches(job_service.registry, {PROCESS_BACKEND: process})
     assert (await holder.observe([pending]))[0].state.value == "validating"
 
-    assert manager.registry.hand_over(replace(pending, backend=PROCESS_BACKEND))
+    assert job_service.registry.hand_over(replace(pending, backend=PROCESS_BACKEND))
     outcome = await holder.cancel(pending, force=False)
     assert RunDir(Path(pending.run_dir)).read_cancel() is not None  # the launch stops here
 
     assert outcome.action == "cancelled", outcome
     assert outcome.final.state.value == "cancelled"
     assert "handed over" in outcome.message
-    again = await manager.cancel("handed")
+    again = await job_service.cancel("handed")
     assert again.action == "already_finished" and again.state == "cancelled", again
-    assert (await manager.status("handed")).state == "cancelled"
+    assert (await job_service.status("handed")).state == "cancelled"
 
 
 def test_run_dir_files_written_from_many_threads_at_once_are_never_lost(tmp_path: Path) -> None:
@@ -237,7 +237,7 @@ def test_run_dir_files_written_from_many_threads_at_once_are_never_lost(tmp_path
 
 
 async def test_the_jobs_envs_reach_oumi_but_never_load_code_into_the_wrapper(
-    manager: JobService, project: Path, tmp_path: Path
+    job_service: JobService, project: Path, tmp_path: Path
 ) -> None:
     """PYTHONPATH in envs is for the job: the wrapper (python -I) imports nothing from it."""
     planted = tmp_path / "planted"
@@ -246,10 +246,10 @@ async def test_the_jobs_envs_reach_oumi_but_never_load_code_into_the_wrapper(
     (planted / "sitecustomize.py").write_text(
         f"import pathlib\npathlib.Path({str(touched)!r}).write_text('ran')\n"
     )
-    dry = await manager.run(CONFIG, "train", str(project), envs={"PYTHONPATH": str(planted)})
+    dry = await job_service.run(CONFIG, "train", str(project), envs={"PYTHONPATH": str(planted)})
     assert any(w.field == "PYTHONPATH" for w in dry.checks.warnings), dry.checks.warnings
-    result = await manager.run(
+    result = await job_service.run(
         CONFIG, "train", str(project), dry_run=False, envs={"PYTHONPATH": str(planted)}
     )
-    assert await wait_for_state(manager, result.job_id, FINISHED) == "completed"
+    assert await wait_for_state(job_service, result.job_id, FINISHED) == "completed"
     assert not touched.exists()

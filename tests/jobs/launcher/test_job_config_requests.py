@@ -23,9 +23,9 @@ from oumi_mcp_server.jobs.launcher.run_block import read_run_block
 from oumi_mcp_server.jobs.service import JobService
 from oumi_mcp_server.server.app import build_server
 from oumi_mcp_server.settings import Settings
-from tests.cloud_jobs.support import (
+from tests.jobs.launcher.cloud.support import (
     RecordingLauncher,
-    manager_for_engine,
+    job_service_for_engine,
     services_for,
     structured,
     until,
@@ -43,8 +43,8 @@ def engine() -> RecordingLauncher:
 
 
 @pytest.fixture
-async def manager(settings: Settings, engine: RecordingLauncher) -> AsyncIterator[JobService]:
-    jobs = manager_for_engine(settings, engine)
+async def job_service(settings: Settings, engine: RecordingLauncher) -> AsyncIterator[JobService]:
+    jobs = job_service_for_engine(settings, engine)
     try:
         yield jobs
     finally:
@@ -77,7 +77,7 @@ def messages(items: list[Any]) -> list[str]:
 
 
 async def test_overrides_go_to_the_oumi_call_of_the_run_block_quoted(
-    manager: JobService, engine: RecordingLauncher, project: Path
+    job_service: JobService, engine: RecordingLauncher, project: Path
 ) -> None:
     run = "set -e\noumi train \\\n  -c configs/train.yaml  # the training\necho done\n"
     config = job_config(project, run)
@@ -86,7 +86,7 @@ async def test_overrides_go_to_the_oumi_call_of_the_run_block_quoted(
         "job_name": "with-overrides",
     }
 
-    dry = await manager.run(config, "train", str(project), **arguments)
+    dry = await job_service.run(config, "train", str(project), **arguments)
 
     assert dry.job_config is not None
     assert dry.job_config["run"] == (
@@ -97,20 +97,20 @@ async def test_overrides_go_to_the_oumi_call_of_the_run_block_quoted(
     assert not dry.checks.blocking, dry.checks
     assert (project / JOB).read_text().count("max_steps") == 0  # the file is not changed
 
-    launched = await manager.run(config, "train", str(project), dry_run=False, **arguments)
+    launched = await job_service.run(config, "train", str(project), dry_run=False, **arguments)
     assert launched.launched
     assert await until(lambda: bool(engine.job_configs))
     assert engine.job_configs[0]["run"] == dry.job_config["run"]
 
 
 async def test_overrides_are_refused_when_the_run_block_has_no_single_oumi_call(
-    manager: JobService, engine: RecordingLauncher, project: Path
+    job_service: JobService, engine: RecordingLauncher, project: Path
 ) -> None:
     two = job_config(
         project, "oumi train -c configs/train.yaml\noumi evaluate -c configs/eval.yaml\n"
     )
     with pytest.raises(InvalidArgumentError) as raised:
-        await manager.run(two, "train", str(project), overrides=["training.max_steps=3"])
+        await job_service.run(two, "train", str(project), overrides=["training.max_steps=3"])
     assert raised.value.field == "overrides"
     assert "calls oumi 2 times" in raised.value.message
     assert "`oumi train` (line 1)" in raised.value.message
@@ -119,13 +119,13 @@ async def test_overrides_are_refused_when_the_run_block_has_no_single_oumi_call(
 
     none = job_config(project, "python scripts/train.py\n")
     with pytest.raises(InvalidArgumentError, match="calls no oumi command") as raised:
-        await manager.run(none, "train", str(project), overrides=["training.max_steps=3"])
+        await job_service.run(none, "train", str(project), overrides=["training.max_steps=3"])
     assert raised.value.field == "overrides"
 
     hidden = job_config(project, 'CMD="oumi train"\nif true; then $CMD -c configs/x.yaml; fi\n')
     with pytest.raises(InvalidArgumentError, match="line 2 runs a command through a shell"):
-        await manager.run(hidden, "train", str(project), overrides=["training.max_steps=3"])
-    result = await manager.run(hidden, "train", str(project))
+        await job_service.run(hidden, "train", str(project), overrides=["training.max_steps=3"])
+    result = await job_service.run(hidden, "train", str(project))
     assert any(
         m.startswith("Not checked: configs/x.yaml") and "with $CMD, a shell variable" in m
         for m in messages(result.checks.warnings)
@@ -134,11 +134,11 @@ async def test_overrides_are_refused_when_the_run_block_has_no_single_oumi_call(
 
 
 async def test_overrides_of_the_job_configs_own_fields_are_refused(
-    manager: JobService, engine: RecordingLauncher, project: Path
+    job_service: JobService, engine: RecordingLauncher, project: Path
 ) -> None:
     config = job_config(project, "oumi train -c configs/train.yaml\n")
     with pytest.raises(InvalidArgumentError) as raised:
-        await manager.run(
+        await job_service.run(
             config,
             "train",
             str(project),
@@ -154,25 +154,25 @@ async def test_overrides_of_the_job_configs_own_fields_are_refused(
 
 
 async def test_a_command_other_than_the_run_blocks_is_refused_naming_both(
-    manager: JobService, engine: RecordingLauncher, project: Path
+    job_service: JobService, engine: RecordingLauncher, project: Path
 ) -> None:
     config = job_config(project, "oumi distributed torchrun -m oumi train -c configs/train.yaml\n")
     with pytest.raises(InvalidArgumentError) as raised:
-        await manager.run(config, "evaluate", str(project))
+        await job_service.run(config, "evaluate", str(project))
     assert raised.value.field == "command"
     assert "'evaluate'" in raised.value.message and "`oumi train`" in raised.value.message
     assert "command='train'" in raised.value.next_step
     assert engine.calls == []
 
-    agreed = await manager.run(config, "train", str(project))
+    agreed = await job_service.run(config, "train", str(project))
     assert agreed.command == "train" and agreed.not_applied == []
 
 
 async def test_what_changes_nothing_in_a_job_config_is_listed_as_not_applied(
-    manager: JobService, project: Path
+    job_service: JobService, project: Path
 ) -> None:
     config = job_config(project, "python scripts/train.py\n")
-    result = await manager.run(
+    result = await job_service.run(
         config,
         "evaluate",
         str(project),
@@ -190,12 +190,12 @@ async def test_what_changes_nothing_in_a_job_config_is_listed_as_not_applied(
 
 
 async def test_a_broken_training_config_in_the_run_block_blocks_the_launch(
-    manager: JobService, engine: RecordingLauncher, project: Path
+    job_service: JobService, engine: RecordingLauncher, project: Path
 ) -> None:
     write_yaml(project / "configs" / "broken.yaml", broken_training_config())
     config = job_config(project, "oumi train -c configs/broken.yaml\n")
 
-    dry = await manager.run(config, "train", str(project))
+    dry = await job_service.run(config, "train", str(project))
     checks = dry.checks
     assert checks.blocking and not checks.valid, checks
     found = messages(checks.validation_errors)
@@ -203,20 +203,20 @@ async def test_a_broken_training_config_in_the_run_block_blocks_the_launch(
     assert any(m.startswith("configs/broken.yaml: ") and "Float" in m for m in found), found
     assert "2 of them in configs/broken.yaml" in checks.summary
 
-    blocked = await manager.run(config, "train", str(project), dry_run=False, job_name="nope")
+    blocked = await job_service.run(config, "train", str(project), dry_run=False, job_name="nope")
     assert not blocked.launched and blocked.checks.blocking
     assert engine.calls_named("up") == []
-    assert manager.registry.find("nope") is None
+    assert job_service.registry.find("nope") is None
 
 
 async def test_the_config_resolves_against_the_jobs_working_dir(
-    manager: JobService, project: Path
+    job_service: JobService, project: Path
 ) -> None:
     write_yaml(project / "workdir" / "train.yaml", broken_training_config())
     write_yaml(project / "train.yaml", training_config())  # the wrong place: not read
     config = job_config(project, "oumi train --config train.yaml\n", working_dir="workdir")
 
-    result = await manager.run(config, "train", str(project))
+    result = await job_service.run(config, "train", str(project))
     assert result.checks.blocking
     assert any(
         m.startswith("workdir/train.yaml: ") for m in messages(result.checks.validation_errors)
@@ -224,14 +224,14 @@ async def test_the_config_resolves_against_the_jobs_working_dir(
 
 
 async def test_a_valid_config_in_the_run_block_is_validated_and_preflighted(
-    manager: JobService, project: Path
+    job_service: JobService, project: Path
 ) -> None:
     write_yaml(project / "configs" / "later.yaml", training_config(dataset_path="data/later.jsonl"))
     config = job_config(
         project, "oumi train -c configs/train.yaml\noumi train -c=configs/later.yaml\n"
     )
 
-    result = await manager.run(config, "train", str(project))
+    result = await job_service.run(config, "train", str(project))
     checks = result.checks
     assert checks.valid and not checks.blocking, checks
     assert "configs/train.yaml, configs/later.yaml" in checks.summary
@@ -241,15 +241,15 @@ async def test_a_valid_config_in_the_run_block_is_validated_and_preflighted(
 
 
 async def test_a_missing_config_blocks_unless_setup_may_create_it(
-    manager: JobService, project: Path
+    job_service: JobService, project: Path
 ) -> None:
     config = job_config(project, "oumi train -c configs/absent.yaml\n")
-    blocked = await manager.run(config, "train", str(project))
+    blocked = await job_service.run(config, "train", str(project))
     assert blocked.checks.blocking
     assert any("not found" in m for m in messages(blocked.checks.validation_errors))
 
     config = job_config(project, "oumi train -c configs/absent.yaml\n", setup="git pull\n")
-    warned = await manager.run(config, "train", str(project))
+    warned = await job_service.run(config, "train", str(project))
     assert not warned.checks.blocking
     assert any(
         m.startswith("Not checked: configs/absent.yaml") and "setup creates it" in m
@@ -258,18 +258,18 @@ async def test_a_missing_config_blocks_unless_setup_may_create_it(
 
 
 async def test_a_config_outside_the_project_is_refused_as_a_top_config_is(
-    manager: JobService, project: Path, tmp_path: Path
+    job_service: JobService, project: Path, tmp_path: Path
 ) -> None:
     canary = 987654321
     outside = write_yaml(tmp_path / "outside" / "train.yaml", training_config(max_steps=canary))
     (project / "configs" / "link.yaml").symlink_to(outside)
     with pytest.raises(InvalidArgumentError, match="outside the project"):
-        await manager.run(str(outside), "train", str(project))
+        await job_service.run(str(outside), "train", str(project))
 
     for written in ("../outside/train.yaml", "configs/link.yaml", str(outside)):
         # oumi's local cloud runs on this machine: the path is read here, if allowed.
         config = job_config(project, f"oumi train -c {written}\n", resources={"cloud": "local"})
-        result = await manager.run(config, "train", str(project))
+        result = await job_service.run(config, "train", str(project))
         assert result.checks.blocking, (written, result.checks)
         refused = messages(result.checks.validation_errors)
         assert any("outside the project" in m for m in refused), refused
@@ -277,13 +277,13 @@ async def test_a_config_outside_the_project_is_refused_as_a_top_config_is(
 
 
 async def test_paths_known_only_where_the_job_runs_are_a_not_checked_warning(
-    manager: JobService, project: Path
+    job_service: JobService, project: Path
 ) -> None:
     run = (
         "oumi train -c $CONFIGS/train.yaml\n"
         "oumi evaluate -c oumi://configs/recipes/smollm/evaluation/135m/eval.yaml\n"
     )
-    result = await manager.run(job_config(project, run), "train", str(project))
+    result = await job_service.run(job_config(project, run), "train", str(project))
     assert not result.checks.blocking, result.checks
     unchecked = [m for m in messages(result.checks.warnings) if m.startswith("Not checked:")]
     assert len(unchecked) == 2, result.checks.warnings
@@ -292,7 +292,7 @@ async def test_paths_known_only_where_the_job_runs_are_a_not_checked_warning(
     assert "oumi://" in fetched and "fetches it" in fetched
 
     absolute = job_config(project, "oumi infer -c /home/ubuntu/infer.yaml\n")
-    result = await manager.run(absolute, "infer", str(project))
+    result = await job_service.run(absolute, "infer", str(project))
     unchecked = [m for m in messages(result.checks.warnings) if m.startswith("Not checked:")]
     assert len(unchecked) == 1 and "/home/ubuntu/infer.yaml" in unchecked[0]
     assert "gcp machine" in unchecked[0]
