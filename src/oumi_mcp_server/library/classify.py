@@ -19,7 +19,7 @@ from oumi_mcp_server.library.extract import (
     header_comment,
     scalars,
 )
-from oumi_mcp_server.library.tokens import compact, size_tokens, whole_atoms
+from oumi_mcp_server.library.tokens import size_tokens, whole_atoms
 
 CONFIG_CLASSES = {
     "TrainingConfig": "training",
@@ -275,7 +275,3 @@ def inherit_from_references(entries: dict[str, ConfigEntry]) -> None:
             entry.peft = entry.peft or target.peft
             entry.datasets = entry.datasets or list(target.datasets)
             break
-
-
-def same_family(a: str | None, b: str | None) -> bool:
-    return bool(a and b) and compact(a or "") == compact(b or "")

@@ -1,7 +1,7 @@
 """A PNG line chart of a few metrics: one panel per metric, raw points and an EMA line.
 
 Sync and CPU-bound: call it in a worker thread. matplotlib is imported on the
-first call (about 0.5-0.8 s; ``warm_up`` does it ahead of time) and only through
+first call (about 0.5-0.8 s) and only through
 its object API (``Figure`` + the Agg canvas), never pyplot, so no global figure
 registry holds on to anything.
 
@@ -32,17 +32,6 @@ MARKER_POINTS = 300  # up to this many raw points are drawn as dots, more as a t
 WIDTH_PX, HEIGHT_PX, DPI = 900, 500, 100
 _LAYOUTS = {1: (1, 1), 2: (1, 2), 3: (1, 3), 4: (2, 2)}
 _RAW_COLOR, _EMA_COLOR, _NAN_COLOR = "#e08a3c", "#1f4e8c", "#c0392b"
-
-
-def matplotlib_available() -> bool:
-    from importlib.util import find_spec
-
-    return find_spec("matplotlib") is not None
-
-
-def warm_up() -> None:
-    """Import matplotlib and draw a throwaway chart (fonts, caches), e.g. in a background thread."""
-    render_chart({"loss": [(1, 1.0), (2, 0.5)]}, "warm-up")
 
 
 def render_chart(series: Mapping[str, Sequence[Point]], title: str) -> bytes:

@@ -84,16 +84,6 @@ def for_slurm(
     return result
 
 
-def resources_for_slurm(cpus: int, memory_gb: int) -> dict[str, str]:
-    """The resources oumi maps to sbatch (``--cpus-per-task``, ``--mem``)."""
-    resources = {}
-    if cpus:
-        resources["cpus"] = str(cpus)
-    if memory_gb:
-        resources["memory"] = str(memory_gb)
-    return resources
-
-
 def job_script(job: dict[str, Any]) -> str:
     """The batch script oumi's slurm cloud writes for ``job`` (``oumi_job.sh``): the
     leading ``#SBATCH`` lines of setup and run, the exports, the setup, the run."""
