@@ -293,3 +293,36 @@ def test_each_store_has_one_owner() -> None:
         if where.parts[0] == "server" and f"{ROOT}.jobs.registry" in _imported_names(path):
             offenders.append(f"{where}: imports the registry")
     assert offenders == []
+
+
+def test_the_readme_layout_names_every_top_level_module_and_package() -> None:
+    """The README's layout map matches the tree: every top-level module and package, and
+    every module of jobs/ (named, or covered by a ``service_*.py`` pattern), is on it;
+    nothing on it is gone (rooms marked planned excepted)."""
+    import re
+
+    readme = (PACKAGE.parents[1] / "README.md").read_text()
+    layout = readme[readme.index("### Layout") :]
+    layout = layout[: layout.index("```", layout.index("```") + 3)]
+    named = set(re.findall(r"[\w*]+\.py|[\w]+/", layout))
+    top = {path.name for path in PACKAGE.glob("*.py") if path.name != "__init__.py"}
+    packages = {f"{path.name}/" for path in PACKAGE.iterdir() if (path / "__init__.py").exists()}
+    jobs = {path.name for path in (PACKAGE / "jobs").glob("*.py") if path.name != "__init__.py"}
+    missing = sorted(
+        name
+        for name in top | packages | jobs
+        if name not in named and not (name.startswith("service_") and "service_*.py" in named)
+    )
+    assert missing == [], f"not on the README's layout map: {missing}"
+    planned = {match for match in re.findall(r"([\w]+(?:\.py|/))\s+\(planned\)", layout)}
+    on_disk = top | packages | jobs | {f"{path.name}/" for path in (PACKAGE / "jobs").iterdir()}
+    gone = sorted(
+        name
+        for name in named
+        if name.endswith(".py")
+        and "*" not in name
+        and name not in on_disk
+        and name not in planned
+        and not list(PACKAGE.rglob(name))
+    )
+    assert gone == [], f"on the README's layout map but not in the tree: {gone}"
