@@ -42,6 +42,8 @@ OUTPUT_FIELDS = {
 # get_job_logs: lines per call, and the hard cap on characters per chunk.
 MAX_LOG_LINES = 2000
 MAX_LOG_CHARS = 40_000
+# get_job_metrics: metrics per call.
+MAX_METRICS = 8
 # Clouds oumi.launcher 0.9 registers (a test checks this against which_clouds()).
 LAUNCHER_CLOUDS = (
     "aws",

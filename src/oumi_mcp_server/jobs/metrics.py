@@ -16,18 +16,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pydantic import BaseModel, Field
-
 from oumi_mcp_server.errors import InvalidArgumentError
 from oumi_mcp_server.jobs.backend import LogRead
+from oumi_mcp_server.jobs.catalog import MAX_METRICS
 from oumi_mcp_server.jobs.kinds import kind_of
-from oumi_mcp_server.jobs.models import JobStatusReport
+from oumi_mcp_server.jobs.models import JobMetricsReport, JobStatusReport
 from oumi_mcp_server.jobs.records import JobRecord
-from oumi_mcp_server.metrics.models import JobMetrics, MetricsSummary, SourceCheck, SourceKind
+from oumi_mcp_server.metrics.models import JobMetrics
 from oumi_mcp_server.metrics.service import read_job_metrics
 from oumi_mcp_server.private import open_private
 
-MAX_METRICS = 8  # per call
 MAX_METRIC_NAME = 64
 ALL_POINTS = 10_000  # last_n=0: every point read, up to this many per series
 METRICS_LOG_FILE = "metrics_log.txt"  # a cluster job's last log lines, for the reader
@@ -40,28 +38,6 @@ class MetricSources:
     output_dir: str | None
     log_paths: list[str] = field(default_factory=list)
     note: str = ""  # said in the answer (e.g. "the output dir is on the cluster")
-
-
-class JobMetricsReport(BaseModel):
-    job_id: str
-    state: str
-    terminal: bool
-    model_name: str = ""
-    output_dir: str = ""
-    found: bool = Field(description="False when no metrics were found anywhere.")
-    series: dict[str, list[tuple[int, float | None]]] = Field(
-        default_factory=dict,
-        description="Selected metrics: name -> [(step, value)] (None: NaN or inf was logged).",
-    )
-    available_metrics: list[str] = Field(default_factory=list)
-    summary: MetricsSummary | None = None
-    note: str = Field(description="What was found (or where it looked), in plain words.")
-    source: str | None = Field(default=None, description="The file the series come from.")
-    source_kind: SourceKind | None = None
-    sources_checked: list[SourceCheck] = Field(default_factory=list)
-    truncated: bool = Field(default=False, description="Earliest points were not read.")
-    chart: str = Field(description="Whether a PNG chart is attached as image content, or why not.")
-    next_step: str
 
 
 def check_metrics_request(metrics: list[str], last_n: int) -> list[str]:

@@ -6,6 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from oumi_mcp_server.metrics.models import MetricsSummary, SourceCheck, SourceKind
 from oumi_mcp_server.preflight.models import Finding
 from oumi_mcp_server.validation.problems import Problem
 
@@ -196,3 +197,25 @@ class CancelResult(BaseModel):
     state: str
     signals_sent: list[str] = Field(default_factory=list)
     message: str
+
+
+class JobMetricsReport(BaseModel):
+    job_id: str
+    state: str
+    terminal: bool
+    model_name: str = ""
+    output_dir: str = ""
+    found: bool = Field(description="False when no metrics were found anywhere.")
+    series: dict[str, list[tuple[int, float | None]]] = Field(
+        default_factory=dict,
+        description="Selected metrics: name -> [(step, value)] (None: NaN or inf was logged).",
+    )
+    available_metrics: list[str] = Field(default_factory=list)
+    summary: MetricsSummary | None = None
+    note: str = Field(description="What was found (or where it looked), in plain words.")
+    source: str | None = Field(default=None, description="The file the series come from.")
+    source_kind: SourceKind | None = None
+    sources_checked: list[SourceCheck] = Field(default_factory=list)
+    truncated: bool = Field(default=False, description="Earliest points were not read.")
+    chart: str = Field(description="Whether a PNG chart is attached as image content, or why not.")
+    next_step: str

@@ -19,11 +19,12 @@ from oumi_mcp_server.jobs.arguments import (
 from oumi_mcp_server.jobs.backend import LogRead
 from oumi_mcp_server.jobs.catalog import MAX_LOG_LINES
 from oumi_mcp_server.jobs.listing import job_list
-from oumi_mcp_server.jobs.metrics import JobMetricsReport, check_metrics_request, job_metrics
+from oumi_mcp_server.jobs.metrics import check_metrics_request, job_metrics
 from oumi_mcp_server.jobs.models import (
     CancelResult,
     JobList,
     JobLogs,
+    JobMetricsReport,
     JobStatusReport,
 )
 from oumi_mcp_server.jobs.naming import check_job_id

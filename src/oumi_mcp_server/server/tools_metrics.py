@@ -9,7 +9,8 @@ from mcp.server.mcpserver import MCPServer
 from mcp.types import CallToolResult, ImageContent, TextContent
 from pydantic import Field
 
-from oumi_mcp_server.jobs.metrics import MAX_METRICS, JobMetricsReport
+from oumi_mcp_server.jobs.catalog import MAX_METRICS
+from oumi_mcp_server.jobs.models import JobMetricsReport
 from oumi_mcp_server.server.annotations import read_only
 from oumi_mcp_server.server.errors import reported_as_tool_errors
 from oumi_mcp_server.services import Services
