@@ -1,11 +1,13 @@
 """Spawn -> initialize -> tools/list, and idle RSS, side by side with Oumi 0.9's oumi-mcp.
 
 .venv/bin/python bench/startup.py [--runs 15] [--no-competitor] [--install-competitor]
-                                 [--before-src DIR]
+                                 [--before-src DIR] [--floor]
 
 --before-src DIR measures another checkout's src/ too (for example the previous
 commit, from `git worktree add /tmp/before HEAD~1`), run for run alternating
-with this one, so that both see the same machine.
+with this one, so that both see the same machine. --floor measures the SDK's
+own smallest server (bench/floor_server.py) the same way, spawn for spawn, and
+prints our start-up as a multiple of it.
 """
 
 from __future__ import annotations
@@ -41,7 +43,9 @@ async def measure(label: str, parameters: StdioServerParameters, runs: int) -> N
     await measure_alternating({label: parameters}, runs)
 
 
-async def measure_alternating(servers: dict[str, StdioServerParameters], runs: int) -> None:
+async def measure_alternating(
+    servers: dict[str, StdioServerParameters], runs: int
+) -> dict[str, list[tuple[float, float, int, int]]]:
     """Each run spawns every server once, in turn; then one summary per server."""
     samples: dict[str, list[tuple[float, float, int, int]]] = {label: [] for label in servers}
     for _ in range(runs):
@@ -52,6 +56,27 @@ async def measure_alternating(servers: dict[str, StdioServerParameters], runs: i
         print(Summary(f"{label} spawn->tools/list", [row[1] for row in rows]).line())
         rss = Summary(f"{label} idle RSS", [float(row[3]) for row in rows])
         print(rss.line("MB", 1 / 1e6) + f"; {rows[-1][2]} tools")
+    return samples
+
+
+async def measure_against_floor(servers: dict[str, StdioServerParameters], runs: int) -> None:
+    """Ours (one or more builds) and the SDK floor, spawn for spawn; each median as a
+    multiple of the floor's."""
+    env = next(iter(servers.values())).env
+    floor = StdioServerParameters(
+        command=sys.executable,
+        args=[str(Path(__file__).resolve().parent / "floor_server.py")],
+        env=env,
+    )
+    samples = await measure_alternating({"SDK floor": floor, **servers}, runs)
+    for index, what in ((0, "spawn->initialize"), (1, "spawn->tools/list")):
+        medians = {
+            label: Summary(label, [row[index] for row in rows]).median
+            for label, rows in samples.items()
+        }
+        for label in servers:
+            ratio = medians[label] / medians["SDK floor"]
+            print(f"{label} {what}: {ratio:.3f}x the SDK floor")
 
 
 def main() -> None:
@@ -61,6 +86,7 @@ def main() -> None:
     parser.add_argument("--no-competitor", action="store_true")
     parser.add_argument("--install-competitor", action="store_true")
     parser.add_argument("--before-src", type=Path, help="another checkout's src/ to compare")
+    parser.add_argument("--floor", action="store_true", help="against the SDK's own floor")
     args = parser.parse_args()
 
     state = tempfile.mkdtemp(prefix="bench-startup-")
@@ -68,7 +94,9 @@ def main() -> None:
         os.environ, OUMI_MCP_STATE_DIR=state, HF_HUB_OFFLINE="1", OUMI_MCP_LOG_LEVEL="WARNING"
     )
     ours = StdioServerParameters(command=sys.executable, args=["-m", "oumi_mcp_server"], env=env)
-    if args.before_src is None:
+    if args.floor and args.before_src is None:
+        anyio.run(measure_against_floor, {"oumi-mcp-server": ours}, args.runs)
+    elif args.before_src is None:
         anyio.run(measure, "oumi-mcp-server", ours, args.runs)
     else:
         # Both import from a PYTHONPATH entry, so that both pay the same path lookups.
@@ -81,7 +109,10 @@ def main() -> None:
             )
             for label, src in (("before", args.before_src), ("now", here))
         }
-        anyio.run(measure_alternating, servers, args.runs)
+        if args.floor:
+            anyio.run(measure_against_floor, servers, args.runs)
+        else:
+            anyio.run(measure_alternating, servers, args.runs)
 
     if args.no_competitor:
         return
