@@ -10,7 +10,9 @@ counted in chunks (bytes counted, nothing decoded) when the middle is under
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -44,8 +46,14 @@ class LogText:
 def read_log(path: Path, max_bytes: int = DEFAULT_MAX_BYTES, source: str = "") -> LogText:
     """The head and tail of the file at ``path``, at most ``max_bytes`` read (sync)."""
     name = source or path.name
-    with path.open("rb") as handle:
-        size = os.fstat(handle.fileno()).st_size
+    # O_NONBLOCK: a path that became a pipe since it was checked opens at once (no writer
+    # needed) and is refused, instead of blocking the reading thread for good.
+    descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    with os.fdopen(descriptor, "rb") as handle:
+        status = os.fstat(handle.fileno())
+        if not stat.S_ISREG(status.st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", str(path))
+        size = status.st_size
         if size <= max_bytes:
             return LogText((Segment(handle.read(max_bytes), 1, name),), size, 0)
         head = _whole_lines(handle.read(min(HEAD_BYTES, max_bytes // 4)))

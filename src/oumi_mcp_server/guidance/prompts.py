@@ -31,15 +31,19 @@ def evaluate_checkpoint(checkpoint_path: str, tasks: str = "mmlu") -> str:
 5. When it completes, read the results from the job's output dir and summarise them per task."""
 
 
-def debug_failed_job(job_id: str) -> str:
+def debug_failed_job(job_id: str, read_only: bool = False) -> str:
+    relaunch = (
+        "5. Propose the smallest fix and show the changed lines; give me the exact command to run it myself."
+        if read_only
+        else f"5. Offer relaunch_job {job_id}: its dry run shows the patch, the new config file it writes beside mine (mine is never changed) and the launch. Run it with dry_run=false only after I agree (pass the job's envs again if it had any)."
+    )
     return f"""Find out why job {job_id} failed, and how to fix it.
 
-1. get_job_status {job_id}: its state, reason, exit code and output tails.
-2. get_job_logs {job_id}: the last lines of stderr, then stdout; page back with offset if the cause is earlier.
-   If it trained for a while, get_job_metrics {job_id}: a NaN or exploding loss names its step.
-3. Name the root cause (a config field, a missing path, out of memory, credentials, the cluster).
-4. If it is the config: validate_config and pre_flight_check it; get_docs for the fields involved.
-5. Propose the smallest fix, show the changed lines, and offer a dry run of the relaunch (run_oumi_job). Do not relaunch without my agreement."""
+1. diagnose_job {job_id}: the root cause, how sure it is, the evidence lines and the fix (steps, a config patch, variables needed, a checkpoint to resume from).
+2. If the cause is python_error, unsure (confidence below 0.5) or not what the evidence shows: get_job_logs {job_id} for more of stderr and stdout (page back with offset), and get_job_metrics {job_id} if it trained for a while (a NaN or exploding loss names its step).
+3. Explain the cause to me in one or two sentences, quoting the decisive evidence line.
+4. If the fix changes the config: validate_config and pre_flight_check it; get_docs for the fields involved.
+{relaunch}"""
 
 
 def move_to_cloud(config_path: str, cloud: str = "slurm", cluster_name: str = "") -> str:
@@ -62,4 +66,4 @@ def move_to_cloud(config_path: str, cloud: str = "slurm", cluster_name: str = ""
 
 READ_ONLY_NOTE = """
 
-This server runs read-only: run_oumi_job, cancel_job, stop_cluster and down_cluster are not available here. Do every check and dry step you can, then give me the exact command to run myself (for example `oumi train -c <config>`, or `oumi launch up -c <job config>`), and never claim a job was started, cancelled or stopped."""
+This server runs read-only: run_oumi_job, relaunch_job, cancel_job, stop_cluster and down_cluster are not available here. Do every check and dry step you can, then give me the exact command to run myself (for example `oumi train -c <config>`, or `oumi launch up -c <job config>`), and never claim a job was started, cancelled or stopped."""

@@ -119,6 +119,12 @@ class JobStatusReport(BaseModel):
         default_factory=list,
         description="Last lines of stdout (on failure; oumi's CLI prints its errors there).",
     )
+    cause: str = Field(
+        default="",
+        description="Failed jobs: the root cause diagnose_job found (e.g. gpu_oom); '' when "
+        "not failed or not diagnosed yet.",
+    )
+    summary: str = Field(default="", description="Failed jobs: the cause in one sentence.")
     next_step: str
 
 
@@ -136,6 +142,11 @@ class JobSummary(BaseModel):
     reason: str
     config_path: str = ""
     output_dir: str = ""
+    cause: str = Field(
+        default="",
+        description="Failed jobs: the root cause, once diagnosed (by get_job_status or "
+        "diagnose_job); '' otherwise.",
+    )
 
 
 class CloudWarning(BaseModel):
@@ -218,4 +229,79 @@ class JobMetricsReport(BaseModel):
     sources_checked: list[SourceCheck] = Field(default_factory=list)
     truncated: bool = Field(default=False, description="Earliest points were not read.")
     chart: str = Field(description="Whether a PNG chart is attached as image content, or why not.")
+    next_step: str
+
+
+class DiagnosisEvidence(BaseModel):
+    line: int | None = Field(description="1-based line number in its source (None: not counted).")
+    text: str = Field(description="The line, cut short, secrets masked.")
+    source: str = Field(description="A log file's name, 'engine' or 'exit code'.")
+
+
+class DiagnosisCandidate(BaseModel):
+    cause: str
+    confidence: float
+
+
+class DiagnosisFix(BaseModel):
+    steps: list[str] = Field(description="What to do, in plain words.")
+    config_patch: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Dotted keys from the config root (list items in brackets: "
+        "data.train.datasets[0].split) and their new values; relaunch_job applies them.",
+    )
+    envs_needed: list[str] = Field(
+        default_factory=list, description="Environment variables the job needs (names only)."
+    )
+    resume_from: str | None = Field(
+        default=None, description="The newest complete checkpoint folder to resume from."
+    )
+
+
+class JobDiagnosis(BaseModel):
+    job_id: str = Field(description="The job diagnosed ('' for a log given by path).")
+    state: str = Field(description="The job's state ('' for a log given by path).")
+    cause: str = Field(
+        description="The root cause from a fixed vocabulary (gpu_oom, host_oom, hf_auth, "
+        "dataset_not_found, nan_loss, config_error, python_error, ...); 'none' when nothing "
+        "failed."
+    )
+    confidence: float = Field(description="0-1: how sure the cause is.")
+    summary: str = Field(description="The cause in one sentence.")
+    evidence: list[DiagnosisEvidence] = Field(default_factory=list)
+    other_candidates: list[DiagnosisCandidate] = Field(default_factory=list)
+    fix: DiagnosisFix
+    log_sources: list[str] = Field(
+        default_factory=list, description="The logs read (paths, or the engine's log stream)."
+    )
+    cached: bool = Field(
+        default=False, description="True when this is the job's diagnosis computed earlier."
+    )
+    next_step: str
+
+
+class RelaunchResult(BaseModel):
+    job_id: str = Field(description="The failed job the relaunch starts from.")
+    dry_run: bool
+    cause: str = Field(description="The cause the fix addresses.")
+    config_patch: dict[str, Any] = Field(
+        description="What changes in the job's config (dotted keys and their new values)."
+    )
+    resume_from: str | None = Field(
+        default=None, description="The checkpoint the relaunch resumes from, if any."
+    )
+    original_config_path: str = Field(description="The user's config (never changed).")
+    new_config_path: str = Field(
+        description="The patched copy beside the original (a dry run only names it)."
+    )
+    written: bool = Field(description="True when the new config file was written.")
+    new_config_text: str = Field(description="The patched config, as written (or to write).")
+    envs_replayed: list[str] = Field(
+        default_factory=list, description="Variable names passed again in envs."
+    )
+    run: RunJobResult | None = Field(
+        default=None,
+        description="run_oumi_job's answer for the new config: its dry run, or the launch.",
+    )
+    message: str
     next_step: str

@@ -69,8 +69,9 @@ def next_step_for(record: JobRecord, observation: Observation) -> str:
             "minute; list_jobs shows every job oumi.launcher knows."
         )
     return (
-        f"Read stderr_tail and stdout_tail (more with get_job_logs({job})), fix the cause "
-        "in the config, run validate_config and pre_flight_check, then launch again."
+        f"diagnose_job({job}) names the root cause and the fix (stderr_tail and stdout_tail "
+        f"show the end of the output, get_job_logs({job}) more); relaunch_job({job}) applies "
+        "the fix to a new copy of the config as a dry run."
     )
 
 
@@ -90,6 +91,9 @@ def status_report(
     observation: Observation,
     stderr_tail: list[str],
     stdout_tail: list[str],
+    *,
+    cause: str = "",
+    cause_summary: str = "",
 ) -> JobStatusReport:
     duration = None
     if observation.started_at is not None:
@@ -122,11 +126,13 @@ def status_report(
         output_dir=record.output_dir,
         stderr_tail=stderr_tail,
         stdout_tail=stdout_tail,
+        cause=cause,
+        summary=cause_summary,
         next_step=next_step_for(record, observation),
     )
 
 
-def summary(record: JobRecord, observation: Observation) -> JobSummary:
+def summary(record: JobRecord, observation: Observation, cause: str = "") -> JobSummary:
     return JobSummary(
         job_id=record.job_id,
         state=observation.state.value,
@@ -140,6 +146,7 @@ def summary(record: JobRecord, observation: Observation) -> JobSummary:
         reason=observation.reason,
         config_path=record.config_path,
         output_dir=record.output_dir,
+        cause=cause,
     )
 
 

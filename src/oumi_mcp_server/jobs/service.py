@@ -86,6 +86,7 @@ class JobService(JobLaunches, JobViews):
             self.runtimes.evict_runtime(job_id)
         for backend in self._holders.values():
             backend.forget(ids)
+        self._diagnoses.forget(ids)
         if ids:
             logger.info("Pruned %d job record(s) older than the retention period", len(ids))
         return ids

@@ -25,6 +25,7 @@ from oumi_mcp_server.jobs.backend import (
     Observation,
 )
 from oumi_mcp_server.jobs.checks import LaunchChecks
+from oumi_mcp_server.jobs.diagnosis import DiagnosisMemory
 from oumi_mcp_server.jobs.naming import check_job_id
 from oumi_mcp_server.jobs.pending import PendingLaunches
 from oumi_mcp_server.jobs.records import PENDING_BACKEND, JobRecord
@@ -65,6 +66,7 @@ class JobServiceBase:
             **engines,
             PENDING_BACKEND: PendingLaunches(registry, engines),
         }
+        self._diagnoses = DiagnosisMemory()  # finished jobs' diagnoses (service_diagnosis.py)
         self._owner = owner()  # this server process, as the owner of the launches it accepts
         # Named launches between their request and their record: a status or cancel that
         # comes meanwhile waits for the record instead of answering "no job".

@@ -11,6 +11,8 @@ import asyncio
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from oumi_mcp_server.blocking import run_blocking
+from oumi_mcp_server.errors import InvalidArgumentError
 from oumi_mcp_server.jobs import registry as registry_ops
 from oumi_mcp_server.jobs.acceptance import (
     Existing,
@@ -30,17 +32,28 @@ from oumi_mcp_server.jobs.backend import (
 )
 from oumi_mcp_server.jobs.checks import ConfigSource, read_config
 from oumi_mcp_server.jobs.kinds import kind_of
-from oumi_mcp_server.jobs.models import RunJobResult
+from oumi_mcp_server.jobs.models import RelaunchResult, RunJobResult
 from oumi_mcp_server.jobs.records import JobRecord
 from oumi_mcp_server.jobs.registry import RegistryDamagedError
+from oumi_mcp_server.jobs.relaunch import (
+    missing_envs,
+    plan_relaunch,
+    relaunch_result,
+    replayed_overrides,
+    write_new_config,
+)
 from oumi_mcp_server.jobs.reports import (
     cancelled_before_start,
     existing_job_result,
 )
-from oumi_mcp_server.jobs.service_base import JobServiceBase
+from oumi_mcp_server.jobs.service_diagnosis import JobDiagnoses
+from oumi_mcp_server.jobs.status import is_terminal
+from oumi_mcp_server.paths import resolve_client_cwd
+from oumi_mcp_server.settings import CONFIG_READ_TIMEOUT_S
+from oumi_mcp_server.validation.documents import deadline_after
 
 
-class JobLaunches(JobServiceBase):
+class JobLaunches(JobDiagnoses):
     async def run(
         self,
         config_path: str,
@@ -80,13 +93,20 @@ class JobLaunches(JobServiceBase):
                 accepted.set()
                 if self._accepting.get(args.job_id) is accepted:
                     del self._accepting[args.job_id]
+        return await self._dry_run(request)
+
+    async def _dry_run(self, request: Request, source: ConfigSource | None = None) -> RunJobResult:
+        """What the request would run, checked; ``source``: its config already read (a
+        relaunch's patched config, not written yet)."""
+        args = request.args
         # A dry run tells the truth about a taken name too (and works without the registry).
         damaged: RegistryDamagedError | None = None
         try:
             existing = await registry_ops.call(lambda: named_job(self.registry, request))
         except RegistryDamagedError as exc:
             existing, damaged = None, exc
-        source = await read_config(config_path, client_cwd, self._config_roots)
+        if source is None:
+            source = await read_config(request.config_path, request.client_cwd, self._config_roots)
         backend = self._engine_for(args.cloud, source)
         plan: LaunchPlan = await backend.plan(args, source)
         result = plan.result(await self._checks.check(source, plan, args.envs), None, dry_run=True)
@@ -149,3 +169,74 @@ class JobLaunches(JobServiceBase):
         if (cloud and not kind_of(cloud).runs_here) or source.is_job_config:
             return self._launcher
         return self._process
+
+    async def relaunch(
+        self,
+        job_id: str,
+        *,
+        apply_fix: bool = True,
+        dry_run: bool = True,
+        envs: Mapping[str, str] | None = None,
+    ) -> RelaunchResult:
+        """A finished job again: its config as it ran, with the diagnosis's fix (a new file
+        beside the original; a dry run only names it), on the same engine, command, cloud,
+        cluster and overrides. Env values are never kept: the original's must be given again."""
+        record = await self._record(job_id)
+        observation = (await self._holder(record).observe([record]))[0]
+        job = f"job_id='{record.job_id}'"
+        if not is_terminal(observation.state) or not record.staged_config_path:
+            raise InvalidArgumentError(
+                "job_id",
+                f"job {record.job_id} is {observation.state.value}: only a finished job that "
+                "started can be relaunched.",
+                next_step=f"Wait for it to end (or cancel_job({job})), then relaunch it.",
+            )
+        diagnosis = await self.diagnose(record.job_id) if apply_fix else None
+        deadline = deadline_after(CONFIG_READ_TIMEOUT_S)
+        cwd, plan = await run_blocking(
+            lambda: (
+                resolve_client_cwd(record.client_cwd),
+                plan_relaunch(record, diagnosis, deadline),
+            ),
+            timeout_s=CONFIG_READ_TIMEOUT_S,
+            what="Reading the job's config",
+        )
+        given = dict(envs or {})
+        missing = missing_envs(record, given)
+        if missing and not dry_run:
+            raise InvalidArgumentError(
+                "envs",
+                f"job {record.job_id} ran with {', '.join(missing)}; their values are never "
+                "kept, so they cannot be replayed.",
+                next_step="Pass them again in envs (the same values, or new ones).",
+            )
+        overrides = replayed_overrides(record, plan.patch)
+        cloud = "" if record.is_process else record.cloud
+        if dry_run:
+            args = check_arguments(
+                record.command,
+                job_name="",
+                cloud=cloud,
+                cluster_name=record.cluster_name,
+                envs=given,
+                overrides=overrides,
+            )
+            source = ConfigSource(cwd, plan.document, self._config_roots)
+            run = await self._dry_run(Request(args, str(plan.target), record.client_cwd), source)
+            return relaunch_result(record, diagnosis, plan, plan.target, run, given, missing)
+        target = await run_blocking(
+            lambda: write_new_config(plan),
+            timeout_s=CONFIG_READ_TIMEOUT_S,
+            what="Writing the new config",
+        )
+        run = await self.run(
+            str(target),
+            record.command,
+            record.client_cwd,
+            dry_run=False,
+            cloud=cloud,
+            cluster_name=record.cluster_name,
+            envs=given,
+            overrides=overrides,
+        )
+        return relaunch_result(record, diagnosis, plan, target, run, given, missing)

@@ -37,13 +37,14 @@ from oumi_mcp_server.jobs.reports import (
     status_report,
     summary,
 )
-from oumi_mcp_server.jobs.service_base import JobServiceBase, by_job_id
+from oumi_mcp_server.jobs.service_base import by_job_id
+from oumi_mcp_server.jobs.service_diagnosis import JobDiagnoses
 from oumi_mcp_server.jobs.status import JobState
 
 METRICS_TIMEOUT_S = 30.0  # reading (at most 8 MB a file) and drawing
 
 
-class JobViews(JobServiceBase):
+class JobViews(JobDiagnoses):
     async def exists(self, job_id: str) -> bool:
         """True when ``job_id`` (a valid id, else InvalidArgumentError) names a job of ours."""
         checked = check_job_id(job_id)
@@ -60,13 +61,17 @@ class JobViews(JobServiceBase):
         backend = self._holder(record)
         observation = (await backend.observe([record]))[0]
         tails: dict[str, list[str]] = {}
+        diagnosed = None
         if observation.state is JobState.FAILED:
             tails = await backend.failure_output(record, STDERR_TAIL_LINES)
+            diagnosed = await self._failure_diagnosis(record, observation)
         return status_report(
             record,
             observation,
             tails.get("stderr", [])[-STDERR_TAIL_LINES:],
             tails.get("stdout", [])[-STDOUT_TAIL_LINES:],
+            cause=diagnosed.cause if diagnosed is not None else "",
+            cause_summary=diagnosed.summary if diagnosed is not None else "",
         )
 
     async def list_jobs(self, status: str = "all", limit: int = 50, cloud: str = "") -> JobList:
@@ -78,7 +83,16 @@ class JobViews(JobServiceBase):
         groups = self._by_engine(records)
         surveys = await asyncio.gather(*(backend.survey(group, named) for backend, group in groups))
         observed = by_job_id(groups, [survey.observations for survey in surveys])
-        rows = [summary(record, observed[record.job_id]) for record in records]
+        failed = [r for r in records if observed[r.job_id].state is JobState.FAILED]
+        causes = await self._kept_causes(failed)  # shown once diagnosed; never computed here
+        rows = [
+            summary(
+                record,
+                observed[record.job_id],
+                causes[record.job_id].cause if record.job_id in causes else "",
+            )
+            for record in records
+        ]
         rows += [row for survey in surveys for row in survey.foreign]
         return job_list(
             wanted,

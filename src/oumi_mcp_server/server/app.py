@@ -18,6 +18,7 @@ from oumi_mcp_server.server import (
     resources,
     resources_jobs,
     tools_clusters,
+    tools_diagnosis,
     tools_docs,
     tools_environment,
     tools_guidance,
@@ -111,6 +112,7 @@ def build_server(
     tools_validation.register(server, services)
     tools_jobs.register(server, services)
     tools_metrics.register(server, services)
+    tools_diagnosis.register(server, services)
     tools_clusters.register(server, services)
     tools_docs.register(server, services)
     tools_guidance.register(server, services)

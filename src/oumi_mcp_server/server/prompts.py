@@ -44,10 +44,10 @@ def register(server: MCPServer, services: Services) -> None:
 
     @server.prompt(
         title="Why did my job fail?",
-        description="Status, log tails, the root cause, and the smallest fix.",
+        description="The diagnosis (root cause, evidence, fix), then the fix relaunched.",
     )
     def debug_failed_job(job_id: Annotated[str, Field(description="The job's id.")]) -> str:
-        return texts.debug_failed_job(job_id) + note
+        return texts.debug_failed_job(job_id, read_only=bool(note)) + note
 
     @server.prompt(
         title="Move my run to the cloud or a Slurm cluster",

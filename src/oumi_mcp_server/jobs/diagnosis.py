@@ -1,0 +1,262 @@
+"""diagnose_job: why a job ended as it did (diagnosis/), with the job it belongs to.
+
+What a diagnosis needs depends on the job's engine (``JobSignals``): a process job's
+own log files and exit code; a launcher job's logs as its engine read them, with the
+engine's state and reason. The job's staged config gives the patch, its output dir
+(on this machine) the checkpoint to resume from. A finished job's diagnosis never
+changes, so it is kept once in the job's run dir (``DIAGNOSIS_FILE``, private) and in
+a small bounded memory (``DiagnosisMemory``). Blocking functions: the service calls
+them in worker threads.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from oumi_mcp_server.diagnosis import Diagnosis, diagnose, diagnose_files
+from oumi_mcp_server.errors import InvalidArgumentError, NotFoundError, OumiMcpError
+from oumi_mcp_server.jobs.backend import LogRead, Observation
+from oumi_mcp_server.jobs.kinds import kind_of
+from oumi_mcp_server.jobs.models import (
+    DiagnosisCandidate,
+    DiagnosisEvidence,
+    DiagnosisFix,
+    JobDiagnosis,
+)
+from oumi_mcp_server.jobs.records import JobRecord
+from oumi_mcp_server.jobs.rundir import RunDir
+from oumi_mcp_server.masking import shown
+from oumi_mcp_server.paths import check_path_text, expand_user_path, require_inside
+from oumi_mcp_server.validation.documents import load_config_document
+
+DIAGNOSIS_FILE = "diagnosis.json"
+CACHE_FORMAT = 1  # bumped when the kept answer's shape changes: older files are recomputed
+LOG_PATH_HINT = "Pass the path of a log file inside the project (client_cwd), e.g. logs/train.err."
+
+
+@dataclass(frozen=True)
+class JobSignals:
+    """What the engine left of a finished job, as this machine can read it."""
+
+    log_paths: list[Path] = field(default_factory=list)
+    log_text: str = ""  # a cluster's log, as its engine read it (no file here)
+    exit_code: int | None = None
+    engine_state: str = ""
+    engine_reason: str = ""
+    config_path: Path | None = None
+    output_dir: Path | None = None
+
+    @property
+    def sources(self) -> list[str]:
+        return [str(path) for path in self.log_paths] + (
+            ["the engine's log stream"] if self.log_text else []
+        )
+
+
+def job_signals(
+    record: JobRecord, observation: Observation, reads: Sequence[LogRead]
+) -> JobSignals:
+    """The signals of one job: ``reads`` are its logs as a launcher engine read them (none
+    for our own process jobs, whose log files are on this machine)."""
+    state = observation.state.value.upper()
+    config = Path(record.staged_config_path) if record.staged_config_path else None
+    if record.is_process:
+        logs = [Path(path) for path in (record.stdout_path, record.stderr_path) if path]
+        output = Path(record.client_cwd) / record.output_dir if record.output_dir else None
+        return JobSignals(logs, "", observation.exit_code, state, "", config, output)
+    local = [Path(read.path) for read in reads if read.path and Path(read.path).is_file()]
+    text = "\n".join(read.page.text for read in reads if read.page.text)
+    here = kind_of(record.cloud).runs_here and record.output_dir
+    output = Path(record.client_cwd) / record.output_dir if here else None
+    if len(local) == len(reads):  # files here: read whole within the budget, not a page
+        text = ""
+    else:
+        local = []
+    return JobSignals(local, text, observation.exit_code, state, observation.reason, config, output)
+
+
+def diagnose_signals(signals: JobSignals, deadline: float | None = None) -> Diagnosis:
+    """The diagnosis (blocking): the config is read with the project's bounded reader; a
+    config that cannot be read only leaves the patch empty."""
+    config: dict[str, Any] | None = None
+    if signals.config_path is not None:
+        try:
+            config = load_config_document(signals.config_path, deadline).data
+        except OumiMcpError:
+            config = None
+    common: dict[str, Any] = {
+        "exit_code": signals.exit_code,
+        "engine_state": signals.engine_state,
+        "engine_reason": signals.engine_reason,
+        "config": config,
+        "output_dir": signals.output_dir,
+    }
+    if signals.log_text:
+        return diagnose(signals.log_text, **common)
+    return diagnose_files(signals.log_paths, **common)
+
+
+def job_diagnosis(
+    diagnosis: Diagnosis, *, job_id: str, state: str, sources: list[str], next_step: str
+) -> JobDiagnosis:
+    """The answer: the diagnosis in JSON-friendly form (paths as strings)."""
+    fix = diagnosis.fix
+    return JobDiagnosis(
+        job_id=job_id,
+        state=state,
+        cause=diagnosis.cause,
+        confidence=diagnosis.confidence,
+        summary=diagnosis.summary,
+        evidence=[
+            DiagnosisEvidence(line=item.line, text=item.text, source=item.source)
+            for item in diagnosis.evidence
+        ],
+        other_candidates=[
+            DiagnosisCandidate(cause=item.cause, confidence=item.confidence)
+            for item in diagnosis.other_candidates
+        ],
+        fix=DiagnosisFix(
+            steps=list(fix.steps),
+            config_patch=dict(fix.config_patch),
+            envs_needed=list(fix.envs_needed),
+            resume_from=str(fix.resume_from) if fix.resume_from is not None else None,
+        ),
+        log_sources=sources,
+        next_step=next_step,
+    )
+
+
+def job_next_step(record: JobRecord, diagnosis: Diagnosis) -> str:
+    job = f"job_id='{record.job_id}'"
+    if diagnosis.cause == "none":
+        return f"Nothing failed. get_job_logs({job}) shows what the job printed."
+    envs = diagnosis.fix.envs_needed
+    needs = f" Set {', '.join(envs)} (pass them in envs)." if envs else ""
+    if diagnosis.fix.config_patch or diagnosis.fix.resume_from is not None:
+        return (
+            f"relaunch_job({job}) shows the patched config (written as a new file beside the "
+            f"original) and the dry run; relaunch_job({job}, dry_run=false) launches it once "
+            f"the user agrees.{needs}"
+        )
+    return (
+        f"Follow fix.steps, then relaunch_job({job}) (or run_oumi_job) as a dry run before "
+        f"launching again.{needs} get_job_logs({job}) shows more of the log."
+    )
+
+
+def not_finished_answer(record: JobRecord, observation: Observation) -> JobDiagnosis:
+    """A job still going: nothing failed yet (an answer, not an error)."""
+    job = f"job_id='{record.job_id}'"
+    return JobDiagnosis(
+        job_id=record.job_id,
+        state=observation.state.value,
+        cause="none",
+        confidence=0.0,
+        summary=f"The job is still {observation.state.value}: nothing failed yet.",
+        fix=DiagnosisFix(steps=[]),
+        next_step=f"Call diagnose_job({job}) again once it ends; subscribe to jobs://"
+        f"{record.job_id} (or poll get_job_status) to hear when.",
+    )
+
+
+def kept_diagnosis(record: JobRecord) -> JobDiagnosis | None:
+    """The diagnosis kept in the job's run dir, or None (blocking; a damaged or older file
+    counts as none)."""
+    data = RunDir.of(record).read(DIAGNOSIS_FILE)
+    if data is None or data.get("format") != CACHE_FORMAT:
+        return None
+    try:
+        return JobDiagnosis.model_validate(data.get("answer"))
+    except ValueError:
+        return None
+
+
+def keep_diagnosis(record: JobRecord, answer: JobDiagnosis) -> None:
+    """Keep a finished job's diagnosis in its run dir (a private file; blocking)."""
+    run_dir = RunDir.of(record)
+    if run_dir.path.is_dir():
+        run_dir.write(DIAGNOSIS_FILE, {"format": CACHE_FORMAT, "answer": answer.model_dump()})
+
+
+def kept_causes(records: Sequence[JobRecord]) -> dict[str, JobDiagnosis]:
+    """The diagnoses kept for ``records``, by job id (blocking: one small file each)."""
+    found = {record.job_id: kept_diagnosis(record) for record in records}
+    return {job_id: answer for job_id, answer in found.items() if answer is not None}
+
+
+class DiagnosisMemory:
+    """Finished jobs' diagnoses, remembered by job id and submit time (a reused job id is
+    another job). Bounded, oldest forgotten first; a forgotten one is read from its run
+    dir again. Used from the event loop only."""
+
+    MAX_ENTRIES = 2_000
+
+    def __init__(self) -> None:
+        self._entries: OrderedDict[tuple[str, float], JobDiagnosis] = OrderedDict()
+
+    def get(self, record: JobRecord) -> JobDiagnosis | None:
+        return self._entries.get((record.job_id, record.submitted_at))
+
+    def put(self, record: JobRecord, answer: JobDiagnosis) -> None:
+        self._entries[(record.job_id, record.submitted_at)] = answer
+        while len(self._entries) > self.MAX_ENTRIES:
+            self._entries.popitem(last=False)
+
+    def forget(self, job_ids: Sequence[str]) -> None:
+        gone = set(job_ids)
+        for key in [key for key in self._entries if key[0] in gone]:
+            del self._entries[key]
+
+
+# -- a log from elsewhere -----------------------------------------------------------------
+
+
+def check_log_file(log_path: str, client_cwd: Path, roots: Sequence[Path]) -> Path:
+    """The log file the caller means: inside the project (or ``roots``) after symlinks, a
+    regular file (never a pipe or device). Blocking."""
+    check_path_text("log_path", log_path, LOG_PATH_HINT)
+    path = expand_user_path(log_path, client_cwd)
+    try:
+        resolved = path.resolve()
+    except (OSError, RuntimeError) as exc:
+        raise InvalidArgumentError(
+            "log_path", f"{shown(log_path)} cannot be resolved: {type(exc).__name__}."
+        ) from exc
+    require_inside("log_path", resolved, client_cwd, roots)
+    try:
+        mode = resolved.stat().st_mode
+    except FileNotFoundError:
+        raise NotFoundError(
+            f"Log file not found: {path} (from {shown(log_path)} relative to client_cwd "
+            f"{client_cwd}).",
+            next_step="Check the path; relative paths resolve against client_cwd.",
+        ) from None
+    except OSError as exc:
+        raise InvalidArgumentError(
+            "log_path", f"{path} cannot be read: {exc.strerror or type(exc).__name__}."
+        ) from exc
+    if not stat.S_ISREG(mode):
+        raise InvalidArgumentError(
+            "log_path",
+            f"{path} is not a regular file (a directory, pipe, device or socket).",
+            next_step=LOG_PATH_HINT,
+        )
+    if not os.access(resolved, os.R_OK):
+        raise InvalidArgumentError("log_path", f"{path} is not readable.", next_step=LOG_PATH_HINT)
+    return resolved
+
+
+def log_file_next_step(diagnosis: Diagnosis, cloud: str) -> str:
+    if diagnosis.cause == "none":
+        return "Nothing in this log names a failure; pass exit_code if the job's is known."
+    where = f", cloud='{cloud}'" if cloud else ""
+    return (
+        "Apply fix.steps (and fix.config_patch, when the job's config is known) to the config, "
+        f"then validate_config, pre_flight_check and run_oumi_job(...{where}) as a dry run."
+    )

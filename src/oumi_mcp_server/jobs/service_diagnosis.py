@@ -1,0 +1,178 @@
+"""JobService's diagnoses: why a job ended as it did, computed once per finished job.
+
+A finished job's diagnosis never changes: the first call computes it from what its
+engine left (jobs/diagnosis.py gathers the signals, diagnosis/ reads them) in a
+worker thread under a time limit, keeps it in the job's run dir and in memory, and
+every later call (diagnose_job, get_job_status, list_jobs) reads it back. list_jobs
+only reads what was kept, never diagnoses.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+from oumi_mcp_server.blocking import run_blocking
+from oumi_mcp_server.diagnosis import diagnose_file
+from oumi_mcp_server.errors import OumiMcpError
+from oumi_mcp_server.jobs.arguments import check_cloud
+from oumi_mcp_server.jobs.backend import LogRead, Observation
+from oumi_mcp_server.jobs.catalog import MAX_LOG_LINES
+from oumi_mcp_server.jobs.diagnosis import (
+    check_log_file,
+    diagnose_signals,
+    job_diagnosis,
+    job_next_step,
+    job_signals,
+    keep_diagnosis,
+    kept_causes,
+    kept_diagnosis,
+    log_file_next_step,
+    not_finished_answer,
+)
+from oumi_mcp_server.jobs.kinds import kind_of
+from oumi_mcp_server.jobs.models import JobDiagnosis
+from oumi_mcp_server.jobs.records import JobRecord
+from oumi_mcp_server.jobs.service_base import JobServiceBase
+from oumi_mcp_server.jobs.status import JobState, is_terminal
+from oumi_mcp_server.paths import resolve_client_cwd
+from oumi_mcp_server.validation.documents import deadline_after
+
+logger = logging.getLogger(__name__)
+
+DIAGNOSIS_TIMEOUT_S = 30.0  # reading at most 16 MB a log, the config, the checkpoints
+KEPT_READ_TIMEOUT_S = 5.0
+
+
+class JobDiagnoses(JobServiceBase):
+    async def diagnose(self, job_id: str) -> JobDiagnosis:
+        """Why the job ended as it did, and the fix; a job still going answers so."""
+        record = await self._record(job_id)
+        remembered = self._diagnoses.get(record)
+        if remembered is not None:  # only finished jobs are remembered: no engine call
+            return remembered
+        observation = (await self._holder(record).observe([record]))[0]
+        if not is_terminal(observation.state):
+            return not_finished_answer(record, observation)
+        found = await self._diagnosis(record, observation, compute=True)
+        assert found is not None  # computed when not kept
+        return found
+
+    async def diagnose_log(
+        self, log_path: str, client_cwd: str, exit_code: int | None = None, cloud: str = ""
+    ) -> JobDiagnosis:
+        """A log from elsewhere (inside the project or the allowed roots), diagnosed."""
+        target = check_cloud(cloud) if cloud.strip() else ""
+        cwd = resolve_client_cwd(client_cwd)
+        roots = self._config_roots
+
+        def work() -> JobDiagnosis:
+            path = check_log_file(log_path, cwd, roots)
+            found = diagnose_file(path, exit_code=exit_code)
+            return job_diagnosis(
+                found,
+                job_id="",
+                state="",
+                sources=[str(path)],
+                next_step=log_file_next_step(found, target),
+            )
+
+        return await run_blocking(
+            work,
+            timeout_s=DIAGNOSIS_TIMEOUT_S,
+            what="Diagnosing the log file",
+            next_step="The disk holding the log is not answering; check it, then call again.",
+        )
+
+    async def _diagnosis(
+        self, record: JobRecord, observation: Observation, *, compute: bool
+    ) -> JobDiagnosis | None:
+        """A finished job's diagnosis: remembered, kept in its run dir, or (``compute``)
+        computed now and kept. None when not kept and not computed."""
+        remembered = self._diagnoses.get(record)
+        if remembered is not None:
+            return remembered
+        kept = await run_blocking(
+            lambda: kept_diagnosis(record),
+            timeout_s=KEPT_READ_TIMEOUT_S,
+            what="Reading the job's diagnosis",
+        )
+        if kept is not None:
+            kept = kept.model_copy(update={"cached": True})
+            self._diagnoses.put(record, kept)
+            return kept
+        if not compute:
+            return None
+        reads: list[LogRead] = []
+        if not (record.is_process or record.is_pending):  # its engine reads its logs
+            reads = await self._holder(record).logs(
+                record, ("stdout", "stderr"), lines=MAX_LOG_LINES, offset=None
+            )
+        signals = job_signals(record, observation, reads)
+        deadline = deadline_after(DIAGNOSIS_TIMEOUT_S)
+
+        def work() -> JobDiagnosis:
+            found = diagnose_signals(signals, deadline)
+            answer = job_diagnosis(
+                found,
+                job_id=record.job_id,
+                state=observation.state.value,
+                sources=signals.sources,
+                next_step=job_next_step(record, found),
+            )
+            keep_diagnosis(record, answer)
+            return answer
+
+        answer = await run_blocking(
+            work,
+            timeout_s=DIAGNOSIS_TIMEOUT_S,
+            what="Diagnosing the job from its logs",
+            next_step="Reading its logs took too long; call diagnose_job again, or read "
+            "get_job_logs.",
+        )
+        self._diagnoses.put(record, answer.model_copy(update={"cached": True}))
+        return answer
+
+    async def _failure_diagnosis(
+        self, record: JobRecord, observation: Observation
+    ) -> JobDiagnosis | None:
+        """get_job_status of a failed job: its diagnosis, computed when its logs are on this
+        machine (a cluster's are only shown once diagnose_job read them). Never raises: a
+        status answers even when the diagnosis cannot be made."""
+        if observation.state is not JobState.FAILED:
+            return None
+        here = record.is_process or record.is_pending or kind_of(record.cloud).runs_here
+        try:
+            return await self._diagnosis(record, observation, compute=here)
+        except OumiMcpError as exc:
+            logger.warning("Could not diagnose job %s: %s", record.job_id, exc.message)
+        except Exception:  # the status matters more than its diagnosis
+            logger.exception("Diagnosing job %s failed", record.job_id)
+        return None
+
+    async def _kept_causes(self, records: Sequence[JobRecord]) -> dict[str, JobDiagnosis]:
+        """list_jobs: the diagnoses already made for these (failed) jobs, by job id; from
+        memory, else their run dirs (one small file each). Never diagnoses."""
+        found = {
+            record.job_id: remembered
+            for record in records
+            if (remembered := self._diagnoses.get(record)) is not None
+        }
+        missing = [record for record in records if record.job_id not in found]
+        if not missing:
+            return found
+        try:
+            kept = await run_blocking(
+                lambda: kept_causes(missing),
+                timeout_s=KEPT_READ_TIMEOUT_S,
+                what="Reading the jobs' diagnoses",
+            )
+        except OumiMcpError as exc:
+            logger.warning("Could not read kept diagnoses: %s", exc.message)
+            return found
+        for record in missing:
+            if record.job_id in kept:
+                answer = kept[record.job_id].model_copy(update={"cached": True})
+                self._diagnoses.put(record, answer)
+                found[record.job_id] = answer
+        return found
