@@ -22,7 +22,6 @@ from oumi_mcp_server.blocking import run_blocking
 from oumi_mcp_server.engines import load
 from oumi_mcp_server.environment.clouds import CloudChecker, recorded_enabled_clouds
 from oumi_mcp_server.jobs.launcher.clusters import ClusterService
-from oumi_mcp_server.jobs.launcher.engine import LauncherEngine, OumiLauncherEngine
 from oumi_mcp_server.library.service import LibraryService
 from oumi_mcp_server.library.sources import library_cache_root
 from oumi_mcp_server.preflight.service import PreflightService
@@ -39,6 +38,7 @@ from oumi_mcp_server.validation.service import ValidationService
 from oumi_mcp_server.warmup import Warmup, WarmupState
 
 if TYPE_CHECKING:
+    from oumi_mcp_server.jobs.launcher.engine import LauncherEngine
     from oumi_mcp_server.jobs.registry import Registry
     from oumi_mcp_server.jobs.service import JobService
 
@@ -52,6 +52,13 @@ def warm_up_engines() -> None:
     """Import oumi's config classes (validation), then oumi.launcher (list_jobs, clouds)."""
     warm_up_oumi()
     load("oumi.launcher")
+
+
+def real_launcher() -> LauncherEngine:
+    """oumi.launcher itself (its adapter module loads on the first launcher call)."""
+    from oumi_mcp_server.jobs.launcher.engine import OumiLauncherEngine
+
+    return OumiLauncherEngine()
 
 
 def config_roots(settings: Settings) -> tuple[Path, ...]:
@@ -156,7 +163,7 @@ class Services:
         library = library or LibraryService(settings)
         roots = config_roots(settings)
         engine: Callable[[], LauncherEngine] = (
-            (lambda: launcher) if launcher is not None else OumiLauncherEngine
+            (lambda: launcher) if launcher is not None else real_launcher
         )
         return cls(
             settings=settings,

@@ -7,7 +7,7 @@ import os
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from oumi_mcp_server.blocking import KeyedSingleFlight, run_blocking
 from oumi_mcp_server.call_progress import stage
@@ -16,8 +16,6 @@ from oumi_mcp_server.errors import EngineTimeoutError
 from oumi_mcp_server.library.service import LibraryService
 from oumi_mcp_server.preflight.cloud_check import check_cloud, env_hints
 from oumi_mcp_server.preflight.context import PreflightContext, build_context, context_for
-from oumi_mcp_server.preflight.hardware_check import check_hardware
-from oumi_mcp_server.preflight.hf_check import check_hf
 from oumi_mcp_server.preflight.models import (
     CloudReport,
     Finding,
@@ -29,24 +27,25 @@ from oumi_mcp_server.preflight.paths_check import (
     check_paths,
     skypilot_excluded_files,
 )
-from oumi_mcp_server.preflight.slurm_check import invalid_cluster, judge
 from oumi_mcp_server.preflight.suggestions import model_family_for, task_type_for
 from oumi_mcp_server.settings import Settings
-from oumi_mcp_server.slurm.probe import TOTAL_TIMEOUT_S as SLURM_TIMEOUT_S
-from oumi_mcp_server.slurm.probe import Probe, probe_cluster
-from oumi_mcp_server.slurm.ssh import cluster_problem
 from oumi_mcp_server.validation.documents import ConfigDocument, deadline_after
 from oumi_mcp_server.validation.engine import validate_document
+
+if TYPE_CHECKING:  # the Slurm, GPU and hub checks load when a pre-flight first runs them
+    from oumi_mcp_server.slurm.probe import Probe
 
 CheckResult = dict[str, Any]
 SLURM = "slurm"
 # Probes a Slurm cluster (user@host) within a time limit: the real one runs ssh.
-SlurmProbe = Callable[[str, float], Probe]
+SlurmProbe = Callable[[str, float], "Probe"]
 
 SLURM_PROBE_REUSE_S = 60.0
 
 
 def _probe_over_ssh(cluster: str, timeout_s: float) -> Probe:
+    from oumi_mcp_server.slurm.probe import probe_cluster
+
     return probe_cluster(cluster, timeout_s=timeout_s)
 
 
@@ -266,6 +265,10 @@ class PreflightService:
         """ssh, the Slurm commands, accounting, the log dir, the partitions and GPUs asked for."""
         if not ctx.cluster:
             return _slurm_skipped()
+        from oumi_mcp_server.preflight.slurm_check import invalid_cluster, judge
+        from oumi_mcp_server.slurm.probe import TOTAL_TIMEOUT_S as SLURM_TIMEOUT_S
+        from oumi_mcp_server.slurm.ssh import cluster_problem
+
         problem = cluster_problem(ctx.cluster)
         if problem:
             report, errors, warnings = invalid_cluster(ctx.cluster, problem)
@@ -332,11 +335,15 @@ def _paths_check(ctx: PreflightContext, excluded_files: ExcludedFiles) -> CheckR
 
 
 def _hf_check(ctx: PreflightContext) -> CheckResult:
+    from oumi_mcp_server.preflight.hf_check import check_hf
+
     report, errors, warnings = check_hf(ctx)
     return {"report": report, "errors": errors, "warnings": warnings}
 
 
 def _hardware_check(ctx: PreflightContext) -> CheckResult:
+    from oumi_mcp_server.preflight.hardware_check import check_hardware
+
     report, warnings = check_hardware(ctx)
     return {"report": report, "warnings": warnings}
 

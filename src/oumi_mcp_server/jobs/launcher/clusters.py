@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field
 
 from oumi_mcp_server.blocking import run_blocking
 from oumi_mcp_server.errors import InvalidArgumentError, NotFoundError
-from oumi_mcp_server.jobs.launcher.engine import LauncherEngine
 from oumi_mcp_server.jobs.naming import check_cluster_name
 from oumi_mcp_server.masking import shown
+
+if TYPE_CHECKING:
+    from oumi_mcp_server.jobs.launcher.engine import LauncherEngine
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 STOP_EFFECT = (
