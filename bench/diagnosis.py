@@ -10,22 +10,35 @@ timeouts and torchrun's ChildFailedError report. Reports the median of --runs ca
 the default budget (16 MB: the whole log is scanned) and with a 2 MB budget (head and
 tail only), the same log ending well (exit code 0), and a stress log with those noisy
 lines at every step (a third of all lines to look at).
+
+Then through the real server, in memory (the official client, no subprocess): a process
+job whose fake `oumi` prints the failing log to stderr and exits 1; the first
+diagnose_job call (the diagnosis made and kept in the run dir), then the median of
+--runs cached diagnose_job calls, of get_job_status of the failed job (its cause
+attached) and of the MCP ping of the same session (the floor of any call).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
+
+import anyio
+import yaml
+from mcp import Client
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from oumi_mcp_server.diagnosis import diagnose_file
+from oumi_mcp_server.server.app import build_server
+from oumi_mcp_server.settings import Settings
 
 SITE = "/opt/conda/lib/python3.11/site-packages"
 STEP_LINES = (
@@ -96,6 +109,106 @@ def median_ms(call: Callable[[], Any], runs: int) -> float:
     return statistics.median(times)
 
 
+# A stand-in for `oumi train`: prints the log to stderr, fails as the log says.
+FAKE_OUMI = '#!/bin/sh\ncat "$BENCH_FAILING_LOG" >&2\nexit 1\n'
+
+
+def server_settings(scratch: Path) -> Settings:
+    oumi = scratch / "bin" / "oumi"
+    oumi.parent.mkdir()
+    oumi.write_text(FAKE_OUMI)
+    oumi.chmod(0o755)
+    return Settings(
+        log_level="WARNING",
+        state_dir=scratch / "state",
+        cache_dir=scratch / "cache",
+        warmup=False,
+        docs_autobuild=False,
+        listed_clouds=(),
+        skypilot_dir=scratch / "home" / ".sky",
+        oumi_executable=oumi,
+    )
+
+
+def bench_project(root: Path) -> Path:
+    (root / "data").mkdir(parents=True)
+    line = (
+        '{"messages": [{"role": "user", "content": "hi"}, '
+        '{"role": "assistant", "content": "hello"}]}'
+    )
+    (root / "data" / "train.jsonl").write_text((line + "\n") * 3)
+    config = {
+        "model": {"model_name": "HuggingFaceTB/SmolLM2-135M-Instruct"},
+        "data": {
+            "train": {
+                "datasets": [{"dataset_name": "text_sft_jsonl", "dataset_path": "data/train.jsonl"}]
+            }
+        },
+        "training": {
+            "trainer_type": "TRL_SFT",
+            "per_device_train_batch_size": 8,
+            "output_dir": "output/run",
+        },
+    }
+    (root / "train.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    return root
+
+
+async def median_call_ms(call: Callable[[], Awaitable[Any]], runs: int) -> float:
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        await call()
+        times.append((time.perf_counter() - started) * 1000)
+    return statistics.median(times)
+
+
+async def through_the_server(scratch: Path, failing: Path, runs: int) -> None:
+    project = bench_project(scratch / "project")
+    # legacy mode: the ping (the floor of any call) exists only before protocol 2026-07-28
+    async with Client(build_server(server_settings(scratch)), mode="legacy") as client:
+        launched = await client.call_tool(
+            "run_oumi_job",
+            {
+                "config_path": "train.yaml",
+                "command": "train",
+                "client_cwd": str(project),
+                "dry_run": False,
+                "envs": {"BENCH_FAILING_LOG": str(failing)},
+            },
+        )
+        assert not launched.is_error, launched.content
+        job_id = str((launched.structured_content or {})["job_id"])
+        with anyio.fail_after(120):
+            while True:
+                listed = (await client.call_tool("list_jobs", {})).structured_content or {}
+                row = next(row for row in listed["jobs"] if row["job_id"] == job_id)
+                if row["state"] == "failed":
+                    break
+                await anyio.sleep(0.1)
+
+        async def diagnose() -> dict[str, Any]:
+            result = await client.call_tool("diagnose_job", {"job_id": job_id})
+            assert not result.is_error, result.content
+            return result.structured_content or {}
+
+        started = time.perf_counter()
+        first = await diagnose()
+        made = (time.perf_counter() - started) * 1000
+        size = failing.stat().st_size / 1e6
+        print(f"through the server (in memory), job {job_id}, {size:.1f} MB of stderr:")
+        print(f"  diagnose_job, first call (made and kept)  {made:7.1f} ms -> {first['cause']}")
+        assert (await diagnose())["cached"]
+        cached = await median_call_ms(diagnose, runs)
+        status = await median_call_ms(
+            lambda: client.call_tool("get_job_status", {"job_id": job_id}), runs
+        )
+        ping = await median_call_ms(client.send_ping, runs)
+        print(f"  diagnose_job, cached                      {cached:7.2f} ms (median of {runs})")
+        print(f"  get_job_status of the failed job (cause)  {status:7.2f} ms (median of {runs})")
+        print(f"  MCP ping (the floor of any call)          {ping:7.2f} ms (median of {runs})")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=20)
@@ -126,6 +239,8 @@ def main() -> None:
         }
         for name, call in rows.items():
             print(f"  {name:<42} {median_ms(call, args.runs):7.1f} ms (median of {args.runs})")
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        anyio.run(through_the_server, Path(scratch), failing, args.runs)
 
 
 if __name__ == "__main__":

@@ -150,6 +150,26 @@ async def test_a_finished_job_is_diagnosed_once_and_kept(
     assert elapsed < 0.5  # the benchmark measures it (bench/diagnosis.py); here: no re-read
 
 
+async def test_a_remembered_diagnosis_is_used_only_while_its_file_is_the_jobs(
+    client: Client, project: Path
+) -> None:
+    job_id = await failed_job(client, project)
+    status = await call(client, "get_job_status", job_id=job_id)
+    assert status["cause"] == "gpu_oom"
+    kept = Path(status["stdout_path"]).parent / "diagnosis.json"
+    data = json.loads(kept.read_text())
+    data["answer"]["cause"] = "disk_full"  # as if the id now named another job, diagnosed
+    replacement = kept.with_name("replacement.json")
+    replacement.write_text(json.dumps(data))
+    replacement.replace(kept)
+    assert (await call(client, "diagnose_job", job_id=job_id))["cause"] == "disk_full"
+    kept.unlink()
+    Path(status["stderr_path"]).write_text("")  # a new diagnosis reads what is there now
+    Path(status["stdout_path"]).write_text("")
+    again = await call(client, "diagnose_job", job_id=job_id)
+    assert again["cause"] != "gpu_oom" and not again["cached"]
+
+
 async def test_a_running_job_has_nothing_failed_yet(client: Client, project: Path) -> None:
     job_id = await launch_fake_job(client, project, FAKE_OUMI_SLEEP="30")
     answer = await call(client, "diagnose_job", job_id=job_id)

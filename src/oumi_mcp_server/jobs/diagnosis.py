@@ -165,53 +165,102 @@ def not_finished_answer(record: JobRecord, observation: Observation) -> JobDiagn
     )
 
 
-def kept_diagnosis(record: JobRecord) -> JobDiagnosis | None:
+FileIdentity = tuple[int, int, int]  # device, inode, modification time (ns)
+
+
+@dataclass(frozen=True)
+class Kept:
+    """A finished job's diagnosis as kept in its run dir, and which file version it is."""
+
+    answer: JobDiagnosis
+    path: Path
+    identity: FileIdentity
+
+
+def file_identity(path: Path) -> FileIdentity | None:
+    """Which version of a file this is (None: there is none). Blocking."""
+    try:
+        status = path.stat()
+    except OSError:
+        return None
+    return (status.st_dev, status.st_ino, status.st_mtime_ns)
+
+
+def kept_file(record: JobRecord) -> Path:
+    return RunDir.of(record).path / DIAGNOSIS_FILE
+
+
+def kept_diagnosis(record: JobRecord) -> Kept | None:
     """The diagnosis kept in the job's run dir, or None (blocking; a damaged or older file
-    counts as none)."""
-    data = RunDir.of(record).read(DIAGNOSIS_FILE)
-    if data is None or data.get("format") != CACHE_FORMAT:
+    counts as none). Answered as cached."""
+    path = kept_file(record)
+    identity = file_identity(path)
+    data = RunDir.of(record).read(DIAGNOSIS_FILE) if identity is not None else None
+    if identity is None or data is None or data.get("format") != CACHE_FORMAT:
         return None
     try:
-        return JobDiagnosis.model_validate(data.get("answer"))
+        answer = JobDiagnosis.model_validate(data.get("answer"))
     except ValueError:
         return None
+    return Kept(answer.model_copy(update={"cached": True}), path, identity)
 
 
-def keep_diagnosis(record: JobRecord, answer: JobDiagnosis) -> None:
-    """Keep a finished job's diagnosis in its run dir (a private file; blocking)."""
+def keep_diagnosis(record: JobRecord, answer: JobDiagnosis) -> Kept | None:
+    """Keep a finished job's diagnosis in its run dir (a private file; blocking). None when
+    the run dir is gone."""
     run_dir = RunDir.of(record)
-    if run_dir.path.is_dir():
-        run_dir.write(DIAGNOSIS_FILE, {"format": CACHE_FORMAT, "answer": answer.model_dump()})
+    if not run_dir.path.is_dir():
+        return None
+    run_dir.write(DIAGNOSIS_FILE, {"format": CACHE_FORMAT, "answer": answer.model_dump()})
+    identity = file_identity(kept_file(record))
+    if identity is None:
+        return None
+    return Kept(answer.model_copy(update={"cached": True}), kept_file(record), identity)
 
 
-def kept_causes(records: Sequence[JobRecord]) -> dict[str, JobDiagnosis]:
-    """The diagnoses kept for ``records``, by job id (blocking: one small file each)."""
-    found = {record.job_id: kept_diagnosis(record) for record in records}
-    return {job_id: answer for job_id, answer in found.items() if answer is not None}
+def still_kept(remembered: Kept) -> bool:
+    """True while the remembered diagnosis is the file in the run dir (a job pruned, and its
+    id taken again by a new job, has another file or none). Blocking: one stat."""
+    return file_identity(remembered.path) == remembered.identity
+
+
+def kept_for(records: Sequence[JobRecord], remembered: dict[str, Kept]) -> dict[str, Kept]:
+    """The diagnoses kept for ``records``, by job id: each remembered one if it is still
+    the file in its run dir, else the file read (blocking: a stat or a small file each)."""
+    found: dict[str, Kept] = {}
+    for record in records:
+        known = remembered.get(record.job_id)
+        kept = known if known is not None and still_kept(known) else kept_diagnosis(record)
+        if kept is not None:
+            found[record.job_id] = kept
+    return found
 
 
 class DiagnosisMemory:
-    """Finished jobs' diagnoses, remembered by job id and submit time (a reused job id is
-    another job). Bounded, oldest forgotten first; a forgotten one is read from its run
-    dir again. Used from the event loop only."""
+    """Finished jobs' diagnoses, by job id, with the version of the file they were kept
+    in (checked before use: a job id taken again is another job). Bounded, oldest
+    forgotten first; a forgotten one is read from its run dir again. Event loop only."""
 
     MAX_ENTRIES = 2_000
 
     def __init__(self) -> None:
-        self._entries: OrderedDict[tuple[str, float], JobDiagnosis] = OrderedDict()
+        self._entries: OrderedDict[str, Kept] = OrderedDict()
 
-    def get(self, record: JobRecord) -> JobDiagnosis | None:
-        return self._entries.get((record.job_id, record.submitted_at))
+    def get(self, job_id: str) -> Kept | None:
+        return self._entries.get(job_id)
 
-    def put(self, record: JobRecord, answer: JobDiagnosis) -> None:
-        self._entries[(record.job_id, record.submitted_at)] = answer
+    def snapshot(self, job_ids: Sequence[str]) -> dict[str, Kept]:
+        return {job_id: kept for job_id in job_ids if (kept := self._entries.get(job_id))}
+
+    def put(self, job_id: str, kept: Kept) -> None:
+        self._entries[job_id] = kept
+        self._entries.move_to_end(job_id)
         while len(self._entries) > self.MAX_ENTRIES:
             self._entries.popitem(last=False)
 
     def forget(self, job_ids: Sequence[str]) -> None:
-        gone = set(job_ids)
-        for key in [key for key in self._entries if key[0] in gone]:
-            del self._entries[key]
+        for job_id in job_ids:
+            self._entries.pop(job_id, None)
 
 
 # -- a log from elsewhere -----------------------------------------------------------------

@@ -19,19 +19,22 @@ from oumi_mcp_server.jobs.arguments import check_cloud
 from oumi_mcp_server.jobs.backend import LogRead, Observation
 from oumi_mcp_server.jobs.catalog import MAX_LOG_LINES
 from oumi_mcp_server.jobs.diagnosis import (
+    Kept,
     check_log_file,
     diagnose_signals,
     job_diagnosis,
     job_next_step,
     job_signals,
     keep_diagnosis,
-    kept_causes,
     kept_diagnosis,
+    kept_for,
     log_file_next_step,
     not_finished_answer,
+    still_kept,
 )
 from oumi_mcp_server.jobs.kinds import kind_of
 from oumi_mcp_server.jobs.models import JobDiagnosis
+from oumi_mcp_server.jobs.naming import check_job_id
 from oumi_mcp_server.jobs.records import JobRecord
 from oumi_mcp_server.jobs.service_base import JobServiceBase
 from oumi_mcp_server.jobs.status import JobState, is_terminal
@@ -46,11 +49,13 @@ KEPT_READ_TIMEOUT_S = 5.0
 
 class JobDiagnoses(JobServiceBase):
     async def diagnose(self, job_id: str) -> JobDiagnosis:
-        """Why the job ended as it did, and the fix; a job still going answers so."""
+        """Why the job ended as it did, and the fix; a job still going answers so. A
+        finished job's diagnosis, once made, comes back without asking the registry or the
+        engine (one stat checks that it is still this job's)."""
+        remembered = self._diagnoses.get(check_job_id(job_id))
+        if remembered is not None and await self._still_kept(remembered):
+            return remembered.answer
         record = await self._record(job_id)
-        remembered = self._diagnoses.get(record)
-        if remembered is not None:  # only finished jobs are remembered: no engine call
-            return remembered
         observation = (await self._holder(record).observe([record]))[0]
         if not is_terminal(observation.state):
             return not_finished_answer(record, observation)
@@ -89,18 +94,17 @@ class JobDiagnoses(JobServiceBase):
     ) -> JobDiagnosis | None:
         """A finished job's diagnosis: remembered, kept in its run dir, or (``compute``)
         computed now and kept. None when not kept and not computed."""
-        remembered = self._diagnoses.get(record)
-        if remembered is not None:
-            return remembered
+        remembered = self._diagnoses.get(record.job_id)
+        if remembered is not None and await self._still_kept(remembered):
+            return remembered.answer
         kept = await run_blocking(
             lambda: kept_diagnosis(record),
             timeout_s=KEPT_READ_TIMEOUT_S,
             what="Reading the job's diagnosis",
         )
         if kept is not None:
-            kept = kept.model_copy(update={"cached": True})
-            self._diagnoses.put(record, kept)
-            return kept
+            self._diagnoses.put(record.job_id, kept)
+            return kept.answer
         if not compute:
             return None
         reads: list[LogRead] = []
@@ -111,7 +115,7 @@ class JobDiagnoses(JobServiceBase):
         signals = job_signals(record, observation, reads)
         deadline = deadline_after(DIAGNOSIS_TIMEOUT_S)
 
-        def work() -> JobDiagnosis:
+        def work() -> tuple[JobDiagnosis, Kept | None]:
             found = diagnose_signals(signals, deadline)
             answer = job_diagnosis(
                 found,
@@ -120,17 +124,17 @@ class JobDiagnoses(JobServiceBase):
                 sources=signals.sources,
                 next_step=job_next_step(record, found),
             )
-            keep_diagnosis(record, answer)
-            return answer
+            return answer, keep_diagnosis(record, answer)
 
-        answer = await run_blocking(
+        answer, made = await run_blocking(
             work,
             timeout_s=DIAGNOSIS_TIMEOUT_S,
             what="Diagnosing the job from its logs",
             next_step="Reading its logs took too long; call diagnose_job again, or read "
             "get_job_logs.",
         )
-        self._diagnoses.put(record, answer.model_copy(update={"cached": True}))
+        if made is not None:
+            self._diagnoses.put(record.job_id, made)
         return answer
 
     async def _failure_diagnosis(
@@ -151,28 +155,30 @@ class JobDiagnoses(JobServiceBase):
         return None
 
     async def _kept_causes(self, records: Sequence[JobRecord]) -> dict[str, JobDiagnosis]:
-        """list_jobs: the diagnoses already made for these (failed) jobs, by job id; from
-        memory, else their run dirs (one small file each). Never diagnoses."""
-        found = {
-            record.job_id: remembered
-            for record in records
-            if (remembered := self._diagnoses.get(record)) is not None
-        }
-        missing = [record for record in records if record.job_id not in found]
-        if not missing:
-            return found
+        """list_jobs: the diagnoses already made for these (failed) jobs, by job id, checked
+        against (or read from) their run dirs in one worker thread. Never diagnoses."""
+        if not records:
+            return {}
+        remembered = self._diagnoses.snapshot([record.job_id for record in records])
         try:
             kept = await run_blocking(
-                lambda: kept_causes(missing),
+                lambda: kept_for(records, remembered),
                 timeout_s=KEPT_READ_TIMEOUT_S,
                 what="Reading the jobs' diagnoses",
             )
         except OumiMcpError as exc:
             logger.warning("Could not read kept diagnoses: %s", exc.message)
-            return found
-        for record in missing:
-            if record.job_id in kept:
-                answer = kept[record.job_id].model_copy(update={"cached": True})
-                self._diagnoses.put(record, answer)
-                found[record.job_id] = answer
-        return found
+            return {}
+        for job_id, found in kept.items():
+            self._diagnoses.put(job_id, found)
+        return {job_id: found.answer for job_id, found in kept.items()}
+
+    async def _still_kept(self, remembered: Kept) -> bool:
+        try:
+            return await run_blocking(
+                lambda: still_kept(remembered),
+                timeout_s=KEPT_READ_TIMEOUT_S,
+                what="Checking the job's diagnosis",
+            )
+        except OumiMcpError:
+            return False
