@@ -272,3 +272,26 @@ async def test_a_subscribed_client_hears_the_real_training_finish_and_reads_its_
     images = [block for block in result.content if isinstance(block, ImageContent)]
     picture = Image.open(io.BytesIO(base64.b64decode(images[0].data)))
     assert picture.format == "PNG" and picture.size[0] >= 600
+
+
+async def test_a_real_failure_is_diagnosed_and_its_relaunch_dry_run_shown(
+    tmp_path: Path, tiny_model: Path
+) -> None:
+    project = tmp_path / "project"
+    config = make_tiny_project(project, tiny_model)
+    override = "data.train.datasets[0].dataset_path=data/no_such_file.jsonl"
+    async with Client(stdio_parameters(tmp_path), mode="legacy") as client:
+        launched = await call(
+            client, "run_oumi_job", launch_arguments(config, project, overrides=[override])
+        )
+        job_id = launched["job_id"]
+        status = await wait_status(client, job_id, {"completed", "failed"})
+        diagnosis = await call(client, "diagnose_job", {"job_id": job_id})
+        relaunch = await call(client, "relaunch_job", {"job_id": job_id})
+    assert status["state"] == "failed" and status["cause"] == diagnosis["cause"]
+    assert diagnosis["cause"] == "dataset_not_found", diagnosis
+    assert any("no_such_file.jsonl" in item["text"] for item in diagnosis["evidence"])
+    assert relaunch["dry_run"] and not Path(relaunch["new_config_path"]).exists()
+    # The override that broke the run is replayed (the fix does not set it): the dry run
+    # shows it, so the user sees what to change before launching.
+    assert "--" + override in relaunch["run"]["argv"]

@@ -174,6 +174,8 @@ RULES: tuple[Rule, ...] = (
         r"File not found: \S+\.(?:jsonl|json|csv|parquet|arrow|txt|tsv)\b",
     ),
     rule("dataset_not_found", "Couldn't reach", 0.6, r"Couldn't reach '[^']+' on the Hub"),
+    # oumi's own check of a local dataset file, printed by its CLI as "Error: ..."
+    rule("dataset_not_found", "dataset_path '", 0.9, r"dataset_path '[^']+' does not exist"),
     # Model, tokenizer, numerics and the libraries around them.
     rule("chat_template_missing", "tokenizer.chat_template is not set", 0.95),
     rule("chat_template_missing", "does not have a chat template", 0.9),
