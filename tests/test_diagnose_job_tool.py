@@ -276,6 +276,21 @@ async def test_relaunch_writes_a_new_config_and_launches_it(
     assert again["new_config_path"] == str(project / "configs" / "train.fix-2.yaml")
 
 
+async def test_a_job_without_a_fix_runs_again_as_it_ran(client: Client, project: Path) -> None:
+    done = await launch_fake_job(client, project, FAKE_OUMI_SLEEP="0")
+    await wait_until_listed_as(client, done, "completed")
+    again = await call(client, "relaunch_job", job_id=done)
+    assert again["cause"] == "none" and again["config_patch"] == {}
+    assert again["new_config_path"].endswith("configs/train.rerun-1.yaml")
+    assert "Nothing failed" in again["message"]
+    failed = await failed_job(client, project)
+    unfixed = await call(client, "relaunch_job", job_id=failed, apply_fix=False)
+    assert unfixed["cause"] == "" and unfixed["config_patch"] == {}
+    assert (
+        yaml.safe_load(unfixed["new_config_text"])["training"]["per_device_train_batch_size"] == 6
+    )
+
+
 async def test_a_running_job_is_not_relaunched(client: Client, project: Path) -> None:
     job_id = await launch_fake_job(client, project, FAKE_OUMI_SLEEP="30")
     refusal = await refused(client, "relaunch_job", job_id=job_id)

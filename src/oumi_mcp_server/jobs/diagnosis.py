@@ -63,7 +63,8 @@ def job_signals(
     record: JobRecord, observation: Observation, reads: Sequence[LogRead]
 ) -> JobSignals:
     """The signals of one job: ``reads`` are its logs as a launcher engine read them (none
-    for our own process jobs, whose log files are on this machine)."""
+    for our own process jobs, whose log files are on this machine). Blocking (a stat of
+    each log read)."""
     state = observation.state.value.upper()
     config = Path(record.staged_config_path) if record.staged_config_path else None
     if record.is_process:

@@ -98,7 +98,9 @@ def plan_relaunch(
     record: JobRecord, diagnosis: JobDiagnosis | None, deadline: float | None = None
 ) -> RelaunchPlan:
     """The patched config for a relaunch (blocking): read from the job's staged copy;
-    ``diagnosis`` None: the config as it ran, unchanged."""
+    ``diagnosis`` None (or nothing failed): the config as it ran, unchanged."""
+    if diagnosis is not None and diagnosis.cause == "none":
+        diagnosis = None
     staged = load_config_document(Path(record.staged_config_path), deadline)
     patch: dict[str, Any] = dict(diagnosis.fix.config_patch) if diagnosis is not None else {}
     resume_from = None
@@ -208,7 +210,9 @@ def relaunch_result(
     job = f"job_id='{record.job_id}'"
     cause = diagnosis.cause if diagnosis is not None else ""
     notes = []
-    if diagnosis is not None and not plan.patch:
+    if cause == "none":
+        notes.append("Nothing failed in that job: it runs again as it ran.")
+    elif diagnosis is not None and not plan.patch:
         notes.append(
             f"The diagnosis ({cause}) has no config change to apply: the config runs as it ran."
         )

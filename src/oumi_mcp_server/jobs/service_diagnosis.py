@@ -112,10 +112,10 @@ class JobDiagnoses(JobServiceBase):
             reads = await self._holder(record).logs(
                 record, ("stdout", "stderr"), lines=MAX_LOG_LINES, offset=None
             )
-        signals = job_signals(record, observation, reads)
         deadline = deadline_after(DIAGNOSIS_TIMEOUT_S)
 
         def work() -> tuple[JobDiagnosis, Kept | None]:
+            signals = job_signals(record, observation, reads)  # blocking: it looks at files
             found = diagnose_signals(signals, deadline)
             answer = job_diagnosis(
                 found,
