@@ -276,6 +276,30 @@ async def test_relaunch_writes_a_new_config_and_launches_it(
     assert again["new_config_path"] == str(project / "configs" / "train.fix-2.yaml")
 
 
+async def test_a_relaunch_resumes_from_the_newest_complete_checkpoint(
+    client: Client, project: Path
+) -> None:
+    job_id = await launch_fake_job(client, project, **FAILING)
+    output = project / "output" / "run"
+    for step, complete in ((4, True), (8, False)):  # checkpoint-8: cut short mid-save
+        folder = output / f"checkpoint-{step}"
+        folder.mkdir(parents=True)
+        (folder / "model.safetensors").write_bytes(b"weights")
+        (folder / "trainer_state.json").write_text('{"global_step": 4}' if complete else "{")
+    await wait_until_listed_as(client, job_id, "failed")
+    answer = await call(client, "diagnose_job", job_id=job_id)
+    assert answer["fix"]["resume_from"] == str(output / "checkpoint-4")
+    relaunch = await call(client, "relaunch_job", job_id=job_id)
+    assert relaunch["resume_from"] == str(output / "checkpoint-4")
+    assert relaunch["config_patch"]["training.resume_from_checkpoint"] == str(
+        output / "checkpoint-4"
+    )
+    training = yaml.safe_load(relaunch["new_config_text"])["training"]
+    assert training["resume_from_checkpoint"] == str(output / "checkpoint-4")
+    assert training["per_device_train_batch_size"] == 3
+    assert "resumes from" in relaunch["message"]
+
+
 async def test_a_job_without_a_fix_runs_again_as_it_ran(client: Client, project: Path) -> None:
     done = await launch_fake_job(client, project, FAKE_OUMI_SLEEP="0")
     await wait_until_listed_as(client, done, "completed")

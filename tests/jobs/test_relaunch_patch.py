@@ -8,12 +8,14 @@ from pathlib import Path
 import pytest
 
 from oumi_mcp_server.diagnosis.logfile import read_log
+from oumi_mcp_server.jobs.models import DiagnosisFix, JobDiagnosis
 from oumi_mcp_server.jobs.records import JobRecord
 from oumi_mcp_server.jobs.relaunch import (
     apply_patch,
     free_copy_path,
     key_path,
     missing_envs,
+    plan_relaunch,
     replayed_overrides,
 )
 
@@ -108,3 +110,40 @@ def test_a_log_that_is_a_pipe_is_refused_without_waiting(tmp_path: Path) -> None
     os.mkfifo(tmp_path / "pipe.log")
     with pytest.raises(OSError, match="not a regular file"):
         read_log(tmp_path / "pipe.log")
+
+
+def test_a_config_from_outside_the_project_gets_its_copy_in_the_project(tmp_path: Path) -> None:
+    """A job of a library config: the fixed copy is written in client_cwd, never in the
+    library; a patch that already says how to resume is kept as it is."""
+    project, library, run_dir = tmp_path / "project", tmp_path / "library", tmp_path / "run"
+    for folder in (project, library, run_dir):
+        folder.mkdir()
+    (run_dir / "config.yaml").write_text("training:\n  max_steps: 10\n")
+    checkpoint = project / "checkpoint-5"
+    checkpoint.mkdir()
+    record = _record(
+        config_path=str(library / "recipes" / "sft.yaml"),
+        staged_config_path=str(run_dir / "config.yaml"),
+        client_cwd=str(project),
+    )
+    diagnosis = JobDiagnosis(
+        job_id="j",
+        state="failed",
+        cause="time_limit",
+        confidence=0.95,
+        summary="The job hit its time limit.",
+        fix=DiagnosisFix(
+            steps=["Resume."],
+            config_patch={"training.try_resume_from_last_checkpoint": True},
+            resume_from=str(checkpoint),
+        ),
+        next_step="",
+    )
+    plan = plan_relaunch(record, diagnosis)
+    assert plan.target == project / "sft.fix-1.yaml"
+    assert plan.patch == {"training.try_resume_from_last_checkpoint": True}
+    assert plan.resume_from == str(checkpoint)
+    assert plan.document.data == {
+        "training": {"max_steps": 10, "try_resume_from_last_checkpoint": True}
+    }
+    assert plan.document.text.startswith("# sft.yaml as job j ran it, with the fix for time_limit")
