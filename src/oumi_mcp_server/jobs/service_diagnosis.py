@@ -44,6 +44,9 @@ from oumi_mcp_server.validation.documents import deadline_after
 logger = logging.getLogger(__name__)
 
 DIAGNOSIS_TIMEOUT_S = 30.0  # reading at most 16 MB a log, the config, the checkpoints
+# get_job_status waits this long for a failed job's first diagnosis; a slower one goes on
+# in its thread and is kept, so a later call shows it.
+STATUS_DIAGNOSIS_WAIT_S = 5.0
 KEPT_READ_TIMEOUT_S = 5.0
 
 
@@ -90,7 +93,12 @@ class JobDiagnoses(JobServiceBase):
         )
 
     async def _diagnosis(
-        self, record: JobRecord, observation: Observation, *, compute: bool
+        self,
+        record: JobRecord,
+        observation: Observation,
+        *,
+        compute: bool,
+        timeout_s: float = DIAGNOSIS_TIMEOUT_S,
     ) -> JobDiagnosis | None:
         """A finished job's diagnosis: remembered, kept in its run dir, or (``compute``)
         computed now and kept. None when not kept and not computed."""
@@ -128,7 +136,7 @@ class JobDiagnoses(JobServiceBase):
 
         answer, made = await run_blocking(
             work,
-            timeout_s=DIAGNOSIS_TIMEOUT_S,
+            timeout_s=timeout_s,
             what="Diagnosing the job from its logs",
             next_step="Reading its logs took too long; call diagnose_job again, or read "
             "get_job_logs.",
@@ -147,7 +155,9 @@ class JobDiagnoses(JobServiceBase):
             return None
         here = record.is_process or record.is_pending or kind_of(record.cloud).runs_here
         try:
-            return await self._diagnosis(record, observation, compute=here)
+            return await self._diagnosis(
+                record, observation, compute=here, timeout_s=STATUS_DIAGNOSIS_WAIT_S
+            )
         except OumiMcpError as exc:
             logger.warning("Could not diagnose job %s: %s", record.job_id, exc.message)
         except Exception:  # the status matters more than its diagnosis
