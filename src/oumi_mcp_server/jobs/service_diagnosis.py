@@ -62,20 +62,18 @@ class JobDiagnoses(JobServiceBase):
         observation = (await self._holder(record).observe([record]))[0]
         if not is_terminal(observation.state):
             return not_finished_answer(record, observation)
-        found = await self._diagnosis(record, observation, compute=True)
-        assert found is not None  # computed when not kept
-        return found
+        kept = await self._kept(record)
+        return kept or await self._computed(record, observation, DIAGNOSIS_TIMEOUT_S)
 
     async def diagnose_log(
         self, log_path: str, client_cwd: str, exit_code: int | None = None, cloud: str = ""
     ) -> JobDiagnosis:
         """A log from elsewhere (inside the project or the allowed roots), diagnosed."""
         target = check_cloud(cloud) if cloud.strip() else ""
-        cwd = resolve_client_cwd(client_cwd)
         roots = self._config_roots
 
         def work() -> JobDiagnosis:
-            path = check_log_file(log_path, cwd, roots)
+            path = check_log_file(log_path, resolve_client_cwd(client_cwd), roots)
             found = diagnose_file(path, exit_code=exit_code)
             return job_diagnosis(
                 found,
@@ -92,16 +90,9 @@ class JobDiagnoses(JobServiceBase):
             next_step="The disk holding the log is not answering; check it, then call again.",
         )
 
-    async def _diagnosis(
-        self,
-        record: JobRecord,
-        observation: Observation,
-        *,
-        compute: bool,
-        timeout_s: float = DIAGNOSIS_TIMEOUT_S,
-    ) -> JobDiagnosis | None:
-        """A finished job's diagnosis: remembered, kept in its run dir, or (``compute``)
-        computed now and kept. None when not kept and not computed."""
+    async def _kept(self, record: JobRecord) -> JobDiagnosis | None:
+        """A finished job's diagnosis made earlier: remembered (and still its file), or
+        read from its run dir; None when none was made."""
         remembered = self._diagnoses.get(record.job_id)
         if remembered is not None and await self._still_kept(remembered):
             return remembered.answer
@@ -110,11 +101,15 @@ class JobDiagnoses(JobServiceBase):
             timeout_s=KEPT_READ_TIMEOUT_S,
             what="Reading the job's diagnosis",
         )
-        if kept is not None:
-            self._diagnoses.put(record.job_id, kept)
-            return kept.answer
-        if not compute:
+        if kept is None:
             return None
+        self._diagnoses.put(record.job_id, kept)
+        return kept.answer
+
+    async def _computed(
+        self, record: JobRecord, observation: Observation, timeout_s: float
+    ) -> JobDiagnosis:
+        """A finished job's diagnosis made now from what its engine left, and kept."""
         reads: list[LogRead] = []
         if not (record.is_process or record.is_pending):  # its engine reads its logs
             reads = await self._holder(record).logs(
@@ -155,9 +150,10 @@ class JobDiagnoses(JobServiceBase):
             return None
         here = record.is_process or record.is_pending or kind_of(record.cloud).runs_here
         try:
-            return await self._diagnosis(
-                record, observation, compute=here, timeout_s=STATUS_DIAGNOSIS_WAIT_S
-            )
+            kept = await self._kept(record)
+            if kept is not None or not here:
+                return kept
+            return await self._computed(record, observation, STATUS_DIAGNOSIS_WAIT_S)
         except OumiMcpError as exc:
             logger.warning("Could not diagnose job %s: %s", record.job_id, exc.message)
         except Exception:  # the status matters more than its diagnosis
