@@ -26,6 +26,7 @@ import statistics
 import sys
 import tempfile
 import time
+import warnings
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -166,6 +167,7 @@ async def median_call_ms(call: Callable[[], Awaitable[Any]], runs: int) -> float
 async def through_the_server(scratch: Path, failing: Path, runs: int) -> None:
     project = bench_project(scratch / "project")
     # legacy mode: the ping (the floor of any call) exists only before protocol 2026-07-28
+    warnings.filterwarnings("ignore", message="ping is removed")
     async with Client(build_server(server_settings(scratch)), mode="legacy") as client:
         launched = await client.call_tool(
             "run_oumi_job",
