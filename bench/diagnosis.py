@@ -119,8 +119,11 @@ def server_settings(scratch: Path) -> Settings:
     oumi.parent.mkdir()
     oumi.write_text(FAKE_OUMI)
     oumi.chmod(0o755)
+    library = scratch / "library"  # an empty config library: nothing is fetched
+    library.mkdir()
     return Settings(
         log_level="WARNING",
+        configs_dir=library,
         state_dir=scratch / "state",
         cache_dir=scratch / "cache",
         warmup=False,
