@@ -27,9 +27,9 @@ logger = logging.getLogger(__name__)
 
 
 class JobService(JobLaunches, JobViews):
-    """The job API: launches (service_launches.py), views (service_views.py), and here its
-    lifecycle: recovery, the periodic sweep of stale runtimes and the pruning of old
-    records."""
+    """The job API: launches and relaunches (service_launches.py), views
+    (service_views.py), diagnoses (service_diagnosis.py), and here its lifecycle:
+    recovery, the periodic sweep of stale runtimes and the pruning of old records."""
 
     def start(self) -> None:
         """Reconcile, then sweep runtimes and prune records periodically (background task)."""

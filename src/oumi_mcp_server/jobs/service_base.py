@@ -2,10 +2,11 @@
 
 JobService (service.py) is one class split by meaning over a few modules: this
 base (its engines, registry and runtimes; finding a record and the engine that
-holds it; the one-time recovery before launches), the launches
-(service_launches.py) and the views (service_views.py: status, list, logs,
-metrics, cancel). Nothing here is cached: identity comes from the registry,
-state from the engines.
+holds it; the one-time recovery before launches), the diagnoses
+(service_diagnosis.py), the launches and relaunches (service_launches.py) and the
+views (service_views.py: status, list, logs, metrics, cancel). Nothing here is
+cached: identity comes from the registry, state from the engines (a finished job's
+diagnosis, which never changes, is kept: service_diagnosis.py).
 """
 
 from __future__ import annotations
