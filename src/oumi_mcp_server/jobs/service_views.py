@@ -1,7 +1,9 @@
 """JobService's views of jobs: status, the list, logs, metrics, live states, and cancel.
 
-Each answer is the engine's live word (never a cache of ours); list_jobs asks
-every engine in parallel, each cloud under its own time limit.
+Each state is the engine's live word (never a cache of ours); list_jobs asks
+every engine in parallel, each cloud under its own time limit. A failed job's cause
+is its diagnosis (service_diagnosis.py): made by get_job_status when its logs are on
+this machine, only read back by list_jobs.
 """
 
 from __future__ import annotations
