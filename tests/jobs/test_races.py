@@ -253,3 +253,38 @@ async def test_the_jobs_envs_reach_oumi_but_never_load_code_into_the_wrapper(
     )
     assert await wait_for_state(job_service, result.job_id, FINISHED) == "completed"
     assert not touched.exists()
+
+
+async def test_a_cancel_that_finds_the_record_before_its_run_dir_waits_for_it(
+    job_service: JobService, project: Path, job_settings: Settings
+) -> None:
+    """The acceptance saves the pending record a moment before it creates the run dir; a
+    cancel in between used to fail (FileNotFoundError). It waits for the dir and records
+    the request there, so the launch will not start."""
+    args = check_arguments(
+        "train", job_name="early", cloud="", cluster_name="", envs={}, overrides=[], resources=None
+    )
+    accepted = accept(
+        job_service.registry, Request(args, CONFIG, str(project)), job_settings.state_dir, owner()
+    )
+    assert isinstance(accepted, Accepted)
+    run = RunDir.of(accepted.record)
+    hidden = run.path.with_name("early.moved")
+    run.path.rename(hidden)  # as between the record's insert and the dir's creation
+    holder = PendingLaunches(job_service.registry, {})
+
+    async def create_the_run_dir_later() -> None:
+        await asyncio.sleep(0.3)
+        hidden.rename(run.path)
+
+    outcome, _ = await asyncio.gather(
+        holder.cancel(accepted.record, force=False), create_the_run_dir_later()
+    )
+    assert outcome.action == "cancelled", outcome
+    assert run.read_cancel() is not None
+
+    withdrawn = replace(accepted.record, job_id="gone", run_dir=str(hidden))
+    job_service.registry.add(replace(withdrawn, submitted_at=withdrawn.submitted_at + 1))
+    job_service.registry.delete(["gone"])
+    gone = await holder.cancel(withdrawn, force=False)
+    assert gone.action == "already_finished" and "nothing was started" in gone.message, gone

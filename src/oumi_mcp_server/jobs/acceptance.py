@@ -32,6 +32,7 @@ import os
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Literal
 
 from oumi_mcp_server.errors import InvalidArgumentError
 from oumi_mcp_server.jobs.arguments import CheckedArgs
@@ -48,6 +49,7 @@ from oumi_mcp_server.validation.documents import ConfigDocument
 ACCEPTED_FILE = "accepted.json"
 MAX_ID_ATTEMPTS = 5
 OWNER_GRACE_S = 30.0  # a pending record without its owner file is being accepted this long
+RUN_DIR_WAIT_S = 2.0  # a cancel waits this long for an accepted launch's run dir
 NEVER_STARTED = (
     "never started: the server that accepted the launch stopped before it could start the "
     "job (nothing ran). Repeat the same run_oumi_job request with the same job_name to "
@@ -228,13 +230,28 @@ def observe_pending(record: JobRecord) -> Observation:
     return Observation(JobState.FAILED, NEVER_STARTED)
 
 
-def request_cancel_pending(record: JobRecord) -> bool:
-    """Blocking: ask a pending launch not to start (it looks after handing over); True
-    when this is the first request (no cancel was asked for before)."""
+CancelRequest = Literal["first", "again", "no_run_dir"]
+
+
+def request_cancel_pending(record: JobRecord) -> CancelRequest:
+    """Blocking: ask a pending launch not to start (it looks after handing over): "first"
+    when no cancel was asked for before, "again" when one was, "no_run_dir" when the
+    launch has no run dir to hold the request (it was withdrawn).
+
+    The acceptance saves the record a moment before it creates the run dir, so a cancel
+    that finds the record waits briefly for the dir; a withdrawn launch removes both."""
     run = RunDir.of(record)
+    deadline = time.monotonic() + RUN_DIR_WAIT_S
+    while not run.path.is_dir():
+        if time.monotonic() > deadline:
+            return "no_run_dir"
+        time.sleep(0.01)
     first = run.read_cancel() is None
-    run.request_cancel(force=False)
-    return first
+    try:
+        run.request_cancel(force=False)
+    except FileNotFoundError:  # withdrawn (its run dir removed) while we wrote
+        return "no_run_dir"
+    return "first" if first else "again"
 
 
 def withdraw(registry: Registry, record: JobRecord, state_dir: Path) -> bool:

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from oumi_mcp_server.errors import EngineUnavailableError
 from oumi_mcp_server.jobs import registry as registry_ops
-from oumi_mcp_server.jobs.acceptance import observe_pending, request_cancel_pending
+from oumi_mcp_server.jobs.acceptance import CancelRequest, observe_pending, request_cancel_pending
 from oumi_mcp_server.jobs.backend import (
     CancelOutcome,
     JobHolder,
@@ -45,19 +46,26 @@ class PendingLaunches:
         if is_terminal(previous.state):
             return already_finished(previous)
 
-        def request_then_reread() -> tuple[bool, JobRecord | None]:
+        def request_then_reread() -> tuple[CancelRequest, JobRecord | None]:
             # The launch hands over, then looks for this request; we write it, then look
             # whether it was handed over: one of the two always sees the other.
-            first = request_cancel_pending(record)
-            return first, self._registry.find(record.job_id)
+            requested = request_cancel_pending(record)
+            return requested, self._registry.find(record.job_id)
 
-        first, current = await registry_ops.call(request_then_reread)
+        requested, current = await registry_ops.call(request_then_reread)
         if current is None:
             gone = Observation(JobState.CANCELLED, WITHDRAWN)
             return CancelOutcome("already_finished", previous, gone, f"Nothing to do: {WITHDRAWN}.")
         if not current.is_pending:  # its engine has it now: the engine cancels the job
             outcome = await self._engines[current.backend].cancel(current, force=force)
-            return during_hand_over(outcome, previous) if first else outcome
+            return during_hand_over(outcome, previous) if requested == "first" else outcome
+        if requested == "no_run_dir":
+            raise EngineUnavailableError(
+                f"The launch of '{record.job_id}' is accepted but has no run dir, so the "
+                "cancel could not be recorded.",
+                next_step=f"Call cancel_job(job_id='{record.job_id}') again in a moment; "
+                "get_job_status says whether it started.",
+            )
         final = (await self.observe([current]))[0]
         return CancelOutcome(
             "cancelled",
