@@ -337,3 +337,29 @@ async def test_the_full_server_prompt_starts_from_diagnose_job(client: Client) -
     text = rendered.messages[0].content.text  # type: ignore[union-attr]
     assert text.index("diagnose_job") < text.index("get_job_logs")
     assert "relaunch_job" in text
+
+
+async def test_the_tool_over_the_whole_corpus_names_the_labelled_cause(client: Client) -> None:
+    """Every labelled log the tool can be given alone (no engine record needed) through
+    diagnose_job(log_path, client_cwd, exit_code): top-1 >= 95% on failures, no false alarm
+    on clean runs. The confusion table is printed (pytest -s shows it)."""
+    from tests.diagnosis.test_corpus import confusion_table
+
+    labels: dict[str, dict[str, Any]] = yaml.safe_load((CORPUS / "labels.yaml").read_text())
+    pairs: list[tuple[str, str]] = []
+    for name, label in sorted(labels.items()):
+        if label.get("engine_state") or label.get("engine_reason"):
+            continue  # the engine's own record is not an argument of log_path diagnoses
+        arguments: dict[str, Any] = {"log_path": name, "client_cwd": str(CORPUS)}
+        if label.get("exit_code") is not None:
+            arguments["exit_code"] = label["exit_code"]
+        result = await client.call_tool("diagnose_job", arguments)
+        assert not result.is_error, (name, result.content)
+        pairs.append((str(label["cause"]), str((result.structured_content or {})["cause"])))
+    print("\n" + confusion_table(pairs))
+    failures = [(want, got) for want, got in pairs if want != "none"]
+    clean = [(want, got) for want, got in pairs if want == "none"]
+    assert len(failures) >= 50 and len(clean) >= 10, (len(failures), len(clean))
+    right = sum(want == got for want, got in failures)
+    assert right / len(failures) >= 0.95, confusion_table(pairs)
+    assert all(got == "none" for _, got in clean), clean
