@@ -37,6 +37,10 @@ CLUSTER_TIMEOUT_S = 600.0
 # clouds list_jobs asks are listed once (SkyPilot's first call may start its API server).
 WARMUP_DELAY_S = 1.0
 LISTINGS_WARMUP_TIMEOUT_S = 120.0
+# The config library and the API index load in threads this long after serving starts,
+# so that their CPU work does not slow the client's handshake and tools/list (a tool
+# that needs either sooner starts it itself).
+BACKGROUND_START_DELAY_S = 0.5
 # Jobs: records (and run dirs) older than this are pruned, unless still running;
 # runtimes are swept and old records pruned in the background; the registry
 # (SQLite) and status reads get REGISTRY_TIMEOUT_S; cancel waits this long after

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -38,7 +39,7 @@ from oumi_mcp_server.server.progress import (
 from oumi_mcp_server.server.subscriptions import JobSubscriptions
 from oumi_mcp_server.server.warmup import WarmupAfterHandshake
 from oumi_mcp_server.services import Services
-from oumi_mcp_server.settings import Settings
+from oumi_mcp_server.settings import BACKGROUND_START_DELAY_S, Settings
 
 SERVER_NAME = "oumi-mcp-server"
 
@@ -59,17 +60,23 @@ CLOSE_WITHIN_S = 0.8
 def _lifespan(
     services: Services, subscriptions: JobSubscriptions
 ) -> Callable[[MCPServer], AbstractAsyncContextManager[Any]]:
-    """Once serving starts, prepare the config library in a background thread, reconcile
-    process jobs left by earlier server processes and sweep stale job runtimes periodically."""
+    """Once serving starts (and the handshake has had its moment), prepare the config
+    library and the API index in background threads; reconcile process jobs left by
+    earlier server processes and sweep stale job runtimes periodically."""
+
+    def start_in_background() -> None:
+        services.library.start(eager=False)
+        services.docs.start()
 
     @asynccontextmanager
     async def lifespan(_: MCPServer) -> AsyncIterator[dict[str, Any]]:
-        services.library.start(eager=False)
-        services.docs.start()
+        # After the handshake, not during it: the client's first requests come first.
+        later = asyncio.get_running_loop().call_later(BACKGROUND_START_DELAY_S, start_in_background)
         services.start_jobs()
         try:
             yield {}
         finally:
+            later.cancel()
             # Shielded, and bounded: a shutdown by signal still cleans up, within a second.
             with anyio.move_on_after(CLOSE_WITHIN_S, shield=True):
                 await subscriptions.close()
