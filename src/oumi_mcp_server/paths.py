@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import stat
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from oumi_mcp_server.errors import InvalidArgumentError, NotFoundError
@@ -162,51 +163,76 @@ def require_inside(field: str, path: Path, client_cwd: Path, extra_roots: Sequen
     )
 
 
-def resolve_config_file(config: str, client_cwd: Path, extra_roots: Sequence[Path] = ()) -> Path:
-    """The config file the user means, with a precise error for each way it can be wrong.
+@dataclass(frozen=True)
+class FileRole:
+    """What a file argument is, for its error messages."""
+
+    field: str  # the argument's name
+    noun: str  # "Config file", "Log file"
+    wanted: str  # what to pass instead: "a YAML config file", "a log file"
+    outside_step: str  # the next step when it lies outside the project
+
+
+CONFIG_ROLE = FileRole(
+    "config",
+    "Config file",
+    "a YAML config file",
+    "Copy the config into the project and pass its relative path, or list its folder in "
+    "OUMI_MCP_ALLOWED_ROOTS (paths separated by ':') for the server.",
+)
+
+
+def resolve_project_file(
+    raw: str, client_cwd: Path, extra_roots: Sequence[Path], role: FileRole
+) -> Path:
+    """The file the user means, with a precise error for each way it can be wrong.
 
     It must be a regular file inside ``client_cwd`` or one of ``extra_roots`` once
     symlinks are followed; that is checked before anything else is said about it.
     """
-    check_path_text("config", config, "Pass the path of a YAML config file in the project.")
-    path = expand_user_path(config, client_cwd)
+    check_path_text(role.field, raw, f"Pass the path of {role.wanted} in the project.")
+    path = expand_user_path(raw, client_cwd)
     try:
         resolved = path.resolve()
     except (OSError, RuntimeError) as exc:  # a symlink loop, or a name the OS refuses
         raise InvalidArgumentError(
-            "config", f"{shown(config)} cannot be resolved: {type(exc).__name__}."
+            role.field, f"{shown(raw)} cannot be resolved: {type(exc).__name__}."
         ) from exc
     if not inside_any(resolved, [client_cwd, *extra_roots]):
         raise InvalidArgumentError(
-            "config",
-            f"{shown(config)} is outside the project {client_cwd}"
+            role.field,
+            f"{shown(raw)} is outside the project {client_cwd}"
             + (" (it is a symlink that leads out)" if path.is_symlink() else "")
-            + ": the server reads configs only inside client_cwd or the config library.",
-            next_step="Copy the config into the project and pass its relative path, or list "
-            "its folder in OUMI_MCP_ALLOWED_ROOTS (paths separated by ':') for the server.",
+            + ": the server reads files only inside client_cwd or the config library.",
+            next_step=role.outside_step,
         )
     try:
         mode = resolved.stat().st_mode
     except FileNotFoundError:
         raise NotFoundError(
-            f"Config file not found: {path} (from {shown(config)} relative to client_cwd "
+            f"{role.noun} not found: {path} (from {shown(raw)} relative to client_cwd "
             f"{client_cwd}).",
             next_step="Check the path; relative paths resolve against client_cwd, not the server.",
         ) from None
     except OSError as exc:
         raise InvalidArgumentError(
-            "config", f"{path} cannot be read: {exc.strerror or type(exc).__name__}."
+            role.field, f"{path} cannot be read: {exc.strerror or type(exc).__name__}."
         ) from exc
     if stat.S_ISDIR(mode):
         raise InvalidArgumentError(
-            "config",
-            f"{path} is a directory, not a YAML file.",
-            next_step="Pass the path of the YAML file inside it.",
+            role.field,
+            f"{path} is a directory, not a regular file.",
+            next_step=f"Pass the path of {role.wanted} inside it.",
         )
     if not stat.S_ISREG(mode):
         raise InvalidArgumentError(
-            "config",
+            role.field,
             f"{path} is not a regular file (a pipe, device or socket).",
-            next_step="Pass the path of a YAML config file.",
+            next_step=f"Pass the path of {role.wanted}.",
         )
     return path
+
+
+def resolve_config_file(config: str, client_cwd: Path, extra_roots: Sequence[Path] = ()) -> Path:
+    """The config file the user means (see ``resolve_project_file``)."""
+    return resolve_project_file(config, client_cwd, extra_roots, CONFIG_ROLE)

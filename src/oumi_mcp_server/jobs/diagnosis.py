@@ -12,7 +12,6 @@ them in worker threads.
 from __future__ import annotations
 
 import os
-import stat
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -20,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from oumi_mcp_server.diagnosis import Diagnosis, diagnose, diagnose_files
-from oumi_mcp_server.errors import InvalidArgumentError, NotFoundError, OumiMcpError
+from oumi_mcp_server.errors import InvalidArgumentError, OumiMcpError
 from oumi_mcp_server.jobs.backend import LogRead, Observation
 from oumi_mcp_server.jobs.kinds import kind_of
 from oumi_mcp_server.jobs.models import (
@@ -31,8 +30,7 @@ from oumi_mcp_server.jobs.models import (
 )
 from oumi_mcp_server.jobs.records import JobRecord
 from oumi_mcp_server.jobs.rundir import RunDir
-from oumi_mcp_server.masking import shown
-from oumi_mcp_server.paths import check_path_text, expand_user_path, require_inside
+from oumi_mcp_server.paths import FileRole, resolve_project_file
 from oumi_mcp_server.validation.documents import load_config_document
 
 DIAGNOSIS_FILE = "diagnosis.json"
@@ -267,38 +265,23 @@ class DiagnosisMemory:
 # -- a log from elsewhere -----------------------------------------------------------------
 
 
+LOG_ROLE = FileRole(
+    "log_path",
+    "Log file",
+    "a log file",
+    "Copy the log into the project (client_cwd) and pass its relative path, or list its "
+    "folder in OUMI_MCP_ALLOWED_ROOTS (paths separated by ':') for the server.",
+)
+
+
 def check_log_file(log_path: str, client_cwd: Path, roots: Sequence[Path]) -> Path:
     """The log file the caller means: inside the project (or ``roots``) after symlinks, a
-    regular file (never a pipe or device). Blocking."""
-    check_path_text("log_path", log_path, LOG_PATH_HINT)
-    path = expand_user_path(log_path, client_cwd)
-    try:
-        resolved = path.resolve()
-    except (OSError, RuntimeError) as exc:
-        raise InvalidArgumentError(
-            "log_path", f"{shown(log_path)} cannot be resolved: {type(exc).__name__}."
-        ) from exc
-    require_inside("log_path", resolved, client_cwd, roots)
-    try:
-        mode = resolved.stat().st_mode
-    except FileNotFoundError:
-        raise NotFoundError(
-            f"Log file not found: {path} (from {shown(log_path)} relative to client_cwd "
-            f"{client_cwd}).",
-            next_step="Check the path; relative paths resolve against client_cwd.",
-        ) from None
-    except OSError as exc:
-        raise InvalidArgumentError(
-            "log_path", f"{path} cannot be read: {exc.strerror or type(exc).__name__}."
-        ) from exc
-    if not stat.S_ISREG(mode):
-        raise InvalidArgumentError(
-            "log_path",
-            f"{path} is not a regular file (a directory, pipe, device or socket).",
-            next_step=LOG_PATH_HINT,
-        )
+    readable regular file (never a pipe or device), resolved. Blocking."""
+    resolved = resolve_project_file(log_path, client_cwd, roots, LOG_ROLE).resolve()
     if not os.access(resolved, os.R_OK):
-        raise InvalidArgumentError("log_path", f"{path} is not readable.", next_step=LOG_PATH_HINT)
+        raise InvalidArgumentError(
+            "log_path", f"{resolved} is not readable.", next_step=LOG_PATH_HINT
+        )
     return resolved
 
 
