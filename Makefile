@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 # make re-installs.
 STAMP := $(VENV)/.installed-$(shell $(PYTHON) -c "import hashlib,pathlib;print(hashlib.sha256(pathlib.Path('pyproject.toml').read_bytes()).hexdigest()[:16])")
 
-.PHONY: setup demo test lint bench clean slurm-up slurm-down
+.PHONY: setup demo test lint bench clean slurm-up slurm-down output-schemas
 
 setup: $(STAMP)
 
@@ -28,15 +28,19 @@ demo: setup
 TEST_CONFIGS := ../shared/oumi-configs/0.9
 
 test: setup
-	$(PY) -m ruff check src tests bench demo
+	$(PY) -m ruff check src tests bench demo scripts
 	@test -n "$$OUMI_MCP_TEST_CONFIGS_DIR" || test -d $(TEST_CONFIGS) || \
 		$(PY) -m oumi_mcp_server sync-configs --if-missing
 	HF_HUB_OFFLINE=1 $(PY) -m pytest
 
 lint: setup
-	$(PY) -m ruff check src tests bench demo
-	$(PY) -m ruff format --check src tests bench demo
+	$(PY) -m ruff check src tests bench demo scripts
+	$(PY) -m ruff format --check src tests bench demo scripts
 	$(PY) -m mypy src
+
+# The tools' output schemas, generated from the answer models (after changing one).
+output-schemas: setup
+	$(PY) scripts/write_output_schemas.py
 
 bench: setup
 	$(PY) bench/startup.py

@@ -1,8 +1,8 @@
 """The import rules that keep the layout readable top-down.
 
 - Only server/ imports the MCP SDK; no heavy engine is imported at module level.
-- settings, errors, blocking, engines and call_progress are leaves: they import none of our
-  modules but each other.
+- settings, errors, blocking, engines, call_progress and answer_model are leaves: they
+  import none of our modules but each other.
 - No cycles, and no upward imports: domain code never imports the composition
   root (services.py) or the MCP layer (server/); only the entry point (cli.py)
   imports server/.
@@ -27,7 +27,15 @@ PACKAGE = Path(__file__).parents[1] / "src" / "oumi_mcp_server"
 ROOT = "oumi_mcp_server"
 HEAVY = ("oumi", "torch", "transformers", "sky", "huggingface_hub")
 LEAVES = frozenset(
-    f"{ROOT}.{name}" for name in ("settings", "errors", "blocking", "engines", "call_progress")
+    f"{ROOT}.{name}"
+    for name in (
+        "settings",
+        "errors",
+        "blocking",
+        "engines",
+        "call_progress",
+        "answer_model",
+    )
 )
 ENGINES = (f"{ROOT}.jobs.process", f"{ROOT}.jobs.launcher")
 JOB_SERVICE = f"{ROOT}.jobs.service"

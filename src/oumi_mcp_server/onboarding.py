@@ -7,16 +7,17 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from oumi_mcp_server import __version__
+from oumi_mcp_server.answer_model import AnswerModel
 from oumi_mcp_server.environment.engines_in_use import EngineUse
 from oumi_mcp_server.environment.versions import installed_version
 from oumi_mcp_server.guidance import all_guidance
 from oumi_mcp_server.library.models import LibraryStatus
 
 
-class ToolSummary(BaseModel):
+class ToolSummary(AnswerModel):
     name: str
     title: str
     summary: str = Field(description="First sentence of the tool's description.")
@@ -24,7 +25,7 @@ class ToolSummary(BaseModel):
     destructive: bool
 
 
-class WorkflowStep(BaseModel):
+class WorkflowStep(AnswerModel):
     step: int
     action: str
     tools: list[str]
@@ -33,13 +34,13 @@ class WorkflowStep(BaseModel):
     )
 
 
-class GuidanceEntry(BaseModel):
+class GuidanceEntry(AnswerModel):
     uri: str
     title: str
     description: str
 
 
-class GetStartedReport(BaseModel):
+class GetStartedReport(AnswerModel):
     summary: str
     server_version: str
     oumi_version: str | None = Field(description="Installed oumi version (None: oumi is missing).")

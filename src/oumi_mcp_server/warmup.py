@@ -12,12 +12,12 @@ import threading
 import time
 from collections.abc import Callable
 
-from pydantic import BaseModel
+from oumi_mcp_server.answer_model import AnswerModel
 
 logger = logging.getLogger(__name__)
 
 
-class WarmupState(BaseModel):
+class WarmupState(AnswerModel):
     state: str  # disabled, idle, running, done, failed
     seconds: float | None = None
     error: str | None = None

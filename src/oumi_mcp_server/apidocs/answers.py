@@ -4,19 +4,21 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from pydantic import BaseModel, Field, GetJsonSchemaHandler
+from pydantic import Field, GetJsonSchemaHandler
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema
 
+from oumi_mcp_server.answer_model import AnswerModel
 
-class FieldBrief(BaseModel):
+
+class FieldBrief(AnswerModel):
     name: str
     type: str
     default: str
     summary: str
 
 
-class DocHit(BaseModel):
+class DocHit(AnswerModel):
     """One entry; fields that are empty for it (a class's type, a field's signature) are
     left out of the answer."""
 
@@ -35,14 +37,14 @@ class DocHit(BaseModel):
     )
 
 
-class QueryAnswer(BaseModel):
+class QueryAnswer(AnswerModel):
     query: str
     match: str = Field(description="exact, short_name, search or none.")
     hits: list[DocHit]
     did_you_mean: list[str] = Field(default_factory=list)
 
 
-class IndexState(BaseModel):
+class IndexState(AnswerModel):
     state: str = Field(description="idle, loading, building, ready or failed.")
     oumi_version: str | None = None
     entries: int = 0
@@ -55,7 +57,7 @@ class IndexState(BaseModel):
     build_log: str = ""
 
 
-class DocsAnswer(BaseModel):
+class DocsAnswer(AnswerModel):
     status: str = Field(description="ready, building or failed: only 'ready' carries results.")
     message: str
     oumi_version: str | None = None
@@ -69,13 +71,13 @@ class DocsAnswer(BaseModel):
         return self.model_dump(mode="json", exclude_defaults=True)
 
 
-class ModuleSummary(BaseModel):
+class ModuleSummary(AnswerModel):
     name: str
     summary: str
     entries: int
 
 
-class ModulesAnswer(BaseModel):
+class ModulesAnswer(AnswerModel):
     status: str
     message: str
     oumi_version: str | None = None

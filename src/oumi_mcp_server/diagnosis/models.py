@@ -5,7 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
+
+from oumi_mcp_server.answer_model import AnswerModel
 
 Cause = Literal[
     "gpu_oom",
@@ -38,7 +40,7 @@ Cause = Literal[
 CAUSES: tuple[Cause, ...] = get_args(Cause)
 
 
-class Evidence(BaseModel):
+class Evidence(AnswerModel):
     """One decisive line, secrets masked."""
 
     model_config = ConfigDict(frozen=True)
@@ -52,7 +54,7 @@ class Evidence(BaseModel):
     )
 
 
-class Candidate(BaseModel):
+class Candidate(AnswerModel):
     """Another cause the signals point at, less strongly than the chosen one."""
 
     model_config = ConfigDict(frozen=True)
@@ -61,7 +63,7 @@ class Candidate(BaseModel):
     confidence: float = Field(ge=0.0, le=1.0)
 
 
-class Fix(BaseModel):
+class Fix(AnswerModel):
     """What to change before running again."""
 
     model_config = ConfigDict(frozen=True)
@@ -81,7 +83,7 @@ class Fix(BaseModel):
     )
 
 
-class Diagnosis(BaseModel):
+class Diagnosis(AnswerModel):
     """Why a job ended as it did, how sure that is, what shows it and how to fix it."""
 
     model_config = ConfigDict(frozen=True)

@@ -15,8 +15,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
+from oumi_mcp_server.answer_model import AnswerModel
 from oumi_mcp_server.blocking import SingleFlight
 from oumi_mcp_server.engines import load
 from oumi_mcp_server.environment.skypilot_state import SKY_DIR, read_skypilot_record
@@ -26,7 +27,7 @@ from oumi_mcp_server.errors import EngineTimeoutError, EngineUnavailableError
 EnabledCloudsProbe = Callable[[], list[str]]
 
 
-class CloudReadiness(BaseModel):
+class CloudReadiness(AnswerModel):
     """What SkyPilot reported about enabled clouds."""
 
     skypilot_version: str | None = Field(description="Installed SkyPilot version, if any.")

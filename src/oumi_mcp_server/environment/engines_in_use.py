@@ -12,8 +12,9 @@ import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
+from oumi_mcp_server.answer_model import AnswerModel
 from oumi_mcp_server.environment.skypilot_state import SKY_DIR, SkyPilotRecord, read_skypilot_record
 from oumi_mcp_server.slurm.layout import CONNECTIONS_ENV
 
@@ -30,7 +31,7 @@ SLURM_NEXT_STEP = (
 )
 
 
-class EngineUse(BaseModel):
+class EngineUse(AnswerModel):
     engine: str = Field(description="this machine, SkyPilot clouds or Slurm.")
     in_use: bool = Field(description="False: not configured on this machine.")
     scope: str = Field(default="", description="The clouds or clusters in use.")

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import platform
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from oumi_mcp_server import __version__
+from oumi_mcp_server.answer_model import AnswerModel
 from oumi_mcp_server.environment.clouds import CloudChecker, CloudReadiness
 from oumi_mcp_server.environment.versions import engine_versions, loaded_heavy_modules
 
@@ -14,7 +15,7 @@ SUPPORTED_OUMI_SERIES = "0.9"
 FIRST_FASTAPI_BREAKING_SKYPILOT = (0, 145)
 
 
-class EnvironmentReport(BaseModel):
+class EnvironmentReport(AnswerModel):
     server_version: str
     python_version: str
     platform: str

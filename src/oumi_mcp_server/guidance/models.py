@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from pydantic import Field
+
+from oumi_mcp_server.answer_model import AnswerModel
 
 
-class GuidanceTopic(BaseModel):
+class GuidanceTopic(AnswerModel):
     topic: str
     title: str
     description: str
     uri: str = Field(description="The same document as an MCP resource.")
 
 
-class GuidanceAnswer(BaseModel):
+class GuidanceAnswer(AnswerModel):
     topic: str = Field(description="The topic asked for; '' lists them.")
     title: str = ""
     text: str = Field(default="", description="The whole guidance document (Markdown).")

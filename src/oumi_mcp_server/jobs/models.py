@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
+from oumi_mcp_server.answer_model import AnswerModel
 from oumi_mcp_server.metrics.models import MetricsSummary, SourceCheck, SourceKind
 from oumi_mcp_server.preflight.models import Finding
 from oumi_mcp_server.validation.problems import Problem
 
 
-class SyncSummary(BaseModel):
+class SyncSummary(AnswerModel):
     """What a launcher job uploads: the working dir's files, as SkyPilot picks them."""
 
     working_dir: str
@@ -24,7 +25,7 @@ class SyncSummary(BaseModel):
     warnings: list[str] = Field(default_factory=list)
 
 
-class CheckSummary(BaseModel):
+class CheckSummary(AnswerModel):
     """Validation and pre-flight, condensed for a launch decision."""
 
     valid: bool = Field(description="The config is valid for the command (strict validation).")
@@ -35,7 +36,7 @@ class CheckSummary(BaseModel):
     warnings: list[Finding] = Field(default_factory=list)
 
 
-class RunJobResult(BaseModel):
+class RunJobResult(AnswerModel):
     dry_run: bool
     launched: bool
     job_id: str = Field(
@@ -87,7 +88,7 @@ class RunJobResult(BaseModel):
     next_step: str
 
 
-class JobStatusReport(BaseModel):
+class JobStatusReport(AnswerModel):
     job_id: str = Field(description="Our job id ('' for a job we did not launch).")
     state: str = Field(
         description="queued, launching, running, completed, failed, cancelled, or unknown "
@@ -128,7 +129,7 @@ class JobStatusReport(BaseModel):
     next_step: str
 
 
-class JobSummary(BaseModel):
+class JobSummary(AnswerModel):
     job_id: str = Field(description="Our job id ('' for jobs started outside this server).")
     state: str
     command: str = ""
@@ -149,14 +150,14 @@ class JobSummary(BaseModel):
     )
 
 
-class CloudWarning(BaseModel):
+class CloudWarning(AnswerModel):
     cloud: str
     cluster_name: str = Field(default="", description="Slurm: the cluster that did not answer.")
     error: str
     next_step: str = ""
 
 
-class JobList(BaseModel):
+class JobList(AnswerModel):
     status: str = Field(description="The filter applied.")
     total: int = Field(description="Jobs matching the filter.")
     shown: int
@@ -179,7 +180,7 @@ class JobList(BaseModel):
     next_step: str
 
 
-class LogChunk(BaseModel):
+class LogChunk(AnswerModel):
     stream: str
     path: str
     text: str
@@ -191,7 +192,7 @@ class LogChunk(BaseModel):
     more_after: bool = Field(description="More of the file follows end_offset.")
 
 
-class JobLogs(BaseModel):
+class JobLogs(AnswerModel):
     job_id: str
     state: str
     chunks: list[LogChunk]
@@ -201,7 +202,7 @@ class JobLogs(BaseModel):
     next_step: str
 
 
-class CancelResult(BaseModel):
+class CancelResult(AnswerModel):
     job_id: str
     action: str = Field(description="cancelled, already_finished or still_running.")
     previous_state: str
@@ -210,7 +211,7 @@ class CancelResult(BaseModel):
     message: str
 
 
-class JobMetricsReport(BaseModel):
+class JobMetricsReport(AnswerModel):
     job_id: str
     state: str
     terminal: bool
@@ -232,18 +233,18 @@ class JobMetricsReport(BaseModel):
     next_step: str
 
 
-class DiagnosisEvidence(BaseModel):
+class DiagnosisEvidence(AnswerModel):
     line: int | None = Field(description="1-based line number in its source (None: not counted).")
     text: str = Field(description="The line, cut short, secrets masked.")
     source: str = Field(description="A log file's name, 'engine' or 'exit code'.")
 
 
-class DiagnosisCandidate(BaseModel):
+class DiagnosisCandidate(AnswerModel):
     cause: str
     confidence: float
 
 
-class DiagnosisFix(BaseModel):
+class DiagnosisFix(AnswerModel):
     steps: list[str] = Field(description="What to do, in plain words.")
     config_patch: dict[str, Any] = Field(
         default_factory=dict,
@@ -258,7 +259,7 @@ class DiagnosisFix(BaseModel):
     )
 
 
-class JobDiagnosis(BaseModel):
+class JobDiagnosis(AnswerModel):
     job_id: str = Field(description="The job diagnosed ('' for a log given by path).")
     state: str = Field(description="The job's state ('' for a log given by path).")
     cause: str = Field(
@@ -280,7 +281,7 @@ class JobDiagnosis(BaseModel):
     next_step: str
 
 
-class RelaunchResult(BaseModel):
+class RelaunchResult(AnswerModel):
     job_id: str = Field(description="The failed job the relaunch starts from.")
     dry_run: bool
     cause: str = Field(description="The cause the fix addresses.")

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import Field
+
+from oumi_mcp_server.answer_model import AnswerModel
 
 if TYPE_CHECKING:
     from oumi_mcp_server.library.classify import ConfigEntry
 
 
-class LibraryStatus(BaseModel):
+class LibraryStatus(AnswerModel):
     state: Literal["ready", "preparing", "unavailable"]
     source: str | None = Field(
         default=None, description="override | cache | local-checkout (where the configs come from)."
@@ -26,7 +28,7 @@ class LibraryStatus(BaseModel):
     next_step: str | None = None
 
 
-class ConfigSummary(BaseModel):
+class ConfigSummary(AnswerModel):
     path: str = Field(description="Path inside the config library (pass it to get_config).")
     description: str
     config_class: str = Field(description="training, evaluation, inference, job, synthesis, ...")
@@ -54,7 +56,7 @@ class ConfigSummary(BaseModel):
         )
 
 
-class SearchResult(BaseModel):
+class SearchResult(AnswerModel):
     terms: list[str] = Field(description="The search terms after normalisation (ANDed).")
     total_matches: int
     returned: int
@@ -79,7 +81,7 @@ class ConfigDetail(ConfigSummary):
     content: str | None = Field(default=None, description="Raw YAML (with include_content).")
 
 
-class ConfigLookup(BaseModel):
+class ConfigLookup(AnswerModel):
     found: bool
     resolved_as: str = Field(
         description="exact | partial | directory (the folder's main file) | ambiguous | missing"
@@ -89,7 +91,7 @@ class ConfigLookup(BaseModel):
     message: str
 
 
-class CategoriesReport(BaseModel):
+class CategoriesReport(AnswerModel):
     library: LibraryStatus
     categories: dict[str, int] = Field(description="Top-level folders: recipes, examples, ...")
     config_classes: dict[str, int]

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import Field
+
+from oumi_mcp_server.answer_model import AnswerModel
 
 # (step, value); the value may be NaN or +/-inf when the trainer logged one.
 Point = tuple[int, float]
@@ -12,7 +14,7 @@ SourceKind = Literal["metrics_jsonl", "trainer_state", "log"]
 Trend = Literal["falling", "flat", "rising", "leveling_off", "nan", "too_few_points", "none"]
 
 
-class SourceCheck(BaseModel):
+class SourceCheck(AnswerModel):
     """One place looked at for metrics, and what was found there."""
 
     path: str = Field(description="File (or glob pattern when nothing matched) looked at.")
@@ -28,7 +30,7 @@ class SourceCheck(BaseModel):
     )
 
 
-class MetricsSummary(BaseModel):
+class MetricsSummary(AnswerModel):
     loss_metric: str | None = Field(
         description="The series summarized as 'loss' (None: none logged)."
     )
@@ -56,7 +58,7 @@ class MetricsSummary(BaseModel):
     note: str = Field(default="", description="The curve in plain words.")
 
 
-class JobMetrics(BaseModel):
+class JobMetrics(AnswerModel):
     found: bool = Field(description="False when no metrics were found anywhere.")
     series: dict[str, list[Point]] = Field(
         default_factory=dict, description="Selected metrics: name -> [(step, value)], last_n each."

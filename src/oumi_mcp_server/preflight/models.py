@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import Field
+
+from oumi_mcp_server.answer_model import AnswerModel
 
 PathStatus = Literal[
     "ok",  # local input that exists
@@ -21,14 +23,14 @@ PathStatus = Literal[
 ]
 
 
-class Finding(BaseModel):
+class Finding(AnswerModel):
     check: str = Field(description="Which check produced this: config, paths, hf, hardware, ...")
     message: str
     field: str = ""
     hint: str = ""
 
 
-class PathRow(BaseModel):
+class PathRow(AnswerModel):
     field: str = Field(description="Dotted path of the field in the config.")
     raw: str = Field(description="The value as written.")
     resolved: str = Field(description="Where it points on this machine (against client_cwd).")
@@ -37,7 +39,7 @@ class PathRow(BaseModel):
     note: str = ""
 
 
-class HfReport(BaseModel):
+class HfReport(AnswerModel):
     offline: bool
     token_present: bool
     user: str | None = None
@@ -46,13 +48,13 @@ class HfReport(BaseModel):
     )
 
 
-class GpuInfo(BaseModel):
+class GpuInfo(AnswerModel):
     name: str
     memory_gb: float | None = None
     compute_capability: str | None = None
 
 
-class HardwareReport(BaseModel):
+class HardwareReport(AnswerModel):
     gpus: list[GpuInfo]
     cpu_count: int
     memory_gb: float | None
@@ -64,7 +66,7 @@ class HardwareReport(BaseModel):
     )
 
 
-class CloudReport(BaseModel):
+class CloudReport(AnswerModel):
     target: str
     uses_skypilot: bool
     enabled: bool | None = Field(description="None: could not be verified.")
@@ -73,12 +75,12 @@ class CloudReport(BaseModel):
     note: str = ""
 
 
-class SuggestedConfig(BaseModel):
+class SuggestedConfig(AnswerModel):
     path: str
     description: str = ""
 
 
-class PreflightReport(BaseModel):
+class PreflightReport(AnswerModel):
     blocking: bool = Field(description="True when the run would fail: fix every error first.")
     config_path: str
     kind: str

@@ -12,6 +12,7 @@ from typing import Any
 import anyio
 from mcp.server.mcpserver import MCPServer
 from mcp.server.subscriptions import InMemorySubscriptionBus
+from mcp.types import Icon, ToolAnnotations
 
 from oumi_mcp_server import __version__
 from oumi_mcp_server.server import (
@@ -31,6 +32,7 @@ from oumi_mcp_server.server import (
 )
 from oumi_mcp_server.server.arguments import CheckToolArguments
 from oumi_mcp_server.server.auditing import AuditMutatingCalls
+from oumi_mcp_server.server.output_schemas import answer_model_of, attach, published_schemas
 from oumi_mcp_server.server.progress import (
     ReportCallProgress,
     install_warning_capture,
@@ -89,9 +91,40 @@ def _lifespan(
 
 
 class OumiMcpServer(MCPServer):
-    """The SDK's server, plus the job subscriptions it serves (for their watcher)."""
+    """The SDK's server, plus the job subscriptions it serves (for their watcher), and
+    tools that publish their generated output schemas instead of deriving them."""
 
     job_subscriptions: JobSubscriptions
+    derive_output_schemas: bool = False
+
+    def add_tool(
+        self,
+        fn: Callable[..., Any],
+        name: str | None = None,
+        title: str | None = None,
+        description: str | None = None,
+        annotations: ToolAnnotations | None = None,
+        icons: list[Icon] | None = None,
+        meta: dict[str, Any] | None = None,
+        structured_output: bool | None = None,
+    ) -> None:
+        tool_name = name or fn.__name__
+        schema = None if self.derive_output_schemas else published_schemas().get(tool_name)
+        model = answer_model_of(fn) if schema is not None and structured_output is None else None
+        super().add_tool(
+            fn,
+            name=name,
+            title=title,
+            description=description,
+            annotations=annotations,
+            icons=icons,
+            meta=meta,
+            structured_output=False if model is not None else structured_output,
+        )
+        if model is not None and schema is not None:
+            tool = self._tool_manager.get_tool(tool_name)
+            assert tool is not None
+            attach(tool.fn_metadata, model, schema)
 
 
 def build_server(
@@ -99,9 +132,12 @@ def build_server(
     *,
     services: Services | None = None,
     transport: str = "in-process",
+    derive_output_schemas: bool = False,
 ) -> OumiMcpServer:
     """Create a server with every tool and resource registered (in read-only mode, only
-    the tools that change nothing). ``transport`` is what the audit log records."""
+    the tools that change nothing). ``transport`` is what the audit log records;
+    ``derive_output_schemas`` derives every output schema from its model instead of
+    publishing the generated file (what regenerates the file and what checks it)."""
     services = services or Services.create(settings or Settings.from_env())
     bus = InMemorySubscriptionBus()
     subscriptions = JobSubscriptions(services, bus, services.settings.watch_interval_s)
@@ -113,6 +149,7 @@ def build_server(
         lifespan=_lifespan(services, subscriptions),
         subscriptions=bus,
     )
+    server.derive_output_schemas = derive_output_schemas
     tools_start.register(server, services)
     tools_environment.register(server, services)
     tools_library.register(server, services)

@@ -4,8 +4,9 @@ from typing import Annotated, Any
 
 from mcp import types
 from mcp.server.mcpserver import Context, MCPServer
-from pydantic import BaseModel, Field
+from pydantic import Field
 
+from oumi_mcp_server.answer_model import AnswerModel
 from oumi_mcp_server.jobs.launcher.clusters import DOWN_EFFECT, ClusterActionResult
 from oumi_mcp_server.server.annotations import mutating
 from oumi_mcp_server.server.errors import reported_as_tool_errors
@@ -17,7 +18,7 @@ CloudArg = Annotated[
 ClusterArg = Annotated[str, Field(description="The cluster's name (list_jobs shows it).")]
 
 
-class DownConfirmation(BaseModel):
+class DownConfirmation(AnswerModel):
     cluster_name: str = Field(description="Type the cluster's name to delete it.")
 
 

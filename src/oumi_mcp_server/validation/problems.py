@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from pydantic import Field
+
+from oumi_mcp_server.answer_model import AnswerModel
 
 
-class Problem(BaseModel):
+class Problem(AnswerModel):
     field: str = Field(description="Dotted path of the field ('' for the whole config).")
     message: str
     hint: str = ""

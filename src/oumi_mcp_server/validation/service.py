@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
+from oumi_mcp_server.answer_model import AnswerModel
 from oumi_mcp_server.blocking import run_blocking
 from oumi_mcp_server.validation.documents import (
     ConfigDocument,
@@ -18,7 +19,7 @@ from oumi_mcp_server.validation.kinds import choose_kind
 from oumi_mcp_server.validation.problems import Problem
 
 
-class ValidationReport(BaseModel):
+class ValidationReport(AnswerModel):
     valid: bool
     config_path: str = Field(description="The file that was validated (absolute).")
     kind: str = Field(description="Config kind: training, evaluation, inference, job, ...")

@@ -10,8 +10,9 @@ import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
+from oumi_mcp_server.answer_model import AnswerModel
 from oumi_mcp_server.blocking import run_blocking
 from oumi_mcp_server.errors import InvalidArgumentError, NotFoundError
 from oumi_mcp_server.jobs.naming import check_cluster_name
@@ -31,7 +32,7 @@ DOWN_EFFECT = (
 )
 
 
-class ClusterActionResult(BaseModel):
+class ClusterActionResult(AnswerModel):
     cloud: str
     cluster_name: str
     action: str = Field(description="stopped, deleted, or confirmation_required")
