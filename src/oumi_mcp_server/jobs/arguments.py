@@ -90,6 +90,7 @@ class CheckedArgs:
     id_generated: bool
     cluster_name: str = ""
     resources: CloudResources = CloudResources()
+    attempt: int = 1  # a restart's attempt (jobs/policies/restarts.py): its own run dir
 
 
 def check_arguments(

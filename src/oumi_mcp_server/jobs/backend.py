@@ -178,6 +178,10 @@ class JobBackend(JobHolder, Protocol[PlanT]):
     async def launch(self, plan: PlanT, record: JobRecord) -> Observation:
         """Start the job of a handed-over record; return at once with its first observation."""
 
+    async def newest_checkpoint(self, record: JobRecord) -> str | None:
+        """Where the job's newest complete checkpoint is (for a restart), if it can be seen."""
+        ...
+
 
 class LauncherJobs(JobBackend[PlanT], Protocol[PlanT]):
     """The oumi.launcher engine: besides a backend's duties, it finds any job a cloud knows
@@ -222,5 +226,7 @@ class FinalStates:
                 self._entries.popitem(last=False)
 
     def pop(self, job_id: str) -> None:
+        """Forget a job: its first attempt's key and every later attempt's."""
         with self._lock:
-            self._entries.pop(job_id, None)
+            for key in [key for key in self._entries if key.split("/", 1)[0] == job_id]:
+                del self._entries[key]

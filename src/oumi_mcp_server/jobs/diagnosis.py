@@ -229,7 +229,9 @@ def kept_for(records: Sequence[JobRecord], remembered: dict[str, Kept]) -> dict[
     found: dict[str, Kept] = {}
     for record in records:
         known = remembered.get(record.job_id)
-        kept = known if known is not None and still_kept(known) else kept_diagnosis(record)
+        current = known is not None and known.path == kept_file(record)  # a restart's attempt
+        kept = known if known is not None and current and still_kept(known) else None
+        kept = kept or kept_diagnosis(record)
         if kept is not None:
             found[record.job_id] = kept
     return found

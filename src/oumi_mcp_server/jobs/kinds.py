@@ -23,6 +23,10 @@ KindName = Literal["local", "slurm", "hpc", "skypilot"]
 # Where a job's output is read: the files oumi's local cloud writes in the run dir, the
 # cluster's log file (one bounded ssh call), or the launcher's log stream of the cluster.
 LogSource = Literal["run_dir_files", "cluster_log_file", "launcher_stream"]
+# Where a restart finds the previous attempt's newest checkpoint: in the working dir on
+# this machine, in the job's remote folder on the cluster (over ssh), or not from here (a
+# restart then asks oumi to resume from the last checkpoint its output dir still has).
+CheckpointSource = Literal["working_dir", "cluster_work_dir", "not_from_here"]
 
 HPC_CLOUDS = frozenset({"polaris", "frontier", "perlmutter"})
 
@@ -41,6 +45,7 @@ class CloudKind:
     leaves_processes_here: bool  # a cancel can leave the job's processes on this machine
     bills_until_stopped: bool  # the cluster costs money until stop_cluster or down_cluster
     outputs_persist: str  # where a job's outputs (and checkpoints) survive it
+    checkpoints: CheckpointSource  # where a restart finds the newest checkpoint
     launching: str  # what a launch does meanwhile, in words
 
 
@@ -57,6 +62,7 @@ LOCAL = CloudKind(
     leaves_processes_here=True,
     bills_until_stopped=False,
     outputs_persist="on this machine, in the working dir",
+    checkpoints="working_dir",
     launching="(starting the job on this machine).",
 )
 SLURM = CloudKind(
@@ -75,6 +81,7 @@ SLURM = CloudKind(
         "on the cluster, in the copy of the working dir each submission makes (a new folder "
         "per launch: relative output dirs move between attempts)"
     ),
+    checkpoints="cluster_work_dir",
     launching="(copying the working dir, then sbatch).",
 )
 HPC = CloudKind(
@@ -90,6 +97,7 @@ HPC = CloudKind(
     leaves_processes_here=False,
     bills_until_stopped=True,
     outputs_persist="on the cluster's file system, in the copy of the working dir",
+    checkpoints="not_from_here",
     launching="(copying the working dir, then submitting to the scheduler).",
 )
 SKYPILOT = CloudKind(
@@ -107,6 +115,7 @@ SKYPILOT = CloudKind(
     outputs_persist=(
         "on the VM's disk: gone with down_cluster unless written to a storage mount or copied out"
     ),
+    checkpoints="not_from_here",
     launching="(a cloud VM takes minutes).",
 )
 

@@ -36,6 +36,32 @@ class CheckSummary(AnswerModel):
     warnings: list[Finding] = Field(default_factory=list)
 
 
+class RestartPolicyReport(AnswerModel):
+    """A run until done: its restart policy and what happens next."""
+
+    max_restarts: int
+    restart_on: list[str] = Field(description="The causes that restart it.")
+    restarts_used: int = 0
+    next_action: str = Field(
+        default="",
+        description="'restarting in N s', 'gave up: max_restarts reached', "
+        "'not restartable: <cause>', ... ('' while the attempt runs).",
+    )
+    checkpoints: str = Field(default="", description="Where a restart resumes from.")
+    warning: str = Field(default="", description="Why a restart may start over, if it may.")
+
+
+class AttemptReport(AnswerModel):
+    attempt: int
+    engine_job_id: str = Field(description="The engine's id of this attempt (launcher id, pid).")
+    started_at: str | None = None
+    ended_at: str | None = None
+    state: str = ""
+    cause: str = Field(default="", description="Why it ended (a diagnose_job cause id).")
+    resumed_from: str = Field(default="", description="The checkpoint it resumed from.")
+    next_action: str = ""
+
+
 class RunJobResult(AnswerModel):
     dry_run: bool
     launched: bool
@@ -84,6 +110,9 @@ class RunJobResult(AnswerModel):
         "(secret-looking values masked).",
     )
     reminder: str = Field(default="", description="Cloud jobs: cost and teardown.")
+    restarts: RestartPolicyReport | None = Field(
+        default=None, description="With max_restarts: the restart policy the run keeps."
+    )
     message: str
     next_step: str
 
@@ -126,6 +155,12 @@ class JobStatusReport(AnswerModel):
         "not failed or not diagnosed yet.",
     )
     summary: str = Field(default="", description="Failed jobs: the cause in one sentence.")
+    restarts: RestartPolicyReport | None = Field(
+        default=None, description="Jobs launched with max_restarts: the policy and next action."
+    )
+    attempts: list[AttemptReport] = Field(
+        default_factory=list, description="Jobs launched with max_restarts: every attempt."
+    )
     next_step: str
 
 

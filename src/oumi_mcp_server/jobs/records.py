@@ -46,6 +46,13 @@ class JobRecord:
     env_names: tuple[str, ...] = field(default=())  # names only: values may be secrets
     backend: str = PROCESS_BACKEND
     request_digest: str = ""  # digests of the request's arguments (never their values)
+    attempt: int = 1  # jobs with restarts: the attempt this identity belongs to
+
+    @property
+    def attempt_key(self) -> str:
+        """The job id, with the attempt after the first: what a final state is kept under
+        (a restarted job's next attempt is another engine job)."""
+        return self.job_id if self.attempt == 1 else f"{self.job_id}/{self.attempt}"
 
     @property
     def is_process(self) -> bool:

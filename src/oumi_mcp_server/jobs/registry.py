@@ -16,13 +16,15 @@ import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import TypeVar
 
 from oumi_mcp_server.blocking import run_blocking
-from oumi_mcp_server.errors import InvalidArgumentError, NotFoundError, OumiMcpError
+from oumi_mcp_server.errors import InvalidArgumentError, NotFoundError
+from oumi_mcp_server.jobs.policies.restarts import Attempt
 from oumi_mcp_server.jobs.records import JobRecord
+from oumi_mcp_server.jobs.registry_damage import RegistryDamagedError, damage
 from oumi_mcp_server.private import make_private, open_private, private_dir
 from oumi_mcp_server.settings import REGISTRY_TIMEOUT_S
 
@@ -63,6 +65,35 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ),
     ("ALTER TABLE jobs ADD COLUMN backend TEXT NOT NULL DEFAULT 'process'",),
     ("ALTER TABLE jobs ADD COLUMN request_digest TEXT NOT NULL DEFAULT ''",),
+    (
+        # Run until done: the attempt a record's identity belongs to, the restart policy
+        # of a run, and its attempts (jobs/policies/restarts.py).
+        "ALTER TABLE jobs ADD COLUMN attempt INTEGER NOT NULL DEFAULT 1",
+        """
+        CREATE TABLE IF NOT EXISTS run_policies (
+            job_id TEXT PRIMARY KEY,
+            policy TEXT NOT NULL,
+            stopped INTEGER NOT NULL DEFAULT 0
+        )
+        """,
+        """
+        CREATE TABLE IF NOT EXISTS attempts (
+            job_id TEXT NOT NULL,
+            attempt INTEGER NOT NULL,
+            engine_job_id TEXT NOT NULL DEFAULT '',
+            started_at REAL,
+            resumed_from TEXT NOT NULL DEFAULT '',
+            ended_at REAL,
+            end_state TEXT NOT NULL DEFAULT '',
+            cause TEXT NOT NULL DEFAULT '',
+            decision TEXT NOT NULL DEFAULT '',
+            restart_at REAL,
+            claimed_by TEXT NOT NULL DEFAULT '',
+            relaunched INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (job_id, attempt)
+        )
+        """,
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -88,6 +119,7 @@ _COLUMNS = (
     "env_names",
     "backend",
     "request_digest",
+    "attempt",
 )
 _SELECT = f"SELECT {', '.join(_COLUMNS)} FROM jobs"
 
@@ -102,39 +134,6 @@ class JobIdTakenError(InvalidArgumentError):
             next_step="Choose another job_name, or leave it empty for a generated id.",
         )
         self.job_id = job_id
-
-
-class RegistryDamagedError(OumiMcpError):
-    """The registry file cannot be used: not a database, damaged, or not a file."""
-
-    def __init__(self, path: Path, reason: str) -> None:
-        super().__init__(
-            f"The job registry {path} is damaged ({reason}), so jobs cannot be listed, "
-            "launched or looked up. Everything that does not need it (configs, validation, "
-            "pre-flight, docs) still works.",
-            next_step=f"Move it aside: mv {path} {path}.damaged (and any {path.name}-wal and "
-            f"{path.name}-shm beside it). The next call starts an empty registry; jobs "
-            "recorded in the old one keep running but are no longer listed as ours (launcher "
-            "jobs still show, as started outside the server).",
-        )
-        self.path = path
-
-
-# sqlite3's words for a file that is not (or no longer) a usable database.
-_DAMAGE_WORDS = ("not a database", "malformed", "disk image", "unable to open", "disk i/o")
-
-
-def _damage(exc: sqlite3.DatabaseError | OSError, path: Path) -> str | None:
-    """Why the registry file cannot be used, or None when the failure is not the file's
-    (a lock held by another server, say)."""
-    if isinstance(exc, OSError):
-        if path.is_dir():
-            return "it is a folder, not a file"
-        return f"it cannot be opened: {exc.strerror or type(exc).__name__}"
-    if path.is_dir():
-        return "it is a folder, not a file"
-    text = str(exc).lower()
-    return text if any(word in text for word in _DAMAGE_WORDS) else None
 
 
 class Registry:
@@ -158,10 +157,14 @@ class Registry:
         finally:
             connection.close()
 
+    def connect(self) -> AbstractContextManager[sqlite3.Connection]:
+        """A connection for one operation (registry_runs.py's SQL goes through it)."""
+        return self._connect()
+
     def _damaged(self, exc: sqlite3.DatabaseError | OSError) -> Exception:
         """The error to raise for a failure of the registry file itself: a damaged file
         is named with what to do; anything else (a busy lock) is raised as it is."""
-        reason = _damage(exc, self.path)
+        reason = damage(exc, self.path)
         if reason is None:
             return exc
         self._ready = False  # once the file is moved aside, the next call starts afresh
@@ -297,11 +300,52 @@ class Registry:
                     connection.execute("DELETE FROM jobs WHERE job_id = ?", (job_id,)).rowcount
                     for job_id in job_ids
                 )
+                for job_id in job_ids:
+                    connection.execute("DELETE FROM run_policies WHERE job_id = ?", (job_id,))
+                    connection.execute("DELETE FROM attempts WHERE job_id = ?", (job_id,))
                 connection.execute("COMMIT")
             except BaseException:
                 connection.execute("ROLLBACK")
                 raise
         return deleted
+
+    # -- runs with restarts: the rest of their SQL is in registry_runs.py ----------------
+
+    def start_attempt(self, record: JobRecord, started: Attempt) -> bool:
+        """One transaction: the record becomes the new attempt's identity, its row is added
+        and the previous one is marked relaunched; False (nothing changed) unless the
+        record still holds the previous attempt."""
+        names = [name for name in _COLUMNS if name != "job_id"]
+        values = dict(zip(_COLUMNS, _row(record), strict=True))
+        with self._connect() as connection:
+            connection.execute("BEGIN IMMEDIATE")
+            try:
+                changed = connection.execute(
+                    f"UPDATE jobs SET {', '.join(f'{name} = ?' for name in names)} "
+                    "WHERE job_id = ? AND attempt = ?",
+                    (*(values[name] for name in names), record.job_id, record.attempt - 1),
+                ).rowcount
+                if changed == 1:
+                    connection.execute(
+                        "UPDATE attempts SET relaunched = 1 WHERE job_id = ? AND attempt = ?",
+                        (record.job_id, record.attempt - 1),
+                    )
+                    connection.execute(
+                        "INSERT OR REPLACE INTO attempts (job_id, attempt, engine_job_id, "
+                        "started_at, resumed_from) VALUES (?, ?, ?, ?, ?)",
+                        (
+                            record.job_id,
+                            started.attempt,
+                            started.engine_job_id,
+                            started.started_at,
+                            started.resumed_from,
+                        ),
+                    )
+                connection.execute("COMMIT")
+            except BaseException:
+                connection.execute("ROLLBACK")
+                raise
+        return changed == 1
 
     def count(self) -> int:
         with self._connect() as connection:

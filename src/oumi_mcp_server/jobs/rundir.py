@@ -69,8 +69,10 @@ class RunDir:
     path: Path
 
     @classmethod
-    def for_job(cls, state_dir: Path, job_id: str) -> RunDir:
-        return cls(jobs_root(state_dir) / job_id)
+    def for_job(cls, state_dir: Path, job_id: str, attempt: int = 1) -> RunDir:
+        """A job's run dir; a restarted job's later attempts each have one inside it."""
+        first = jobs_root(state_dir) / job_id
+        return cls(first if attempt == 1 else first / f"attempt-{attempt}")
 
     @classmethod
     def of(cls, record: HasRunDir) -> RunDir:

@@ -35,8 +35,10 @@ class JobService(JobLaunches, JobViews):
         """Reconcile, then sweep runtimes and prune records periodically (background task)."""
         if self._sweeper is None or self._sweeper.done():
             self._sweeper = asyncio.get_running_loop().create_task(self._sweep_forever())
+        self.start_restarts()
 
     async def close(self) -> None:
+        await self.stop_restarts()
         if self._sweeper is not None:
             self._sweeper.cancel()
             await asyncio.gather(self._sweeper, return_exceptions=True)
@@ -71,7 +73,7 @@ class JobService(JobLaunches, JobViews):
         old = await registry_ops.call(lambda: self.registry.older_than(cutoff))
         if not old:
             return []
-        observations = await self._observe(old)
+        observations = await self._as_runs(old, await self._observe(old))
         doomed = [r for r, o in zip(old, observations, strict=True) if is_terminal(o.state)]
         ids = [record.job_id for record in doomed]
         state_dir = self._settings.state_dir

@@ -27,6 +27,7 @@ from oumi_mcp_server.jobs.diagnosis import (
     job_signals,
     keep_diagnosis,
     kept_diagnosis,
+    kept_file,
     kept_for,
     log_file_next_step,
     not_finished_answer,
@@ -94,7 +95,8 @@ class JobDiagnoses(JobServiceBase):
         """A finished job's diagnosis made earlier: remembered (and still its file), or
         read from its run dir; None when none was made."""
         remembered = self._diagnoses.get(record.job_id)
-        if remembered is not None and await self._still_kept(remembered):
+        current = remembered is not None and remembered.path == kept_file(record)
+        if remembered is not None and current and await self._still_kept(remembered):
             return remembered.answer
         kept = await run_blocking(
             lambda: kept_diagnosis(record),

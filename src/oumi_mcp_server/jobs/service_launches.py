@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping, Sequence
+from dataclasses import asdict
 from typing import Any
 
 from oumi_mcp_server.blocking import run_blocking
@@ -33,8 +34,14 @@ from oumi_mcp_server.jobs.backend import (
 from oumi_mcp_server.jobs.checks import ConfigSource, read_config
 from oumi_mcp_server.jobs.kinds import kind_of
 from oumi_mcp_server.jobs.models import RelaunchResult, RunJobResult
+from oumi_mcp_server.jobs.policies.restarts import (
+    RestartPolicy,
+    RestartRequest,
+    check_restart_arguments,
+)
+from oumi_mcp_server.jobs.policies.run_reports import restart_policy_report
 from oumi_mcp_server.jobs.records import JobRecord
-from oumi_mcp_server.jobs.registry import RegistryDamagedError
+from oumi_mcp_server.jobs.registry_damage import RegistryDamagedError
 from oumi_mcp_server.jobs.relaunch import (
     missing_envs,
     plan_relaunch,
@@ -46,14 +53,14 @@ from oumi_mcp_server.jobs.reports import (
     cancelled_before_start,
     existing_job_result,
 )
-from oumi_mcp_server.jobs.service_diagnosis import JobDiagnoses
+from oumi_mcp_server.jobs.service_restarts import JobRestarts
 from oumi_mcp_server.jobs.status import is_terminal
 from oumi_mcp_server.paths import resolve_client_cwd
 from oumi_mcp_server.settings import CONFIG_READ_TIMEOUT_S
 from oumi_mcp_server.validation.documents import deadline_after
 
 
-class JobLaunches(JobDiagnoses):
+class JobLaunches(JobRestarts):
     async def run(
         self,
         config_path: str,
@@ -67,8 +74,11 @@ class JobLaunches(JobDiagnoses):
         envs: Mapping[str, str] | None = None,
         overrides: Sequence[str] | None = None,
         resources: CloudResources | None = None,
+        max_restarts: int = 0,
+        restart_on: Sequence[str] | None = None,
     ) -> RunJobResult:
-        """Check, plan and (unless a dry run, or blocked by the checks) launch one job.
+        """Check, plan and (unless a dry run, or blocked by the checks) launch one job;
+        with ``max_restarts``, a run until done (service_restarts.py).
 
         A launch is accepted (its id reserved) before its checks run, so it can be seen
         and cancelled at once; a repeated request with the same job_name returns the job
@@ -82,18 +92,34 @@ class JobLaunches(JobDiagnoses):
             overrides=overrides or [],
             resources=resources,
         )
+        reasons = check_restart_arguments(max_restarts, restart_on)
+        policy = None
+        if max_restarts > 0:
+            request_kept = RestartRequest(
+                command=args.command,
+                cloud=args.cloud,
+                cluster_name=args.cluster_name,
+                overrides=tuple(f"{item.key}={item.value}" for item in args.overrides),
+                resources=asdict(args.resources),
+                env_names=tuple(sorted(args.envs)),
+            )
+            policy = RestartPolicy(max_restarts, reasons, request_kept)
         request = Request(args, config_path, client_cwd)
         if not dry_run:
             accepted = asyncio.Event()
             if not args.id_generated:  # before any await: known from this moment
                 self._accepting.setdefault(args.job_id, accepted)
             try:
-                return await self._launch(request, accepted)
+                result = await self._launch(request, accepted, policy)
             finally:
                 accepted.set()
                 if self._accepting.get(args.job_id) is accepted:
                     del self._accepting[args.job_id]
-        return await self._dry_run(request)
+        else:
+            result = await self._dry_run(request)
+        if policy is None:
+            return result
+        return result.model_copy(update={"restarts": restart_policy_report(policy, result)})
 
     async def _dry_run(self, request: Request, source: ConfigSource | None = None) -> RunJobResult:
         """What the request would run, checked; ``source``: its config already read (a
@@ -123,7 +149,9 @@ class JobLaunches(JobDiagnoses):
             }
         )
 
-    async def _launch(self, request: Request, announced: asyncio.Event) -> RunJobResult:
+    async def _launch(
+        self, request: Request, announced: asyncio.Event, policy: RestartPolicy | None = None
+    ) -> RunJobResult:
         await self.ensure_reconciled()  # earlier processes' jobs are recovered first
         state_dir = self._settings.state_dir
         try:
@@ -151,6 +179,8 @@ class JobLaunches(JobDiagnoses):
             raise
         if started is None:
             return cancelled_before_start(plan.result(checks, None, dry_run=False))
+        if policy is not None:
+            await self.keep_run_policy(started, policy, args.envs)
         observation = await backend.launch(plan, started)
         return plan.result(checks, observation, dry_run=False)
 

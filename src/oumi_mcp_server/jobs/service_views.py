@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Collection, Mapping
+from dataclasses import replace
 
 from oumi_mcp_server.blocking import run_blocking
 from oumi_mcp_server.jobs import registry as registry_ops
@@ -40,13 +41,13 @@ from oumi_mcp_server.jobs.reports import (
     summary,
 )
 from oumi_mcp_server.jobs.service_base import by_job_id
-from oumi_mcp_server.jobs.service_diagnosis import JobDiagnoses
+from oumi_mcp_server.jobs.service_restarts import JobRestarts
 from oumi_mcp_server.jobs.status import JobState
 
 METRICS_TIMEOUT_S = 30.0  # reading (at most 8 MB a file) and drawing
 
 
-class JobViews(JobDiagnoses):
+class JobViews(JobRestarts):
     async def exists(self, job_id: str) -> bool:
         """True when ``job_id`` (a valid id, else InvalidArgumentError) names a job of ours."""
         checked = check_job_id(job_id)
@@ -61,7 +62,8 @@ class JobViews(JobDiagnoses):
             job_id = found.job_id
         record = await self._record(job_id)
         backend = self._holder(record)
-        observation = (await backend.observe([record]))[0]
+        observation = (await self._as_runs([record], await backend.observe([record])))[0]
+        restarts, attempts = await self.restart_report(record)
         tails: dict[str, list[str]] = {}
         diagnosed = None
         if observation.state is JobState.FAILED:
@@ -74,7 +76,7 @@ class JobViews(JobDiagnoses):
             tails.get("stdout", [])[-STDOUT_TAIL_LINES:],
             cause=diagnosed.cause if diagnosed is not None else "",
             cause_summary=diagnosed.summary if diagnosed is not None else "",
-        )
+        ).model_copy(update={"restarts": restarts, "attempts": attempts})
 
     async def list_jobs(self, status: str = "all", limit: int = 50, cloud: str = "") -> JobList:
         """Every job with its live state; ``cloud``: an oumi.launcher cloud to ask besides
@@ -85,6 +87,8 @@ class JobViews(JobDiagnoses):
         groups = self._by_engine(records)
         surveys = await asyncio.gather(*(backend.survey(group, named) for backend, group in groups))
         observed = by_job_id(groups, [survey.observations for survey in surveys])
+        as_runs = await self._as_runs(records, [observed[record.job_id] for record in records])
+        observed.update(zip((record.job_id for record in records), as_runs, strict=True))
         failed = [r for r in records if observed[r.job_id].state is JobState.FAILED]
         causes = await self._kept_causes(failed)  # shown once diagnosed; never computed here
         rows = [
@@ -123,7 +127,7 @@ class JobViews(JobDiagnoses):
             wanted = set(job_ids)
             records = [record for record in records if record.job_id in wanted]
         live = [record for record in records if record.job_id not in final]
-        observations = await self._observe(live)
+        observations = await self._as_runs(live, await self._observe(live))
         states = {
             record.job_id: observation.state.value
             for record, observation in zip(live, observations, strict=True)
@@ -174,6 +178,20 @@ class JobViews(JobDiagnoses):
         )
 
     async def cancel(self, job_id: str, force: bool = False) -> CancelResult:
+        """Cancel the job; a run with restarts stops first (no attempt starts after it)."""
         record = await self._record(job_id)
+        stopped_run = await self.stop_run(record)
         outcome = await self._holder(record).cancel(record, force=force)
+        if stopped_run and outcome.action == "already_finished":
+            runs = await self._runs([record])
+            _, _, attempts = runs.get(record.job_id, (None, False, []))
+            pending = any(a.decision == "restart" and not a.relaunched for a in attempts)
+            if pending or not attempts or not attempts[-1].decision:
+                outcome = replace(
+                    outcome,
+                    action="cancelled",
+                    final=replace(outcome.final, state=JobState.CANCELLED),
+                    message=f"{outcome.message} Its pending restart is cancelled: the run "
+                    "ends here.",
+                )
         return cancel_result(record.job_id, outcome)

@@ -129,6 +129,27 @@ def register(server: MCPServer, services: Services) -> None:
                 "('01:30:00')."
             ),
         ] = "",
+        max_restarts: Annotated[
+            int,
+            Field(
+                description="Run until done: restart the job by itself up to this many times "
+                "when an attempt ends for a cause in restart_on (a time limit, preemption, a "
+                "lost node...), resuming from the newest complete checkpoint; one job id for "
+                "the whole run (get_job_status lists the attempts; cancel_job stops the run). "
+                "0 (default): no restarts.",
+                ge=0,
+                le=20,
+            ),
+        ] = 0,
+        restart_on: Annotated[
+            list[str] | None,
+            Field(
+                description="Causes that restart it (diagnose_job's ids, 'lost', or signal "
+                "names like SIGTERM). Default: time_limit, preempted, nccl_timeout, "
+                "no_capacity, lost. Causes that are the config's fault never restart.",
+                max_length=40,
+            ),
+        ] = None,
     ) -> RunJobResult:
         resources = CloudResources(
             accelerators.strip(), disk_size_gb, use_spot, cpus, memory_gb, time_limit.strip()
@@ -146,6 +167,8 @@ def register(server: MCPServer, services: Services) -> None:
                 envs=envs,
                 overrides=overrides,
                 resources=resources,
+                max_restarts=max_restarts,
+                restart_on=restart_on,
             )
 
     @server.tool(

@@ -19,6 +19,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from oumi_mcp_server.blocking import run_blocking
+from oumi_mcp_server.diagnosis import newest_checkpoint
 from oumi_mcp_server.environment.skypilot_state import SKY_DIR
 from oumi_mcp_server.errors import (
     EngineTimeoutError,
@@ -45,6 +46,7 @@ from oumi_mcp_server.jobs.launcher.log_reads import read_job_logs
 from oumi_mcp_server.jobs.launcher.logs import STREAM_NAME
 from oumi_mcp_server.jobs.launcher.lookup import look_up_job
 from oumi_mcp_server.jobs.launcher.plan import LauncherPlan, make_plan
+from oumi_mcp_server.jobs.launcher.slurm_checkpoints import newest_remote_checkpoint
 from oumi_mcp_server.jobs.launcher.slurm_clusters import slurm_clusters
 from oumi_mcp_server.jobs.launcher.status import LauncherStatus
 from oumi_mcp_server.jobs.launcher.survey import survey_records, warm_listings
@@ -311,6 +313,32 @@ class LauncherBackend:
         """Where its kind keeps them (logs.py): oumi's local cloud's files, a Slurm job's log
         on the cluster, or a snapshot of a cloud cluster's log stream."""
         return await read_job_logs(self._engine, self.limits, record, streams, lines, offset)
+
+    async def newest_checkpoint(self, record: JobRecord) -> str | None:
+        """Where the job's newest complete checkpoint is, for a restart to resume from:
+        oumi's local cloud ran in the working dir here; a Slurm job in its own remote folder
+        (one bounded ssh call); elsewhere it cannot be seen from here (None)."""
+        source = kind_of(record.cloud).checkpoints
+        if not record.output_dir or source == "not_from_here":
+            return None
+        if source == "working_dir":
+            folder = Path(record.client_cwd) / record.output_dir
+            found = await run_blocking(
+                lambda: newest_checkpoint(folder),
+                timeout_s=self.limits.status_s,
+                what="Reading checkpoints",
+            )
+            return str(found) if found is not None else None
+        return await run_blocking(
+            lambda: newest_remote_checkpoint(
+                record.cluster_name,
+                record.launcher_job_id,
+                record.output_dir,
+                timeout_s=self.limits.status_s,
+            ),
+            timeout_s=self.limits.status_s + 5,
+            what=f"Looking for checkpoints on {record.cluster_name}",
+        )
 
     async def failure_output(self, record: JobRecord, lines: int) -> dict[str, list[str]]:
         """oumi's local cloud: its log files; a Slurm job: its log's tail (one bounded ssh

@@ -46,7 +46,7 @@ class Leftovers:
             for index, (record, observation) in enumerate(zip(records, observed, strict=True))
             if kind_of(record.cloud).leaves_processes_here
             and is_terminal(observation.state)
-            and self._clear.get(record.job_id) is None
+            and self._clear.get(record.attempt_key) is None
         }
         if not suspects:
             return answers
@@ -60,7 +60,7 @@ class Leftovers:
             if survivors:
                 answers[index] = _still_running(answers[index], len(survivors))
             else:
-                self._clear.put(job_id, answers[index])
+                self._clear.put(records[index].attempt_key, answers[index])
         return answers
 
     async def stop(self, record: JobRecord) -> list[str]:

@@ -277,7 +277,7 @@ def make_plan(
             "a time limit applies to Slurm jobs only (sbatch --time).",
             next_step="Leave time_limit empty, or pass cloud='slurm' with cluster_name.",
         )
-    run_dir = RunDir.for_job(state_dir, args.job_id)
+    run_dir = RunDir.for_job(state_dir, args.job_id, args.attempt)
     cluster = args.cluster_name
     if source.is_job_config:
         cloud = _job_config_cloud(data, args.cloud)

@@ -48,7 +48,7 @@ class LauncherStatus:
         )
 
     async def observe(self, record: JobRecord) -> Observation:
-        final = self._final.get(record.job_id)
+        final = self._final.get(record.attempt_key)
         if final is not None:
             return final
         if record.launcher_job_id:
@@ -69,7 +69,7 @@ class LauncherStatus:
 
     def remember(self, record: JobRecord, observation: Observation) -> Observation:
         if is_terminal(observation.state):
-            self._final.put(record.job_id, observation)
+            self._final.put(record.attempt_key, observation)
         return observation
 
     def forget(self, job_id: str) -> None:

@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from oumi_mcp_server.blocking import run_blocking
+from oumi_mcp_server.diagnosis import newest_checkpoint
 from oumi_mcp_server.errors import EngineUnavailableError, InvalidArgumentError
 from oumi_mcp_server.jobs import logs
 from oumi_mcp_server.jobs import registry as registry_ops
@@ -144,19 +145,20 @@ class ProcessBackend:
             lambda: self._registry.set_process(record.job_id, process.pid, started)
         )
         runtime.launch_task = None
-        runtime.supervisor = asyncio.ensure_future(self._supervise(record.job_id))
+        runtime.supervisor = asyncio.ensure_future(self._supervise(record.job_id, runtime))
         return record.with_process(process.pid, started)
 
-    async def _supervise(self, job_id: str) -> None:
-        """Await the process's exit, then evict the job's runtime."""
+    async def _supervise(self, job_id: str, runtime: JobRuntime) -> None:
+        """Await the process's exit, then evict the job's runtime (this one only: a
+        restarted job's next attempt has a runtime of its own under the same id)."""
         try:
-            while True:
-                runtime = self._runtimes.get(job_id)
-                if runtime is None or runtime.process is None or runtime.process_exited():
+            while self._runtimes.get(job_id) is runtime:
+                if runtime.process is None or runtime.process_exited():
                     break
                 await asyncio.sleep(JOB_SUPERVISE_POLL_S)
         finally:
-            self._runtimes.evict_runtime(job_id)
+            if self._runtimes.get(job_id) is runtime:
+                self._runtimes.evict_runtime(job_id)
 
     # -- observe ----------------------------------------------------------------------------
 
@@ -297,6 +299,16 @@ class ProcessBackend:
             timeout_s=self._status_timeout_s,
             what="Reading job logs",
         )
+
+    async def newest_checkpoint(self, record: JobRecord) -> str | None:
+        """The newest complete checkpoint in the job's output dir (on this machine)."""
+        if not record.output_dir:
+            return None
+        folder = Path(record.output_dir)
+        found = await run_blocking(
+            lambda: newest_checkpoint(folder), timeout_s=30.0, what="Reading checkpoints"
+        )
+        return str(found) if found is not None else None
 
     async def failure_output(self, record: JobRecord, lines: int) -> dict[str, list[str]]:
         reads = await self.logs(record, ("stderr", "stdout"), lines=lines, offset=None)

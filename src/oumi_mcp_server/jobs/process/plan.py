@@ -138,7 +138,7 @@ def make_plan(
 ) -> ProcessPlan:
     """The plan for the config already read: argv, env additions, display fields."""
     data = source.document.data
-    run_dir = RunDir.for_job(state_dir, args.job_id)
+    run_dir = RunDir.for_job(state_dir, args.job_id, args.attempt)
     staged = run_dir.staged_config(source.path)
     output = output_location(args.command, data, args.overrides)
     return ProcessPlan(
