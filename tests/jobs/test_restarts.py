@@ -168,7 +168,8 @@ async def _launch(job_service: JobService, project: Path, **kwargs: object) -> s
         "train",
         str(project),
         dry_run=False,
-        envs={"FAKE_OUMI_EXIT": "143"},  # ends as if killed by SIGTERM (128 + 15)
+        # Runs a moment, then ends as if killed by SIGTERM (128 + 15).
+        envs={"FAKE_OUMI_EXIT": "143", "FAKE_OUMI_SLEEP": "2"},
         **kwargs,  # type: ignore[arg-type]
     )
     assert result.launched and result.restarts is not None, result.message
@@ -195,6 +196,7 @@ async def test_a_job_killed_by_a_listed_signal_restarts_from_its_newest_complete
     assert [a.cause for a in status.attempts] == ["SIGTERM"]
 
     assert await job_service.drive_restarts(now=_later()) == [job_id]
+    assert (await job_service.status(job_id)).state == "running"  # attempt 2, not 1's end
     await _ended(job_service, job_id)
     assert await job_service.drive_restarts(now=_later()) == []  # decides attempt 2
     assert await job_service.drive_restarts(now=_later()) == [job_id]  # attempt 3

@@ -67,8 +67,8 @@ def claim_end(registry: Registry, job_id: str, ended: Attempt, owner: str) -> bo
         return (
             connection.execute(
                 "UPDATE attempts SET ended_at = ?, end_state = ?, cause = ?, decision = ?, "
-                "restart_at = ?, claimed_by = ? WHERE job_id = ? AND attempt = ? "
-                "AND decision = ''",
+                "restart_at = ?, claimed_by = ?, engine_job_id = ? WHERE job_id = ? "
+                "AND attempt = ? AND decision = ''",
                 (
                     ended.ended_at,
                     ended.end_state,
@@ -76,6 +76,7 @@ def claim_end(registry: Registry, job_id: str, ended: Attempt, owner: str) -> bo
                     ended.decision,
                     ended.restart_at,
                     owner,
+                    ended.engine_job_id,
                     job_id,
                     ended.attempt,
                 ),
@@ -96,16 +97,6 @@ def take_over_restart(
                 (owner, job_id, attempt, previous),
             ).rowcount
             == 1
-        )
-
-
-def set_attempt_engine_id(
-    registry: Registry, job_id: str, attempt: int, engine_job_id: str
-) -> None:
-    with registry.connect() as connection:
-        connection.execute(
-            "UPDATE attempts SET engine_job_id = ? WHERE job_id = ? AND attempt = ?",
-            (engine_job_id, job_id, attempt),
         )
 
 

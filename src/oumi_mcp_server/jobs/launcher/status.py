@@ -86,7 +86,7 @@ class LauncherStatus:
 
     def from_listing(self, record: JobRecord, listing: CloudListing) -> Observation:
         """A launched record's state from its cloud's listing (remembering terminal states)."""
-        final = self._final.get(record.job_id)
+        final = self._final.get(record.attempt_key)
         if final is not None:
             return final
         if not listing.ok:

@@ -176,12 +176,12 @@ class ProcessBackend:
     def _observe_one(
         self, record: JobRecord, launching: bool, groups: Callable[[], dict[int, list[int]]]
     ) -> Observation:
-        final = self._final.get(record.job_id)
+        final = self._final.get(record.attempt_key)
         if final is not None:
             return final
         observation = observe_process(record, launching=launching, groups=groups)
         if is_terminal(observation.state):
-            self._final.put(record.job_id, observation)
+            self._final.put(record.attempt_key, observation)
         return observation
 
     async def survey(self, records: Sequence[JobRecord], clouds: Sequence[str] = ()) -> Survey:
