@@ -192,7 +192,8 @@ class JobRestarts(JobDiagnoses):
         """The next attempt on the same engine, from the config as it ran, resuming from
         the newest complete checkpoint; False when another server did it first."""
         backend: JobBackend[Any] = self._process if record.is_process else self._launcher
-        checkpoint = await backend.newest_checkpoint(record)
+        # None saved in this attempt: what it resumed from itself is still the newest.
+        checkpoint = await backend.newest_checkpoint(record) or await self._resumed_from(record)
         overrides = list(without_resume(policy.request.overrides))
         if checkpoint:
             overrides.append(resume_override(checkpoint))
@@ -250,6 +251,12 @@ class JobRestarts(JobDiagnoses):
         )
         await backend.launch(plan, new)
         return True
+
+    async def _resumed_from(self, record: JobRecord) -> str | None:
+        job_id = record.job_id
+        attempts = await registry_ops.call(lambda: registry_runs.attempts(self.registry, job_id))
+        current = next((a for a in attempts if a.attempt == record.attempt), None)
+        return current.resumed_from or None if current is not None else None
 
     def _attempt_source(self, record: JobRecord) -> ConfigSource:
         """The config as the previous attempt ran it (its staged copy), under the user's
