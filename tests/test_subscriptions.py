@@ -216,3 +216,48 @@ async def test_live_states_keeps_a_final_state_without_asking_the_engine(
     finally:
         await jobs.close()
         await client.call_tool("cancel_job", {"job_id": job_id, "force": True})
+
+
+async def test_a_subscriber_hears_each_attempt_of_a_run_and_its_give_up(
+    settings: Settings, tmp_path: Path, project: Path
+) -> None:
+    """A run with restarts: the job's resource is updated when an attempt ends (queued,
+    not final), when the next attempt runs, and when the run gives up (failed)."""
+    server = build_server(
+        replace(
+            with_fake_oumi(settings, tmp_path),
+            watch_interval_s=WATCH_INTERVAL_S,
+            restart_poll_s=0.2,
+            restart_backoff_s=(0.5,),
+        )
+    )
+    updates = Updates()
+    async with Client(server, mode="legacy", message_handler=updates.handle) as client:
+        result = await client.call_tool(
+            "run_oumi_job",
+            {
+                "config_path": "configs/train.yaml",
+                "command": "train",
+                "client_cwd": str(project),
+                "dry_run": False,
+                "envs": {"FAKE_OUMI_EXIT": "143", "FAKE_OUMI_SLEEP": "1"},
+                "max_restarts": 1,
+                "restart_on": ["SIGTERM"],
+            },
+        )
+        job_id = str((result.structured_content or {})["job_id"])
+        uri = f"jobs://{job_id}"
+        await client.subscribe_resource(uri)
+        await client.subscribe_resource("jobs://completed")
+        states: list[str] = []
+        with anyio.fail_after(60):
+            while not states or states[-1] != "failed":
+                await anyio.sleep(0.05)
+                if updates.uris().count(uri) > len(states):
+                    states.append(await state_of(client, job_id))
+        status = (await client.call_tool("get_job_status", {"job_id": job_id})).structured_content
+        assert status is not None and len(status["attempts"]) == 2
+        assert status["restarts"]["next_action"] == "gave up: max_restarts reached (1)"
+    assert "queued" in states and states[-1] == "failed", states  # the attempt's end, then
+    assert states.index("queued") < len(states) - 1  # ... more news before the give-up
+    assert "jobs://completed" in updates.uris()  # it joined the finished jobs once, at the end

@@ -52,6 +52,10 @@ JOB_PRUNE_INTERVAL_S = 3600.0
 JOB_SUPERVISE_POLL_S = 0.25
 JOB_CANCEL_GRACE_S = 10.0
 JOB_WATCH_INTERVAL_S = 1.0  # subscribed jobs are polled this often, only while watched
+# Runs with restarts: how often the restart loop looks, and the backoff before restart 1, 2,
+# 3 and later. With these, a restart is submitted within 25 s of the engine reporting the end.
+RESTART_POLL_S = 5.0
+RESTART_BACKOFF_S = (5.0, 10.0, 20.0)
 REGISTRY_TIMEOUT_S = 15.0
 # Reading and parsing the config a job request names (its own limit and message:
 # a slow disk is not a busy registry).
@@ -106,6 +110,8 @@ class Settings:
     job_retention_days: float = JOB_RETENTION_DAYS  # OUMI_MCP_JOB_RETENTION_DAYS
     # OUMI_MCP_WATCH_INTERVAL_S: how often subscribed jobs are polled (only while watched)
     watch_interval_s: float = JOB_WATCH_INTERVAL_S
+    restart_poll_s: float = RESTART_POLL_S
+    restart_backoff_s: tuple[float, ...] = RESTART_BACKOFF_S
     job_cancel_grace_s: float = JOB_CANCEL_GRACE_S  # OUMI_MCP_JOB_CANCEL_GRACE_S
     oumi_executable: Path | None = None  # OUMI_MCP_OUMI_EXECUTABLE; default: next to python
     # OUMI_MCP_SLURM_SETUP: the command that activates oumi on Slurm clusters (job setup)

@@ -103,7 +103,9 @@ class JobLaunches(JobRestarts):
                 resources=asdict(args.resources),
                 env_names=tuple(sorted(args.envs)),
             )
-            policy = RestartPolicy(max_restarts, reasons, request_kept)
+            policy = RestartPolicy(
+                max_restarts, reasons, request_kept, self._settings.restart_backoff_s
+            )
         request = Request(args, config_path, client_cwd)
         if not dry_run:
             accepted = asyncio.Event()

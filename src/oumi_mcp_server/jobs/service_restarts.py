@@ -55,7 +55,6 @@ from oumi_mcp_server.validation.documents import ConfigDocument, load_config_doc
 logger = logging.getLogger(__name__)
 
 Run = tuple[RestartPolicy, bool, list[Attempt]]  # policy, stopped by a cancel, attempts
-RESTART_POLL_S = 5.0  # how often the restart loop looks at runs that may need it
 RESTART_ENVS_FILE = "restart_envs.json"  # in the first attempt's run dir (0700), 0600
 
 
@@ -97,7 +96,7 @@ class JobRestarts(JobDiagnoses):
                 logger.warning("Restarts: %s", exc.message)
             except Exception:  # the loop must outlive any single failure
                 logger.exception("Restart loop failed")
-            await asyncio.sleep(RESTART_POLL_S)
+            await asyncio.sleep(self._settings.restart_poll_s)
 
     async def drive_restarts(self, now: float | None = None) -> list[str]:
         """One pass: decide each ended attempt of a run with restarts, and launch the

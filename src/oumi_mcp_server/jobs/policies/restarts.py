@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 from oumi_mcp_server.diagnosis import CAUSES
 from oumi_mcp_server.errors import InvalidArgumentError
+from oumi_mcp_server.settings import RESTART_BACKOFF_S
 
 MAX_RESTARTS = 20
 # The process engine's word for a job whose process vanished without an exit status (the
@@ -30,9 +31,7 @@ NEVER_RESTARTED = frozenset(
     | {"hf_access_denied", "credentials_missing", "none"}
 )
 SIGNALS = tuple(sorted(f"SIG{name[3:]}" for name in signal.Signals.__members__))
-# Before restart 1, 2, 3 and later: with the 5 s loop, a restart is submitted within 25 s
-# of the engine reporting the end.
-BACKOFF_S = (5.0, 10.0, 20.0)
+BACKOFF_S = RESTART_BACKOFF_S  # before restart 1, 2, 3 and later (settings.py)
 
 Decision = Literal["restart", "gave_up", "not_restartable", "stopped", "completed"]
 
