@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
+import signal
 import threading
 import time
 from collections.abc import AsyncIterator
@@ -265,3 +267,33 @@ async def test_a_restart_due_while_no_server_ran_happens_in_the_next_server(
     finally:
         await second.close()
         await third.close()
+
+
+async def test_a_job_whose_processes_vanished_is_lost_and_restarts_by_default(
+    job_service: JobService, project: Path
+) -> None:
+    """The machine restarted (here: the whole process group killed with SIGKILL, so no
+    exit status was recorded): 'lost' is in the default restart_on."""
+    result = await job_service.run(
+        CONFIG,
+        "train",
+        str(project),
+        dry_run=False,
+        envs={"FAKE_OUMI_SLEEP": "60"},
+        max_restarts=1,
+    )
+    job_id = result.job_id
+    assert await wait_for_state(job_service, job_id, {"running"}, 30.0) == "running"
+    pid = job_service.registry.get(job_id).pid
+    assert pid is not None
+    os.killpg(pid, signal.SIGKILL)
+    assert await _ended(job_service, job_id) == "queued"
+    assert await job_service.drive_restarts(now=_later()) == []  # decided
+    (attempt,) = (await job_service.status(job_id)).attempts
+    assert attempt.cause == "lost" and attempt.state == "failed"
+    assert await job_service.drive_restarts(now=_later()) == [job_id]
+    assert (await job_service.status(job_id)).state == "running"
+    assert (await job_service.cancel(job_id)).action == "cancelled"
+    status = await job_service.status(job_id)
+    assert status.state == "cancelled" and len(status.attempts) == 2
+    assert status.restarts is not None and status.restarts.next_action.startswith("stopped")

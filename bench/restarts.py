@@ -1,0 +1,82 @@
+"""Run until done: how long after an attempt ends is the next one running? Over stdio.
+
+.venv/bin/python bench/restarts.py [--runs 5]
+
+Each run starts the real server (default settings: the restart loop every 5 s, a 5 s
+backoff before the first restart), launches a process job with max_restarts=1 whose
+`oumi` (a fake script) runs 2 s and ends as if killed by SIGTERM (listed in
+restart_on), and polls get_job_status every 0.1 s: from the first answer after the
+attempt ended (state queued) to the first that lists the second attempt. The target is
+30 s; the design bound is the loop interval plus the backoff (10 s).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import anyio
+from mcp import Client
+from mcp.client.stdio import StdioServerParameters
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from common import Summary, base_env
+
+from tests.jobs_support import fake_oumi
+from tests.project import make_project
+
+
+async def _status(client: Client, job_id: str) -> dict[str, Any]:
+    result = await client.call_tool("get_job_status", {"job_id": job_id})
+    return dict(result.structured_content or {})
+
+
+async def one_run(root: Path) -> float:
+    project = make_project(root / "project")
+    env = base_env(root / "state", OUMI_MCP_OUMI_EXECUTABLE=str(fake_oumi(root / "bin")))
+    parameters = StdioServerParameters(
+        command=sys.executable, args=["-m", "oumi_mcp_server"], env=env
+    )
+    async with Client(parameters, mode="legacy", read_timeout_seconds=120) as client:
+        launched = await client.call_tool(
+            "run_oumi_job",
+            {
+                "config_path": "configs/train.yaml",
+                "command": "train",
+                "client_cwd": str(project),
+                "dry_run": False,
+                "envs": {"FAKE_OUMI_SLEEP": "2", "FAKE_OUMI_EXIT": "143"},
+                "max_restarts": 1,
+                "restart_on": ["SIGTERM"],
+            },
+        )
+        job_id = str((launched.structured_content or {})["job_id"])
+        ended = None
+        with anyio.fail_after(120):
+            while True:
+                status = await _status(client, job_id)
+                if ended is None and status["state"] == "queued":
+                    ended = time.monotonic()
+                if ended is not None and len(status["attempts"]) >= 2:
+                    return time.monotonic() - ended
+                await anyio.sleep(0.1)
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    samples = []
+    for _ in range(args.runs):
+        with tempfile.TemporaryDirectory() as folder:
+            samples.append(await one_run(Path(folder)))
+    print(Summary("attempt ended -> next attempt listed", samples).line())
+
+
+if __name__ == "__main__":
+    anyio.run(main)
