@@ -294,7 +294,10 @@ def test_each_store_has_one_owner() -> None:
     for path in _sources():
         text = path.read_text()
         where = path.relative_to(PACKAGE)
-        if sql.search(text) and where != Path("jobs/registry.py"):
+        if sql.search(text) and where not in (
+            Path("jobs/registry.py"),
+            Path("jobs/registry_schema.py"),  # the registry's own schema and migrations
+        ):
             offenders.append(f"{where}: SQL on the jobs table")
         if "RunDir(Path(" in text:
             offenders.append(f"{where}: RunDir(Path(...)) instead of RunDir.of(record)")

@@ -39,6 +39,7 @@ from oumi_mcp_server.warmup import Warmup, WarmupState
 
 if TYPE_CHECKING:
     from oumi_mcp_server.jobs.launcher.engine import LauncherEngine
+    from oumi_mcp_server.jobs.pricing import Pricer
     from oumi_mcp_server.jobs.registry import Registry
     from oumi_mcp_server.jobs.service import JobService
 
@@ -76,9 +77,11 @@ def build_job_service(
     launcher: Callable[[], LauncherEngine],
     registry: Registry | None = None,
     launcher_limits: LauncherLimits | None = None,
+    pricer: Pricer | None = None,
 ) -> JobService:
     """The job control plane: one registry and runtime table, one backend per engine."""
     from oumi_mcp_server.jobs.launcher.backend import LauncherBackend
+    from oumi_mcp_server.jobs.pricing import SkyPilotPricer
     from oumi_mcp_server.jobs.process.backend import ProcessBackend
     from oumi_mcp_server.jobs.registry import Registry
     from oumi_mcp_server.jobs.runtime import RuntimeTable
@@ -113,6 +116,7 @@ def build_job_service(
             slurm_setup=settings.slurm_setup,
             skypilot_dir=settings.skypilot_dir,
         ),
+        pricer=pricer if pricer is not None else SkyPilotPricer(),
     )
 
 

@@ -13,14 +13,9 @@ import pytest
 
 from oumi_mcp_server.errors import NotFoundError
 from oumi_mcp_server.jobs.records import JobRecord
-from oumi_mcp_server.jobs.registry import (
-    DB_NAME,
-    MIGRATIONS,
-    SCHEMA_VERSION,
-    JobIdTakenError,
-    Registry,
-    RegistryDamagedError,
-)
+from oumi_mcp_server.jobs.registry import DB_NAME, JobIdTakenError, Registry
+from oumi_mcp_server.jobs.registry_damage import RegistryDamagedError
+from oumi_mcp_server.jobs.registry_schema import MIGRATIONS, SCHEMA_VERSION
 
 
 def record(job_id: str, submitted_at: float | None = None, **extra: object) -> JobRecord:

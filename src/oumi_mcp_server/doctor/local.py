@@ -22,6 +22,7 @@ from oumi_mcp_server.errors import LibraryUnavailableError
 from oumi_mcp_server.jobs import registry
 from oumi_mcp_server.jobs.os_processes import is_our_process
 from oumi_mcp_server.jobs.records import LAUNCHER_BACKEND, PENDING_BACKEND, PROCESS_BACKEND
+from oumi_mcp_server.jobs.registry_schema import SCHEMA_VERSION
 from oumi_mcp_server.library import index as library_index
 from oumi_mcp_server.library import sources
 from oumi_mcp_server.settings import Settings
@@ -161,12 +162,11 @@ def check_registry(settings: Settings) -> Section:
     data.update(schema_version=schema, jobs=len(rows), counts=counts)
     parts = [f"{count} {what}" for what, count in counts.items()]
     detail = f"{len(rows)} jobs in {path}" + (f": {', '.join(parts)}." if parts else ".")
-    if schema > registry.SCHEMA_VERSION:
+    if schema > SCHEMA_VERSION:
         return Section(
             name,
             "warn",
-            detail + f" Its schema (v{schema}) is newer than this server's "
-            f"(v{registry.SCHEMA_VERSION}).",
+            detail + f" Its schema (v{schema}) is newer than this server's (v{SCHEMA_VERSION}).",
             fix="Upgrade oumi-mcp-server to the version that wrote it.",
             data=data,
         )

@@ -126,6 +126,20 @@ def owner() -> dict[str, object]:
     return {"server_pid": os.getpid(), "server_started": process_start_time(os.getpid())}
 
 
+def owner_key() -> str:
+    """This server process, as the claimer of a restart (pid and its start time)."""
+    info = owner()
+    return f"{info['server_pid']}:{info['server_started']}"
+
+
+def claimer_alive(claimed_by: str) -> bool:
+    """Whether the server that claimed a restart still runs (its pid with that start)."""
+    pid, _, started = claimed_by.partition(":")
+    if not pid.isdigit():
+        return False
+    return str(process_start_time(int(pid))) == started
+
+
 def named_job(registry: Registry, request: Request) -> JobRecord | None:
     """Blocking: the job a chosen name already names, if it was launched with the same
     request; a different request is an error naming what differs."""

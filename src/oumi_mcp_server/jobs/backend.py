@@ -199,6 +199,9 @@ class LauncherJobs(JobBackend[PlanT], Protocol[PlanT]):
     async def close(self) -> None:
         """Stop what it runs in the background (the jobs keep running)."""
 
+    async def release_cluster(self, record: JobRecord, how: Literal["stop", "down"]) -> str:
+        """Stop or delete the cluster a job ran on (a guard's on_trip); what was done."""
+
 
 class FinalStates:
     """Terminal observations, remembered because a terminal state never changes.

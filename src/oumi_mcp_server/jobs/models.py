@@ -7,6 +7,7 @@ from typing import Any
 from pydantic import Field
 
 from oumi_mcp_server.answer_model import AnswerModel
+from oumi_mcp_server.jobs.policies.guards import Guards
 from oumi_mcp_server.metrics.models import MetricsSummary, SourceCheck, SourceKind
 from oumi_mcp_server.preflight.models import Finding
 from oumi_mcp_server.validation.problems import Problem
@@ -62,6 +63,29 @@ class AttemptReport(AnswerModel):
     next_action: str = ""
 
 
+class CostQuote(AnswerModel):
+    """What the launch costs per hour, where a catalog (or you) says; never invented."""
+
+    hourly_usd: float | None = Field(
+        description="On-demand (or spot, when asked) price per node-hour; None: not known "
+        "(note says why)."
+    )
+    spot_hourly_usd: float | None = None
+    instance_type: str = ""
+    region: str = Field(default="", description="The cheapest region, as SkyPilot chooses.")
+    nodes: int = 1
+    total_hourly_usd: float | None = Field(default=None, description="All nodes, per hour.")
+    gpu_hours_per_hour: float | None = Field(
+        default=None, description="GPUs x nodes: the GPU-hours one hour of the job uses."
+    )
+    max_hours: float | None = Field(default=None, description="guards.max_hours, if set.")
+    estimated_total_usd: float | None = Field(
+        default=None, description="total_hourly_usd x max_hours, when both are known."
+    )
+    source: str = Field(default="", description="Which catalog (and its date), or your price.")
+    note: str = ""
+
+
 class RunJobResult(AnswerModel):
     dry_run: bool
     launched: bool
@@ -113,6 +137,11 @@ class RunJobResult(AnswerModel):
     restarts: RestartPolicyReport | None = Field(
         default=None, description="With max_restarts: the restart policy the run keeps."
     )
+    cost: CostQuote | None = Field(
+        default=None,
+        description="Launcher jobs and priced runs: the price per hour (SkyPilot's offline "
+        "catalog for a cloud; 0 or your price for Slurm and this machine).",
+    )
     message: str
     next_step: str
 
@@ -161,6 +190,19 @@ class JobStatusReport(AnswerModel):
     attempts: list[AttemptReport] = Field(
         default_factory=list, description="Jobs launched with max_restarts: every attempt."
     )
+    guards: Guards | None = Field(default=None, description="The job's guards, if any.")
+    stopped_by: str = Field(
+        default="", description="The guard that stopped it: max_hours, max_cost_usd, stall, nan."
+    )
+    stop_reason: str = ""
+    cost_so_far_usd: float | None = Field(
+        default=None, description="Priced jobs: price per hour x nodes x hours run so far."
+    )
+    health: list[str] = Field(
+        default_factory=list,
+        description="A running job: 'stalled: no new output for N min', 'NaN: ... since step "
+        "N' (warnings only; guards stop jobs).",
+    )
     next_step: str
 
 
@@ -183,6 +225,7 @@ class JobSummary(AnswerModel):
         description="Failed jobs: the root cause, once diagnosed (by get_job_status or "
         "diagnose_job); '' otherwise.",
     )
+    cost_so_far_usd: float | None = None
 
 
 class CloudWarning(AnswerModel):

@@ -25,6 +25,7 @@ from oumi_mcp_server.errors import InvalidArgumentError, NotFoundError
 from oumi_mcp_server.jobs.policies.restarts import Attempt
 from oumi_mcp_server.jobs.records import JobRecord
 from oumi_mcp_server.jobs.registry_damage import RegistryDamagedError, damage
+from oumi_mcp_server.jobs.registry_schema import migrate
 from oumi_mcp_server.private import make_private, open_private, private_dir
 from oumi_mcp_server.settings import REGISTRY_TIMEOUT_S
 
@@ -32,70 +33,6 @@ T = TypeVar("T")
 
 DB_NAME = "jobs.db"
 BUSY_TIMEOUT_S = 10.0
-
-# Migration N brings the schema from version N to N + 1. Only ever append.
-MIGRATIONS: tuple[tuple[str, ...], ...] = (
-    (
-        """
-        CREATE TABLE IF NOT EXISTS jobs (
-            job_id TEXT PRIMARY KEY,
-            command TEXT NOT NULL,
-            config_path TEXT NOT NULL,
-            staged_config_path TEXT NOT NULL,
-            client_cwd TEXT NOT NULL,
-            run_dir TEXT NOT NULL,
-            submitted_at REAL NOT NULL,
-            cloud TEXT NOT NULL DEFAULT 'local',
-            cluster_name TEXT NOT NULL DEFAULT '',
-            launcher_job_id TEXT NOT NULL DEFAULT '',
-            pid INTEGER,
-            process_start_time REAL,
-            marker TEXT NOT NULL DEFAULT '',
-            stdout_path TEXT NOT NULL DEFAULT '',
-            stderr_path TEXT NOT NULL DEFAULT '',
-            model_name TEXT NOT NULL DEFAULT '',
-            output_dir TEXT NOT NULL DEFAULT ''
-        )
-        """,
-        "CREATE INDEX IF NOT EXISTS jobs_submitted_at ON jobs (submitted_at)",
-    ),
-    (
-        "ALTER TABLE jobs ADD COLUMN argv TEXT NOT NULL DEFAULT '[]'",
-        "ALTER TABLE jobs ADD COLUMN env_names TEXT NOT NULL DEFAULT '[]'",
-    ),
-    ("ALTER TABLE jobs ADD COLUMN backend TEXT NOT NULL DEFAULT 'process'",),
-    ("ALTER TABLE jobs ADD COLUMN request_digest TEXT NOT NULL DEFAULT ''",),
-    (
-        # Run until done: the attempt a record's identity belongs to, the restart policy
-        # of a run, and its attempts (jobs/policies/restarts.py).
-        "ALTER TABLE jobs ADD COLUMN attempt INTEGER NOT NULL DEFAULT 1",
-        """
-        CREATE TABLE IF NOT EXISTS run_policies (
-            job_id TEXT PRIMARY KEY,
-            policy TEXT NOT NULL,
-            stopped INTEGER NOT NULL DEFAULT 0
-        )
-        """,
-        """
-        CREATE TABLE IF NOT EXISTS attempts (
-            job_id TEXT NOT NULL,
-            attempt INTEGER NOT NULL,
-            engine_job_id TEXT NOT NULL DEFAULT '',
-            started_at REAL,
-            resumed_from TEXT NOT NULL DEFAULT '',
-            ended_at REAL,
-            end_state TEXT NOT NULL DEFAULT '',
-            cause TEXT NOT NULL DEFAULT '',
-            decision TEXT NOT NULL DEFAULT '',
-            restart_at REAL,
-            claimed_by TEXT NOT NULL DEFAULT '',
-            relaunched INTEGER NOT NULL DEFAULT 0,
-            PRIMARY KEY (job_id, attempt)
-        )
-        """,
-    ),
-)
-SCHEMA_VERSION = len(MIGRATIONS)
 
 _COLUMNS = (
     "job_id",
@@ -370,23 +307,6 @@ def read_only_identities(path: Path) -> tuple[list[IdentityRow], int]:
     finally:
         connection.close()
     return rows, schema
-
-
-def migrate(connection: sqlite3.Connection) -> int:
-    """Bring the schema up to ``SCHEMA_VERSION``; safe when several processes race."""
-    connection.execute("BEGIN IMMEDIATE")
-    try:
-        version = int(connection.execute("PRAGMA user_version").fetchone()[0])
-        for statements in MIGRATIONS[version:]:
-            for statement in statements:
-                connection.execute(statement)
-        if version < SCHEMA_VERSION:
-            connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-        connection.execute("COMMIT")
-    except BaseException:
-        connection.execute("ROLLBACK")
-        raise
-    return version
 
 
 def _row(record: JobRecord) -> tuple[object, ...]:

@@ -4,6 +4,7 @@ record, ``Registry.start_attempt``, is in registry.py). Blocking, like the regis
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from oumi_mcp_server.jobs.policies.restarts import Attempt
@@ -21,7 +22,9 @@ def set_policy(registry: Registry, job_id: str, policy: str) -> None:
 def policies(registry: Registry) -> dict[str, tuple[str, bool]]:
     """Every run policy by job id: (its JSON, stopped by a cancel)."""
     with registry.connect() as connection:
-        rows = connection.execute("SELECT job_id, policy, stopped FROM run_policies").fetchall()
+        rows = connection.execute(
+            "SELECT job_id, policy, stopped FROM run_policies WHERE policy != ''"
+        ).fetchall()
     return {str(job_id): (str(policy), bool(stopped)) for job_id, policy, stopped in rows}
 
 
@@ -95,6 +98,58 @@ def take_over_restart(
                 "UPDATE attempts SET claimed_by = ? WHERE job_id = ? AND attempt = ? "
                 "AND claimed_by = ? AND relaunched = 0",
                 (owner, job_id, attempt, previous),
+            ).rowcount
+            == 1
+        )
+
+
+@dataclass(frozen=True)
+class GuardRow:
+    """A job's guards as the registry keeps them."""
+
+    guards: str  # JSON
+    hourly_usd: float | None  # the price of an hour of the whole job (all nodes)
+    own_cluster: bool  # the server launched the cluster for this job
+    stopped_by: str
+    stop_reason: str
+
+
+def set_guards(
+    registry: Registry, job_id: str, guards: str, hourly_usd: float | None, own_cluster: bool
+) -> None:
+    with registry.connect() as connection:
+        connection.execute(
+            "INSERT OR IGNORE INTO run_policies (job_id, policy) VALUES (?, '')", (job_id,)
+        )
+        connection.execute(
+            "UPDATE run_policies SET guards = ?, hourly_usd = ?, own_cluster = ? WHERE job_id = ?",
+            (guards, hourly_usd, int(own_cluster), job_id),
+        )
+
+
+def guarded(registry: Registry, job_ids: set[str] | None = None) -> dict[str, GuardRow]:
+    """Every job with guards or a price (or those of ``job_ids``), by job id."""
+    with registry.connect() as connection:
+        rows = connection.execute(
+            "SELECT job_id, guards, hourly_usd, own_cluster, stopped_by, stop_reason "
+            "FROM run_policies WHERE guards != ''"
+        ).fetchall()
+    return {
+        str(job_id): GuardRow(str(guards), hourly, bool(own), str(by), str(reason))
+        for job_id, guards, hourly, own, by, reason in rows
+        if job_ids is None or job_id in job_ids
+    }
+
+
+def record_trip(registry: Registry, job_id: str, stopped_by: str, reason: str) -> bool:
+    """A guard tripped: record it (and stop restarts) unless a server already did (compare
+    and set on an empty stopped_by): True for the one server that acts."""
+    with registry.connect() as connection:
+        return (
+            connection.execute(
+                "UPDATE run_policies SET stopped_by = ?, stop_reason = ?, stopped = 1 "
+                "WHERE job_id = ? AND stopped_by = ''",
+                (stopped_by, reason, job_id),
             ).rowcount
             == 1
         )

@@ -29,6 +29,7 @@ from oumi_mcp_server.jobs.checks import LaunchChecks
 from oumi_mcp_server.jobs.diagnosis import DiagnosisMemory
 from oumi_mcp_server.jobs.naming import check_job_id
 from oumi_mcp_server.jobs.pending import PendingLaunches
+from oumi_mcp_server.jobs.pricing import Pricer
 from oumi_mcp_server.jobs.records import PENDING_BACKEND, JobRecord
 from oumi_mcp_server.jobs.registry import Registry
 from oumi_mcp_server.jobs.runtime import RuntimeTable
@@ -54,6 +55,7 @@ class JobServiceBase:
         runtimes: RuntimeTable,
         process: JobBackend[Any],
         launcher: LauncherJobs[Any],
+        pricer: Pricer | None = None,
     ) -> None:
         self._settings = settings
         self._checks = LaunchChecks(validation, preflight)
@@ -75,6 +77,8 @@ class JobServiceBase:
         self._reconciled = False
         self._reconcile_lock: asyncio.Lock | None = None
         self._sweeper: asyncio.Task[None] | None = None
+        self._pricer = pricer  # prices for quotes and spend (jobs/pricing.py)
+        self._quiet: dict[str, tuple[str, float]] = {}  # guards: output seen, since when
 
     # -- finding a job and its engine -----------------------------------------------------
 

@@ -34,6 +34,7 @@ from oumi_mcp_server.jobs.backend import (
 from oumi_mcp_server.jobs.checks import ConfigSource, read_config
 from oumi_mcp_server.jobs.kinds import kind_of
 from oumi_mcp_server.jobs.models import RelaunchResult, RunJobResult
+from oumi_mcp_server.jobs.policies.guards import Guards
 from oumi_mcp_server.jobs.policies.restarts import (
     RestartPolicy,
     RestartRequest,
@@ -53,14 +54,14 @@ from oumi_mcp_server.jobs.reports import (
     cancelled_before_start,
     existing_job_result,
 )
-from oumi_mcp_server.jobs.service_restarts import JobRestarts
+from oumi_mcp_server.jobs.service_guards import JobGuards
 from oumi_mcp_server.jobs.status import is_terminal
 from oumi_mcp_server.paths import resolve_client_cwd
 from oumi_mcp_server.settings import CONFIG_READ_TIMEOUT_S
 from oumi_mcp_server.validation.documents import deadline_after
 
 
-class JobLaunches(JobRestarts):
+class JobLaunches(JobGuards):
     async def run(
         self,
         config_path: str,
@@ -76,6 +77,7 @@ class JobLaunches(JobRestarts):
         resources: CloudResources | None = None,
         max_restarts: int = 0,
         restart_on: Sequence[str] | None = None,
+        guards: Guards | None = None,
     ) -> RunJobResult:
         """Check, plan and (unless a dry run, or blocked by the checks) launch one job;
         with ``max_restarts``, a run until done (service_restarts.py).
@@ -106,19 +108,22 @@ class JobLaunches(JobRestarts):
             policy = RestartPolicy(
                 max_restarts, reasons, request_kept, self._settings.restart_backoff_s
             )
+        guards = guards if guards is not None and guards.any else None
         request = Request(args, config_path, client_cwd)
         if not dry_run:
             accepted = asyncio.Event()
             if not args.id_generated:  # before any await: known from this moment
                 self._accepting.setdefault(args.job_id, accepted)
             try:
-                result = await self._launch(request, accepted, policy)
+                result = await self._launch(request, accepted, policy, guards)
             finally:
                 accepted.set()
                 if self._accepting.get(args.job_id) is accepted:
                     del self._accepting[args.job_id]
         else:
             result = await self._dry_run(request)
+            if guards is not None or result.job_config:
+                result = result.model_copy(update={"cost": await self.quote(result, guards)})
         if policy is None:
             return result
         return result.model_copy(update={"restarts": restart_policy_report(policy, result)})
@@ -152,7 +157,11 @@ class JobLaunches(JobRestarts):
         )
 
     async def _launch(
-        self, request: Request, announced: asyncio.Event, policy: RestartPolicy | None = None
+        self,
+        request: Request,
+        announced: asyncio.Event,
+        policy: RestartPolicy | None = None,
+        guards: Guards | None = None,
     ) -> RunJobResult:
         await self.ensure_reconciled()  # earlier processes' jobs are recovered first
         state_dir = self._settings.state_dir
@@ -173,6 +182,10 @@ class JobLaunches(JobRestarts):
             if checks.blocking:
                 await self._withdraw(pending)
                 return plan.result(checks, None, dry_run=False)
+            cost = None
+            if guards is not None:  # priced before anything starts: over budget is refused
+                cost = await self.quote(plan.result(checks, None, dry_run=True), guards)
+                self.refuse_over_budget(guards, cost)
             started = await registry_ops.call(
                 lambda: hand_over(self.registry, pending, plan.record(), source.document)
             )
@@ -183,8 +196,11 @@ class JobLaunches(JobRestarts):
             return cancelled_before_start(plan.result(checks, None, dry_run=False))
         if policy is not None:
             await self.keep_run_policy(started, policy, args.envs)
+        if guards is not None:
+            own = not args.cluster_name and kind_of(started.cloud).bills_until_stopped
+            await self.keep_guards(started, guards, cost, own and not started.is_process)
         observation = await backend.launch(plan, started)
-        return plan.result(checks, observation, dry_run=False)
+        return plan.result(checks, observation, dry_run=False).model_copy(update={"cost": cost})
 
     async def _withdraw(self, pending: JobRecord) -> None:
         """No job is left by a launch that will not happen (unless it was cancelled)."""

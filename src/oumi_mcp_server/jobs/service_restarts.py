@@ -28,12 +28,11 @@ from oumi_mcp_server.diagnosis.signals import signal_number
 from oumi_mcp_server.errors import OumiMcpError
 from oumi_mcp_server.jobs import registry as registry_ops
 from oumi_mcp_server.jobs import registry_runs
-from oumi_mcp_server.jobs.acceptance import owner
+from oumi_mcp_server.jobs.acceptance import claimer_alive, owner_key
 from oumi_mcp_server.jobs.arguments import CloudResources, check_arguments
 from oumi_mcp_server.jobs.backend import JobBackend, Observation
 from oumi_mcp_server.jobs.checks import ConfigSource
-from oumi_mcp_server.jobs.models import AttemptReport, RestartPolicyReport
-from oumi_mcp_server.jobs.os_processes import process_start_time
+from oumi_mcp_server.jobs.models import AttemptReport, CancelResult, RestartPolicyReport
 from oumi_mcp_server.jobs.policies.restarts import (
     LOST,
     Attempt,
@@ -45,6 +44,7 @@ from oumi_mcp_server.jobs.policies.restarts import (
 )
 from oumi_mcp_server.jobs.policies.run_reports import attempt_report, engine_job_id, run_observation
 from oumi_mcp_server.jobs.records import JobRecord
+from oumi_mcp_server.jobs.reports import cancel_result
 from oumi_mcp_server.jobs.rundir import RunDir
 from oumi_mcp_server.jobs.service_diagnosis import JobDiagnoses
 from oumi_mcp_server.jobs.status import JobState, is_terminal
@@ -56,20 +56,6 @@ logger = logging.getLogger(__name__)
 
 Run = tuple[RestartPolicy, bool, list[Attempt]]  # policy, stopped by a cancel, attempts
 RESTART_ENVS_FILE = "restart_envs.json"  # in the first attempt's run dir (0700), 0600
-
-
-def owner_key() -> str:
-    """This server process, as the claimer of a restart (pid and its start time)."""
-    info = owner()
-    return f"{info['server_pid']}:{info['server_started']}"
-
-
-def claimer_alive(claimed_by: str) -> bool:
-    """Whether the server that claimed a restart still runs (its pid with that start)."""
-    pid, _, started = claimed_by.partition(":")
-    if not pid.isdigit():
-        return False
-    return str(process_start_time(int(pid))) == started
 
 
 class JobRestarts(JobDiagnoses):
@@ -91,12 +77,16 @@ class JobRestarts(JobDiagnoses):
         while True:
             try:
                 await self.ensure_reconciled()
-                await self.drive_restarts()
+                await self._policy_pass()
             except OumiMcpError as exc:
                 logger.warning("Restarts: %s", exc.message)
             except Exception:  # the loop must outlive any single failure
                 logger.exception("Restart loop failed")
             await asyncio.sleep(self._settings.restart_poll_s)
+
+    async def _policy_pass(self) -> None:
+        """What the loop does each time (service_guards.py adds the guards)."""
+        await self.drive_restarts()
 
     async def drive_restarts(self, now: float | None = None) -> list[str]:
         """One pass: decide each ended attempt of a run with restarts, and launch the
@@ -280,12 +270,12 @@ class JobRestarts(JobDiagnoses):
             + next_action(ended, policy, time.time()),
         )
 
-    def _audit(self, job_id: str, attempt: int, what: str) -> None:
+    def _audit(self, job_id: str, attempt: int, what: str, tool: str = "automatic_restart") -> None:
         """An audit log line for what the server did on its own (never fails the loop)."""
         try:
             append_entry(
                 self._settings.state_dir,
-                tool="automatic_restart",
+                tool=tool,
                 arguments={"job_id": job_id, "attempt": attempt},
                 transport="server",
                 ok=True,
@@ -356,6 +346,27 @@ class JobRestarts(JobDiagnoses):
         return await registry_ops.call(
             lambda: registry_runs.stop_restarts(self.registry, record.job_id)
         )
+
+    async def cancel(self, job_id: str, force: bool = False) -> CancelResult:
+        """Cancel the job; a run with restarts stops first (no attempt starts after it)."""
+        record = await self._record(job_id)
+        await self.stop_run(record)
+        outcome = await self._holder(record).cancel(record, force=force)
+        runs = await self._runs([record])  # a run with restarts: was one still to come?
+        if record.job_id in runs and outcome.action == "already_finished":
+            attempts = runs[record.job_id][2]
+            current = next((a for a in attempts if a.attempt == record.attempt), None)
+            undecided = current is None or not current.decision
+            waiting = current is not None and current.decision == "restart"
+            if undecided or (waiting and current is not None and not current.relaunched):
+                outcome = replace(
+                    outcome,
+                    action="cancelled",
+                    final=replace(outcome.final, state=JobState.CANCELLED),
+                    message=f"{outcome.message} Its pending restart is cancelled: the run "
+                    "ends here.",
+                )
+        return cancel_result(record.job_id, outcome)
 
     async def keep_run_policy(
         self, record: JobRecord, policy: RestartPolicy, envs: dict[str, str]

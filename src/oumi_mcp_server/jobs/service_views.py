@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Collection, Mapping
-from dataclasses import replace
 
 from oumi_mcp_server.blocking import run_blocking
 from oumi_mcp_server.jobs import registry as registry_ops
@@ -24,7 +23,6 @@ from oumi_mcp_server.jobs.catalog import MAX_LOG_LINES
 from oumi_mcp_server.jobs.listing import job_list
 from oumi_mcp_server.jobs.metrics import check_metrics_request, job_metrics
 from oumi_mcp_server.jobs.models import (
-    CancelResult,
     JobList,
     JobLogs,
     JobMetricsReport,
@@ -34,20 +32,19 @@ from oumi_mcp_server.jobs.naming import check_job_id
 from oumi_mcp_server.jobs.reports import (
     STDERR_TAIL_LINES,
     STDOUT_TAIL_LINES,
-    cancel_result,
     log_chunk,
     logs_next_step,
     status_report,
     summary,
 )
 from oumi_mcp_server.jobs.service_base import by_job_id
-from oumi_mcp_server.jobs.service_restarts import JobRestarts
+from oumi_mcp_server.jobs.service_guards import JobGuards
 from oumi_mcp_server.jobs.status import JobState
 
 METRICS_TIMEOUT_S = 30.0  # reading (at most 8 MB a file) and drawing
 
 
-class JobViews(JobRestarts):
+class JobViews(JobGuards):
     async def exists(self, job_id: str) -> bool:
         """True when ``job_id`` (a valid id, else InvalidArgumentError) names a job of ours."""
         checked = check_job_id(job_id)
@@ -76,7 +73,13 @@ class JobViews(JobRestarts):
             tails.get("stdout", [])[-STDOUT_TAIL_LINES:],
             cause=diagnosed.cause if diagnosed is not None else "",
             cause_summary=diagnosed.summary if diagnosed is not None else "",
-        ).model_copy(update={"restarts": restarts, "attempts": attempts})
+        ).model_copy(
+            update={
+                "restarts": restarts,
+                "attempts": attempts,
+                **await self.guard_view(record, observation),
+            }
+        )
 
     async def list_jobs(self, status: str = "all", limit: int = 50, cloud: str = "") -> JobList:
         """Every job with its live state; ``cloud``: an oumi.launcher cloud to ask besides
@@ -91,12 +94,13 @@ class JobViews(JobRestarts):
         observed.update(zip((record.job_id for record in records), as_runs, strict=True))
         failed = [r for r in records if observed[r.job_id].state is JobState.FAILED]
         causes = await self._kept_causes(failed)  # shown once diagnosed; never computed here
+        spend = await self.spend_of(records, observed)
         rows = [
             summary(
                 record,
                 observed[record.job_id],
                 causes[record.job_id].cause if record.job_id in causes else "",
-            )
+            ).model_copy(update={"cost_so_far_usd": spend.get(record.job_id)})
             for record in records
         ]
         rows += [row for survey in surveys for row in survey.foreign]
@@ -176,22 +180,3 @@ class JobViews(JobRestarts):
             next_offset=next_offset,
             next_step=next_step,
         )
-
-    async def cancel(self, job_id: str, force: bool = False) -> CancelResult:
-        """Cancel the job; a run with restarts stops first (no attempt starts after it)."""
-        record = await self._record(job_id)
-        stopped_run = await self.stop_run(record)
-        outcome = await self._holder(record).cancel(record, force=force)
-        if stopped_run and outcome.action == "already_finished":
-            runs = await self._runs([record])
-            _, _, attempts = runs.get(record.job_id, (None, False, []))
-            pending = any(a.decision == "restart" and not a.relaunched for a in attempts)
-            if pending or not attempts or not attempts[-1].decision:
-                outcome = replace(
-                    outcome,
-                    action="cancelled",
-                    final=replace(outcome.final, state=JobState.CANCELLED),
-                    message=f"{outcome.message} Its pending restart is cancelled: the run "
-                    "ends here.",
-                )
-        return cancel_result(record.job_id, outcome)

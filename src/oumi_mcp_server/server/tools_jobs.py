@@ -14,6 +14,7 @@ from oumi_mcp_server.jobs.models import (
     JobStatusReport,
     RunJobResult,
 )
+from oumi_mcp_server.jobs.policies.guards import Guards
 from oumi_mcp_server.server.annotations import mutating, read_only
 from oumi_mcp_server.server.errors import reported_as_tool_errors
 from oumi_mcp_server.services import Services
@@ -150,6 +151,17 @@ def register(server: MCPServer, services: Services) -> None:
                 max_length=40,
             ),
         ] = None,
+        guards: Annotated[
+            Guards | None,
+            Field(
+                description="Stop the job on its own: max_hours, max_cost_usd (a launch whose "
+                "quote for max_hours exceeds it is refused), stall_minutes (no new step or "
+                "log output), stop_on_nan; on_trip: cancel (default), stop_cluster or "
+                "down_cluster (only a cluster this server launched for the job); "
+                "price_per_hour_usd for Slurm or this machine. get_job_status shows "
+                "stopped_by, the reason, the spend so far and health warnings."
+            ),
+        ] = None,
     ) -> RunJobResult:
         resources = CloudResources(
             accelerators.strip(), disk_size_gb, use_spot, cpus, memory_gb, time_limit.strip()
@@ -169,6 +181,7 @@ def register(server: MCPServer, services: Services) -> None:
                 resources=resources,
                 max_restarts=max_restarts,
                 restart_on=restart_on,
+                guards=guards,
             )
 
     @server.tool(

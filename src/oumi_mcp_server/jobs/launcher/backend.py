@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import Literal
 
 from oumi_mcp_server.blocking import run_blocking
 from oumi_mcp_server.diagnosis import newest_checkpoint
@@ -313,6 +314,18 @@ class LauncherBackend:
         """Where its kind keeps them (logs.py): oumi's local cloud's files, a Slurm job's log
         on the cluster, or a snapshot of a cloud cluster's log stream."""
         return await read_job_logs(self._engine, self.limits, record, streams, lines, offset)
+
+    async def release_cluster(self, record: JobRecord, how: Literal["stop", "down"]) -> str:
+        """Stop or delete the job's cluster (a guard tripped, and the server launched it)."""
+        cloud, cluster = record.cloud, record.cluster_name
+        engine = self._engine()
+        act = engine.stop if how == "stop" else engine.down
+        await run_blocking(
+            lambda: act(cloud, cluster),
+            timeout_s=self.limits.cancel_s + 60.0,
+            what=f"{'Stopping' if how == 'stop' else 'Deleting'} cluster {cluster}",
+        )
+        return f"{'stopped' if how == 'stop' else 'deleted (down)'} cluster {cluster} on {cloud}"
 
     async def newest_checkpoint(self, record: JobRecord) -> str | None:
         """Where the job's newest complete checkpoint is, for a restart to resume from:

@@ -11,6 +11,7 @@ from typing import Any
 
 from oumi_mcp_server.environment.clouds import CloudChecker
 from oumi_mcp_server.jobs.launcher.engine import LauncherJob
+from oumi_mcp_server.jobs.pricing import Pricer, Quote
 from oumi_mcp_server.jobs.records import JobRecord
 from oumi_mcp_server.jobs.service import JobService
 from oumi_mcp_server.services import Services, build_job_service
@@ -57,7 +58,10 @@ class RecordingLauncher(FakeLauncher):
 
 
 def job_service_for_engine(
-    settings: Settings, engine: FakeLauncher, limits: LauncherLimits = LIMITS
+    settings: Settings,
+    engine: FakeLauncher,
+    limits: LauncherLimits = LIMITS,
+    pricer: Pricer | None = None,
 ) -> JobService:
     services = services_for(settings, engine)
     return build_job_service(
@@ -66,7 +70,21 @@ def job_service_for_engine(
         preflight=services.preflight,
         launcher=lambda: engine,
         launcher_limits=limits,
+        pricer=pricer,
     )
+
+
+class FixedPricer:
+    """Prices without SkyPilot: a fixed price per node-hour for any accelerator."""
+
+    def __init__(self, hourly_usd: float) -> None:
+        self.hourly_usd = hourly_usd
+
+    def quote(
+        self, cloud: str, accelerators: str, *, use_spot: bool, nodes: int, price: float | None
+    ) -> Quote:
+        hourly = price if price is not None else self.hourly_usd
+        return Quote(hourly, instance_type="fake-gpu", region="fake-1", nodes=nodes, source="test")
 
 
 async def until(predicate: Callable[[], bool], timeout_s: float = 5.0) -> bool:

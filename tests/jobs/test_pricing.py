@@ -1,0 +1,123 @@
+"""Price quotes from SkyPilot's real v8 Lambda catalog, offline (../shared/skypilot-catalog).
+
+SkyPilot resolves its catalog folder from HOME when it is imported, so each check runs
+in a fresh Python process whose HOME holds the catalog (and nothing else of SkyPilot's).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from oumi_mcp_server.jobs.pricing import SkyPilotPricer, parse_accelerators
+
+CATALOG = Path(__file__).resolve().parents[3] / "shared" / "skypilot-catalog" / "v8" / "lambda"
+
+# Every accelerator row of the catalog: our quote against SkyPilot's own price for the
+# same instance type and region, and against the cheapest price of the rows themselves.
+# An audit hook counts every socket connection the quotes make.
+_CHECK = """
+import csv, json, sys, time
+connections = []
+def hook(event, args):
+    if event == "socket.connect":
+        connections.append(args)
+sys.addaudithook(hook)
+from oumi_mcp_server.jobs.pricing import SkyPilotPricer
+import sky.catalog as catalog
+rows = list(csv.DictReader(open(sys.argv[1], newline="")))
+asked = sorted(
+    {(r["AcceleratorName"], r["AcceleratorCount"]) for r in rows if r["AcceleratorName"]}
+)
+pricer, answers = SkyPilotPricer(), []
+pricer.quote("lambda", "A10:1", use_spot=False, nodes=1, price=None)  # sky loaded once
+for name, count in asked:
+    started = time.perf_counter()
+    spec = f"{name}:{int(float(count))}"
+    quote = pricer.quote("lambda", spec, use_spot=False, nodes=1, price=None)
+    seconds = time.perf_counter() - started
+    theirs = catalog.get_hourly_cost(
+        quote.instance_type, False, quote.region, None, clouds="lambda"
+    )
+    cheapest = min(float(r["Price"]) for r in rows
+                   if r["AcceleratorName"] == name and r["AcceleratorCount"] == count)
+    answers.append([name, count, quote.hourly_usd, theirs, cheapest, seconds])
+print(json.dumps({"answers": answers, "connections": len(connections)}))
+"""
+
+
+def _home_with(tmp_path: Path, *, catalog: bool) -> Path:
+    home = tmp_path / "home"
+    target = home / ".sky" / "catalogs" / "v8" / "lambda"
+    target.mkdir(parents=True)
+    if catalog:
+        shutil.copy(CATALOG / "vms.csv", target / "vms.csv")
+    return home
+
+
+def _run(home: Path, script: str, *args: str) -> dict[str, object]:
+    env = {**os.environ, "HOME": str(home), "SKYPILOT_DISABLE_USAGE_COLLECTION": "1"}
+    done = subprocess.run(
+        [sys.executable, "-c", script, *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+@pytest.mark.skipif(not CATALOG.is_dir(), reason="SkyPilot's Lambda catalog copy is not here")
+def test_every_lambda_accelerator_is_quoted_at_skypilots_price_without_a_connection(
+    tmp_path: Path,
+) -> None:
+    home = _home_with(tmp_path, catalog=True)
+    result = _run(home, _CHECK, str(home / ".sky" / "catalogs" / "v8" / "lambda" / "vms.csv"))
+    answers = result["answers"]
+    assert isinstance(answers, list)
+    with (CATALOG / "vms.csv").open(newline="") as source:
+        accelerators = {
+            (r["AcceleratorName"], r["AcceleratorCount"]) for r in csv.DictReader(source)
+        }
+    assert len(answers) == len(accelerators - {("", "")}) >= 10
+    for name, count, ours, theirs, cheapest, _ in answers:
+        assert ours == theirs == cheapest, (name, count, ours, theirs, cheapest)
+    slowest = max(seconds for *_, seconds in answers)
+    assert slowest < 0.05, f"a quote took {slowest:.3f} s once sky was loaded"
+    assert result["connections"] == 0
+
+
+def test_with_no_catalog_there_is_no_number_and_no_connection(tmp_path: Path) -> None:
+    script = """
+import json, sys
+connections = []
+def hook(event, args):
+    if event == "socket.connect":
+        connections.append(args)
+sys.addaudithook(hook)
+from oumi_mcp_server.jobs.pricing import SkyPilotPricer
+quote = SkyPilotPricer().quote("lambda", "A100:1", use_spot=False, nodes=1, price=None)
+print(json.dumps({"hourly": quote.hourly_usd, "note": quote.note, "connections": len(connections)}))
+"""
+    result = _run(_home_with(tmp_path, catalog=False), script)
+    assert result["hourly"] is None and "no quote" in str(result["note"])
+    assert result["connections"] == 0
+
+
+def test_slurm_and_process_jobs_cost_what_the_person_says() -> None:
+    pricer = SkyPilotPricer()
+    free = pricer.quote("slurm", "A100:2", use_spot=False, nodes=2, price=None)
+    assert free.hourly_usd == 0.0 and free.gpus == 2.0 and "OUMI_MCP_PRICE" in free.source
+    priced = pricer.quote("", "", use_spot=False, nodes=1, price=3.5)
+    assert priced.hourly_usd == 3.5 and priced.total_hourly_usd == 3.5
+    assert parse_accelerators("H100:8") == ("H100", 8.0)
+    assert parse_accelerators("A100") == ("A100", 1.0)
+    assert parse_accelerators("rm -rf /") is None
