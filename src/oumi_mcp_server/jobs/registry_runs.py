@@ -127,6 +127,24 @@ def set_guards(
         )
 
 
+def mark_own_cluster(registry: Registry, job_id: str) -> None:
+    """The launch of this job created its cluster (no cluster_name was given)."""
+    with registry.connect() as connection:
+        connection.execute(
+            "INSERT OR IGNORE INTO run_policies (job_id, policy) VALUES (?, '')", (job_id,)
+        )
+        connection.execute("UPDATE run_policies SET own_cluster = 1 WHERE job_id = ?", (job_id,))
+
+
+def own_clusters(registry: Registry) -> set[str]:
+    """The job ids whose launch created their cluster."""
+    with registry.connect() as connection:
+        rows = connection.execute(
+            "SELECT job_id FROM run_policies WHERE own_cluster = 1"
+        ).fetchall()
+    return {str(job_id) for (job_id,) in rows}
+
+
 def guarded(registry: Registry, job_ids: set[str] | None = None) -> dict[str, GuardRow]:
     """Every job with guards or a price (or those of ``job_ids``), by job id."""
     with registry.connect() as connection:

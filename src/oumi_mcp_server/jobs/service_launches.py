@@ -196,9 +196,12 @@ class JobLaunches(JobGuards):
             return cancelled_before_start(plan.result(checks, None, dry_run=False))
         if policy is not None:
             await self.keep_run_policy(started, policy, args.envs)
+        own = not args.cluster_name and kind_of(started.cloud).bills_until_stopped
+        own = own and not started.is_process
         if guards is not None:
-            own = not args.cluster_name and kind_of(started.cloud).bills_until_stopped
-            await self.keep_guards(started, guards, cost, own and not started.is_process)
+            await self.keep_guards(started, guards, cost, own)
+        elif own:
+            await self.keep_own_cluster(started)
         observation = await backend.launch(plan, started)
         return plan.result(checks, observation, dry_run=False).model_copy(update={"cost": cost})
 

@@ -108,7 +108,10 @@ class JobViews(JobGuards):
             wanted,
             limit,
             rows,
-            [warning for survey in surveys for warning in survey.warnings],
+            [
+                *(warning for survey in surveys for warning in survey.warnings),
+                *await self.idle_clusters(records, observed),
+            ],
             [source for survey in surveys for source in survey.listed],
             [note for survey in surveys for note in survey.notes],
         )

@@ -5,6 +5,7 @@ server launched for the job."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -83,3 +84,19 @@ async def test_on_trip_downs_only_a_cluster_the_server_launched(
     for record in (ours, theirs):
         status = await priced.status(record.job_id)
         assert status.stopped_by == "max_hours" and status.state == "cancelled", status
+
+
+async def test_a_cluster_the_server_launched_left_idle_is_flagged_and_no_other(
+    priced: JobService, project: Path, engine: RecordingLauncher
+) -> None:
+    ours = await launch_on_gcp(priced, project, resources=A100)
+    theirs = await launch_on_gcp(priced, project, resources=A100, cluster_name="their-cluster")
+    for record in (ours, theirs):
+        engine.set_status("gcp", record.launcher_job_id, "SUCCEEDED", "completed", True)
+    records = [priced.registry.get(ours.job_id), priced.registry.get(theirs.job_id)]
+    observed = {r.job_id: o for r, o in zip(records, await priced._observe(records), strict=True)}
+    assert await priced.idle_clusters(records, observed) == []  # ended just now
+    later = time.time() + 45 * 60
+    (warning,) = await priced.idle_clusters(records, observed, now=later)
+    assert warning.cluster_name == ours.cluster_name and "45 min" in warning.error
+    assert "stop_cluster" in warning.next_step

@@ -1,0 +1,83 @@
+"""Guards: how long after its condition does a guard stop the job? Over stdio.
+
+.venv/bin/python bench/guards.py [--runs 5]
+
+Each run starts the real server (default settings: the policy loop every 5 s), launches
+a process job (a fake `oumi` that sleeps) with guards.max_hours = 0.001 (3.6 s), and
+polls get_job_status every 0.1 s: from the moment the job has run 3.6 s (its start is
+the first answer that says running) to the first answer with stopped_by=max_hours.
+The target is two polling intervals.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import anyio
+from mcp import Client
+from mcp.client.stdio import StdioServerParameters
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from common import Summary, base_env
+
+from tests.jobs_support import fake_oumi
+from tests.project import make_project
+
+MAX_HOURS = 0.001
+
+
+async def _status(client: Client, job_id: str) -> dict[str, Any]:
+    result = await client.call_tool("get_job_status", {"job_id": job_id})
+    return dict(result.structured_content or {})
+
+
+async def one_run(root: Path) -> float:
+    project = make_project(root / "project")
+    env = base_env(root / "state", OUMI_MCP_OUMI_EXECUTABLE=str(fake_oumi(root / "bin")))
+    parameters = StdioServerParameters(
+        command=sys.executable, args=["-m", "oumi_mcp_server"], env=env
+    )
+    async with Client(parameters, mode="legacy", read_timeout_seconds=120) as client:
+        launched = await client.call_tool(
+            "run_oumi_job",
+            {
+                "config_path": "configs/train.yaml",
+                "command": "train",
+                "client_cwd": str(project),
+                "dry_run": False,
+                "envs": {"FAKE_OUMI_SLEEP": "120"},
+                "guards": {"max_hours": MAX_HOURS},
+            },
+        )
+        job_id = str((launched.structured_content or {})["job_id"])
+        started = None
+        with anyio.fail_after(120):
+            while True:
+                status = await _status(client, job_id)
+                if started is None and status["state"] == "running":
+                    started = time.monotonic()
+                if status.get("stopped_by") == "max_hours":
+                    assert started is not None
+                    return time.monotonic() - (started + MAX_HOURS * 3600)
+                await anyio.sleep(0.1)
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    samples = []
+    for _ in range(args.runs):
+        with tempfile.TemporaryDirectory() as folder:
+            samples.append(await one_run(Path(folder)))
+    print(Summary("condition met -> stopped_by shown", samples).line())
+
+
+if __name__ == "__main__":
+    anyio.run(main)
