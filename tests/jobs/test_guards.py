@@ -13,6 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from oumi_mcp_server.jobs.policies.guards import Guards, Progress, check, health, nan_since
 from oumi_mcp_server.jobs.service import JobService
@@ -51,6 +52,8 @@ def test_a_guard_concludes_from_hours_spend_quiet_and_nan() -> None:
     assert nan_since(["{'loss': '1.2'}", " 7/9 [00:07] {'loss': 'inf'}"]) == "step 7"
     assert nan_since(["{'loss': 'nan'}"]) == "the log"
     assert nan_since(["{'loss': '0.5', 'grad_norm': '0.9'}", "nan is a word"]) is None
+    with pytest.raises(ValidationError):
+        Guards.model_validate({"max_hour": 2})  # a misspelt guard is not "no guard"
 
 
 @pytest.fixture

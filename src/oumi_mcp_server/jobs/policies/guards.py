@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from oumi_mcp_server.answer_model import AnswerModel
 
@@ -27,7 +27,10 @@ _PROGRESS = re.compile(r"(\d+)/(\d+) \[")
 
 
 class Guards(AnswerModel):
-    """What stops a job on its own; every field optional."""
+    """What stops a job on its own; every field optional. An unknown key is refused: a
+    misspelt guard must never pass as no guard."""
+
+    model_config = ConfigDict(defer_build=True, extra="forbid")
 
     max_hours: float | None = Field(
         default=None, gt=0, le=24 * 60, description="Stop after this many hours of running."
