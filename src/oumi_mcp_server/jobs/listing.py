@@ -35,7 +35,7 @@ def job_list(
     more = len(matched) - len(shown)
     if more:
         next_step = f"{more} more: call list_jobs with a larger limit or a narrower status."
-    elif warnings:
+    elif any(warning.kind == "unanswered" for warning in warnings):
         next_step = (
             "Some clouds did not answer (see warnings); their jobs are missing or unknown. "
             "Call list_jobs again in a moment."

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field
 
@@ -230,9 +230,16 @@ class JobSummary(AnswerModel):
 
 class CloudWarning(AnswerModel):
     cloud: str
-    cluster_name: str = Field(default="", description="Slurm: the cluster that did not answer.")
+    cluster_name: str = Field(
+        default="", description="Slurm: the cluster that did not answer; or the idle cluster."
+    )
     error: str
     next_step: str = ""
+    kind: Literal["unanswered", "idle_cluster"] = Field(
+        default="unanswered",
+        description="unanswered: the cloud did not answer (its jobs are missing or unknown); "
+        "idle_cluster: a cluster this server launched has had no running job for 30 min.",
+    )
 
 
 class JobList(AnswerModel):

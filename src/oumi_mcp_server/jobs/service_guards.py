@@ -133,6 +133,7 @@ class JobGuards(JobRestarts):
                     f"job for {idle:.0f} min and still bills.",
                     next_step=f"Copy outputs out, then stop_cluster(cloud='{cloud}', "
                     f"cluster_name='{cluster}') or down_cluster.",
+                    kind="idle_cluster",
                 )
             )
         return warnings

@@ -99,4 +99,4 @@ async def test_a_cluster_the_server_launched_left_idle_is_flagged_and_no_other(
     later = time.time() + 45 * 60
     (warning,) = await priced.idle_clusters(records, observed, now=later)
     assert warning.cluster_name == ours.cluster_name and "45 min" in warning.error
-    assert "stop_cluster" in warning.next_step
+    assert "stop_cluster" in warning.next_step and warning.kind == "idle_cluster"
