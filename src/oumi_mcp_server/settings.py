@@ -172,6 +172,8 @@ class Settings:
             watch_interval_s=_positive_float(
                 env.get("OUMI_MCP_WATCH_INTERVAL_S"), JOB_WATCH_INTERVAL_S
             ),
+            restart_poll_s=_positive_float(env.get("OUMI_MCP_RESTART_POLL_S"), RESTART_POLL_S),
+            restart_backoff_s=_backoff(env.get("OUMI_MCP_RESTART_BACKOFF_S")),
             job_cancel_grace_s=_positive_float(
                 env.get("OUMI_MCP_JOB_CANCEL_GRACE_S"), JOB_CANCEL_GRACE_S
             ),
@@ -197,6 +199,15 @@ def strip_overriding_env(environ: dict[str, str] | None = None) -> list[str]:
     for name in removed:
         del env[name]
     return removed
+
+
+def _backoff(raw: str | None) -> tuple[float, ...]:
+    """'5,10,20' -> (5.0, 10.0, 20.0): seconds before restart 1, 2, 3 and later."""
+    try:
+        values = tuple(float(part) for part in (raw or "").split(",") if part.strip())
+    except ValueError:
+        return RESTART_BACKOFF_S
+    return values if values and all(value >= 0 for value in values) else RESTART_BACKOFF_S
 
 
 def _positive_float(raw: str | None, default: float) -> float:
