@@ -16,6 +16,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from oumi_mcp_server.jobs.pricing import SkyPilotPricer, parse_accelerators
 
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "skypilot-catalog" / "v8" / "lambda"
@@ -148,3 +150,39 @@ def test_slurm_and_process_jobs_cost_what_the_person_says() -> None:
     assert parse_accelerators("H100:8") == ("H100", 8.0)
     assert parse_accelerators("A100") == ("A100", 1.0)
     assert parse_accelerators("rm -rf /") is None
+
+
+@pytest.mark.anyio
+async def test_pre_flight_check_quotes_a_cloud_job_config_from_the_catalog(tmp_path: Path) -> None:
+    """The real server over stdio, its HOME holding the Lambda catalog."""
+    from mcp import Client
+
+    from tests.conftest import stdio_parameters
+    from tests.project import make_project, write_yaml
+
+    catalog = _catalog(tmp_path)
+    home = _home_with(tmp_path, catalog)
+    project = make_project(tmp_path / "project")
+    write_yaml(
+        project / "jobs" / "job.yaml",
+        {
+            "resources": {"cloud": "lambda", "accelerators": "A100:1"},
+            "num_nodes": 2,
+            "run": "oumi train -c configs/train.yaml",
+        },
+    )
+    with catalog.open(newline="") as source:
+        cheapest = min(
+            float(row["Price"])
+            for row in csv.DictReader(source)
+            if row["AcceleratorName"] == "A100" and row["AcceleratorCount"] == "1.0"
+        )
+    parameters = stdio_parameters(tmp_path, HOME=str(home))
+    async with Client(parameters, mode="legacy", read_timeout_seconds=120) as client:
+        result = await client.call_tool(
+            "pre_flight_check", {"config": "jobs/job.yaml", "client_cwd": str(project)}
+        )
+    report = result.structured_content or {}
+    assert not result.is_error and report["cost"] is not None, report
+    assert report["cost"]["hourly_usd"] == cheapest and report["cost"]["nodes"] == 2
+    assert report["cost"]["total_hourly_usd"] == cheapest * 2

@@ -9,7 +9,7 @@ from pydantic import Field
 from oumi_mcp_server.answer_model import AnswerModel
 from oumi_mcp_server.jobs.policies.guards import Guards
 from oumi_mcp_server.metrics.models import MetricsSummary, SourceCheck, SourceKind
-from oumi_mcp_server.preflight.models import Finding
+from oumi_mcp_server.preflight.models import CostQuote, Finding
 from oumi_mcp_server.validation.problems import Problem
 
 
@@ -61,29 +61,6 @@ class AttemptReport(AnswerModel):
     cause: str = Field(default="", description="Why it ended (a diagnose_job cause id).")
     resumed_from: str = Field(default="", description="The checkpoint it resumed from.")
     next_action: str = ""
-
-
-class CostQuote(AnswerModel):
-    """What the launch costs per hour, where a catalog (or you) says; never invented."""
-
-    hourly_usd: float | None = Field(
-        description="On-demand (or spot, when asked) price per node-hour; None: not known "
-        "(note says why)."
-    )
-    spot_hourly_usd: float | None = None
-    instance_type: str = ""
-    region: str = Field(default="", description="The cheapest region, as SkyPilot chooses.")
-    nodes: int = 1
-    total_hourly_usd: float | None = Field(default=None, description="All nodes, per hour.")
-    gpu_hours_per_hour: float | None = Field(
-        default=None, description="GPUs x nodes: the GPU-hours one hour of the job uses."
-    )
-    max_hours: float | None = Field(default=None, description="guards.max_hours, if set.")
-    estimated_total_usd: float | None = Field(
-        default=None, description="total_hourly_usd x max_hours, when both are known."
-    )
-    source: str = Field(default="", description="Which catalog (and its date), or your price.")
-    note: str = ""
 
 
 class RunJobResult(AnswerModel):

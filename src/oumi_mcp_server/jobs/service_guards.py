@@ -16,7 +16,7 @@ import hashlib
 import logging
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 from oumi_mcp_server.blocking import run_blocking
@@ -24,8 +24,9 @@ from oumi_mcp_server.errors import InvalidArgumentError, OumiMcpError
 from oumi_mcp_server.jobs import registry as registry_ops
 from oumi_mcp_server.jobs import registry_runs
 from oumi_mcp_server.jobs.backend import Observation
+from oumi_mcp_server.jobs.checks import read_config
 from oumi_mcp_server.jobs.kinds import kind_of
-from oumi_mcp_server.jobs.models import CloudWarning, CostQuote, RunJobResult
+from oumi_mcp_server.jobs.models import CloudWarning, RunJobResult
 from oumi_mcp_server.jobs.policies.guards import (
     Guards,
     Progress,
@@ -38,6 +39,7 @@ from oumi_mcp_server.jobs.pricing import Quote
 from oumi_mcp_server.jobs.records import JobRecord
 from oumi_mcp_server.jobs.service_restarts import JobRestarts
 from oumi_mcp_server.jobs.status import JobState, is_terminal
+from oumi_mcp_server.preflight.models import CostQuote
 
 logger = logging.getLogger(__name__)
 
@@ -54,15 +56,20 @@ class JobGuards(JobRestarts):
 
     async def quote(self, result: RunJobResult, guards: Guards | None) -> CostQuote | None:
         """The dry run's (and the launch's) price: from the job config the launch runs."""
+        return await self._quote(result.job_config or {}, result.cloud, guards)
+
+    async def _quote(
+        self, job: Mapping[str, Any], cloud: str, guards: Guards | None
+    ) -> CostQuote | None:
         if self._pricer is None:
             return None
-        job = result.job_config or {}
-        resources = job.get("resources") if isinstance(job.get("resources"), dict) else {}
-        cloud = str(resources.get("cloud") or result.cloud or "") if resources else result.cloud
-        cloud = "" if cloud == "local" and not result.job_config else cloud
-        accelerators = str(resources.get("accelerators") or "") if resources else ""
+        given = job.get("resources")
+        resources: Mapping[str, Any] = given if isinstance(given, Mapping) else {}
+        cloud = str(resources.get("cloud") or cloud or "")
+        cloud = "" if cloud == "local" and not job else cloud
+        accelerators = str(resources.get("accelerators") or "")
         nodes = int(job.get("num_nodes") or 1)
-        use_spot = bool(resources.get("use_spot")) if resources else False
+        use_spot = bool(resources.get("use_spot"))
         price = guards.price_per_hour_usd if guards is not None else None
         pricer = self._pricer
         quote = await run_blocking(
@@ -71,6 +78,16 @@ class JobGuards(JobRestarts):
             what="Looking up the price",
         )
         return cost_quote(quote, guards)
+
+    async def quote_config(self, config_path: str, client_cwd: str, cloud: str) -> CostQuote | None:
+        """pre_flight_check: the price of a job config's resources (None for a command's
+        config: its accelerators are run_oumi_job's arguments)."""
+        if self._pricer is None:
+            return None
+        source = await read_config(config_path, client_cwd, self._config_roots)
+        if not source.is_job_config:
+            return None
+        return await self._quote(source.document.data, cloud, None)
 
     def refuse_over_budget(self, guards: Guards | None, cost: CostQuote | None) -> None:
         if guards is None or cost is None:

@@ -80,6 +80,29 @@ class SuggestedConfig(AnswerModel):
     description: str = ""
 
 
+class CostQuote(AnswerModel):
+    """What the launch costs per hour, where a catalog (or you) says; never invented."""
+
+    hourly_usd: float | None = Field(
+        description="On-demand (or spot, when asked) price per node-hour; None: not known "
+        "(note says why)."
+    )
+    spot_hourly_usd: float | None = None
+    instance_type: str = ""
+    region: str = Field(default="", description="The cheapest region, as SkyPilot chooses.")
+    nodes: int = 1
+    total_hourly_usd: float | None = Field(default=None, description="All nodes, per hour.")
+    gpu_hours_per_hour: float | None = Field(
+        default=None, description="GPUs x nodes: the GPU-hours one hour of the job uses."
+    )
+    max_hours: float | None = Field(default=None, description="guards.max_hours, if set.")
+    estimated_total_usd: float | None = Field(
+        default=None, description="total_hourly_usd x max_hours, when both are known."
+    )
+    source: str = Field(default="", description="Which catalog (and its date), or your price.")
+    note: str = ""
+
+
 class PreflightReport(AnswerModel):
     blocking: bool = Field(description="True when the run would fail: fix every error first.")
     config_path: str
@@ -92,5 +115,10 @@ class PreflightReport(AnswerModel):
     hardware: HardwareReport | None = None
     cloud_readiness: CloudReport | None = None
     suggested_configs: list[SuggestedConfig] = Field(default_factory=list)
+    cost: CostQuote | None = Field(
+        default=None,
+        description="A job config for a cloud: its price per hour (SkyPilot's offline catalog); "
+        "a training config's accelerators are run_oumi_job's, so its dry run quotes it.",
+    )
     timings_ms: dict[str, float] = Field(default_factory=dict)
     summary: str

@@ -5,6 +5,7 @@ from typing import Annotated
 from mcp.server.mcpserver import MCPServer
 from pydantic import Field
 
+from oumi_mcp_server.errors import OumiMcpError
 from oumi_mcp_server.preflight.models import PreflightReport
 from oumi_mcp_server.server.annotations import read_only
 from oumi_mcp_server.server.errors import reported_as_tool_errors
@@ -74,4 +75,12 @@ def register(server: MCPServer, services: Services) -> None:
         ] = "",
     ) -> PreflightReport:
         with reported_as_tool_errors("pre_flight_check"):
-            return await services.preflight.check(config, client_cwd, cloud, cluster=cluster_name)
+            report = await services.preflight.check(config, client_cwd, cloud, cluster=cluster_name)
+            if report.kind != "job":
+                return report
+            jobs = await services.job_service()
+            try:
+                cost = await jobs.quote_config(config, client_cwd, cloud)
+            except OumiMcpError:  # the report stands without a price
+                return report
+            return report.model_copy(update={"cost": cost})
