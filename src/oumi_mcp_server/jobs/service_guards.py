@@ -17,6 +17,7 @@ import logging
 import os
 import time
 from collections.abc import Mapping, Sequence
+from functools import partial
 from typing import Any, Literal
 
 from oumi_mcp_server.blocking import run_blocking
@@ -168,7 +169,7 @@ class JobGuards(JobRestarts):
         for job_id, row in rows.items():
             if row.stopped_by:
                 continue
-            record = await registry_ops.call(lambda job_id=job_id: self.registry.find(job_id))  # type: ignore[misc]
+            record = await registry_ops.call(partial(self.registry.find, job_id))
             if record is None or record.is_pending:
                 continue
             guards = Guards.model_validate_json(row.guards)
@@ -180,8 +181,8 @@ class JobGuards(JobRestarts):
             if trip is None:
                 continue
             won = await registry_ops.call(
-                lambda job_id=job_id, trip=trip: registry_runs.record_trip(  # type: ignore[misc]
-                    self.registry, job_id, trip.stopped_by, trip.reason
+                partial(
+                    registry_runs.record_trip, self.registry, job_id, trip.stopped_by, trip.reason
                 )
             )
             if not won:

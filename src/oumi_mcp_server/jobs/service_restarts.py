@@ -32,23 +32,25 @@ from oumi_mcp_server.jobs.acceptance import claimer_alive, owner_key
 from oumi_mcp_server.jobs.arguments import CloudResources, check_arguments
 from oumi_mcp_server.jobs.backend import JobBackend, Observation
 from oumi_mcp_server.jobs.checks import ConfigSource
-from oumi_mcp_server.jobs.models import AttemptReport, CancelResult, RestartPolicyReport
+from oumi_mcp_server.jobs.models import CancelResult
 from oumi_mcp_server.jobs.policies.restarts import (
     LOST,
     Attempt,
     RestartPolicy,
+    current_attempt,
     decide,
     next_action,
     resume_override,
     without_resume,
 )
-from oumi_mcp_server.jobs.policies.run_reports import attempt_report, engine_job_id, run_observation
+from oumi_mcp_server.jobs.policies.run_reports import engine_job_id, run_observation
 from oumi_mcp_server.jobs.records import JobRecord
 from oumi_mcp_server.jobs.reports import cancel_result
 from oumi_mcp_server.jobs.rundir import RunDir
 from oumi_mcp_server.jobs.service_diagnosis import JobDiagnoses
 from oumi_mcp_server.jobs.status import JobState, is_terminal
 from oumi_mcp_server.paths import resolve_client_cwd
+from oumi_mcp_server.private import private_dir
 from oumi_mcp_server.settings import CONFIG_READ_TIMEOUT_S
 from oumi_mcp_server.validation.documents import ConfigDocument, load_config_document
 
@@ -108,7 +110,7 @@ class JobRestarts(JobDiagnoses):
         attempts = await registry_ops.call(
             lambda: registry_runs.attempts(self.registry, record.job_id)
         )
-        current = next((a for a in attempts if a.attempt == record.attempt), None)
+        current = current_attempt(attempts, record.attempt)
         me = owner_key()
         if current is None or not current.decision:
             observation = (await self._holder(record).observe([record]))[0]
@@ -244,7 +246,7 @@ class JobRestarts(JobDiagnoses):
     async def _resumed_from(self, record: JobRecord) -> str | None:
         job_id = record.job_id
         attempts = await registry_ops.call(lambda: registry_runs.attempts(self.registry, job_id))
-        current = next((a for a in attempts if a.attempt == record.attempt), None)
+        current = current_attempt(attempts, record.attempt)
         return current.resumed_from or None if current is not None else None
 
     def _attempt_source(self, record: JobRecord) -> ConfigSource:
@@ -305,11 +307,15 @@ class JobRestarts(JobDiagnoses):
         return await registry_ops.call(read)
 
     async def _as_runs(
-        self, records: Sequence[JobRecord], observations: Sequence[Observation]
+        self,
+        records: Sequence[JobRecord],
+        observations: Sequence[Observation],
+        runs: dict[str, Run] | None = None,
     ) -> list[Observation]:
         """Each observation as its run reads: an ended attempt that a restart follows (or
-        may follow: the policy has not decided yet) is ``queued``, not final."""
-        runs = await self._runs(records)
+        may follow: the policy has not decided yet) is ``queued``, not final. ``runs``:
+        the records' runs, when the caller read them already."""
+        runs = await self._runs(records) if runs is None else runs
         if not runs:
             return list(observations)
         now = time.time()
@@ -319,27 +325,6 @@ class JobRestarts(JobDiagnoses):
             else observation
             for record, observation in zip(records, observations, strict=True)
         ]
-
-    async def restart_report(
-        self, record: JobRecord
-    ) -> tuple[RestartPolicyReport | None, list[AttemptReport]]:
-        runs = await self._runs([record])
-        if record.job_id not in runs:
-            return None, []
-        policy, stopped, attempts = runs[record.job_id]
-        current = next((a for a in attempts if a.attempt == record.attempt), None)
-        action = (
-            "stopped: cancelled (no more restarts)"
-            if stopped
-            else next_action(current, policy, time.time())
-        )
-        report = RestartPolicyReport(
-            max_restarts=policy.max_restarts,
-            restart_on=list(policy.restart_on),
-            restarts_used=record.attempt - 1,
-            next_action=action,
-        )
-        return report, [attempt_report(attempt, policy, record) for attempt in attempts]
 
     async def stop_run(self, record: JobRecord) -> bool:
         """cancel_job: no more restarts of this run (before its attempt is cancelled)."""
@@ -355,7 +340,7 @@ class JobRestarts(JobDiagnoses):
         runs = await self._runs([record])  # a run with restarts: was one still to come?
         if record.job_id in runs and outcome.action == "already_finished":
             attempts = runs[record.job_id][2]
-            current = next((a for a in attempts if a.attempt == record.attempt), None)
+            current = current_attempt(attempts, record.attempt)
             undecided = current is None or not current.decision
             waiting = current is not None and current.decision == "restart"
             if undecided or (waiting and current is not None and not current.relaunched):
@@ -385,7 +370,9 @@ class JobRestarts(JobDiagnoses):
 
 
 def _stage(record: JobRecord, document: ConfigDocument) -> None:
+    """The next attempt's run dir (0700) and its staged config; a retry after a crash
+    finds both and keeps them."""
     run = RunDir.of(record)
-    run.path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    private_dir(run.path)
     if not Path(record.staged_config_path).exists():
         run.stage(document.path, document.text)

@@ -29,6 +29,7 @@ from oumi_mcp_server.jobs.models import (
     JobStatusReport,
 )
 from oumi_mcp_server.jobs.naming import check_job_id
+from oumi_mcp_server.jobs.policies.run_reports import restart_report
 from oumi_mcp_server.jobs.reports import (
     STDERR_TAIL_LINES,
     STDOUT_TAIL_LINES,
@@ -59,8 +60,11 @@ class JobViews(JobGuards):
             job_id = found.job_id
         record = await self._record(job_id)
         backend = self._holder(record)
-        observation = (await self._as_runs([record], await backend.observe([record])))[0]
-        restarts, attempts = await self.restart_report(record)
+        runs = await self._runs([record])  # read once: the state and the attempts
+        observation = (await self._as_runs([record], await backend.observe([record]), runs))[0]
+        restarts, attempts = (
+            restart_report(record, *runs[record.job_id]) if record.job_id in runs else (None, [])
+        )
         tails: dict[str, list[str]] = {}
         diagnosed = None
         if observation.state is JobState.FAILED:

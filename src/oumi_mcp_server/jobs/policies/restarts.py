@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 from oumi_mcp_server.diagnosis import CAUSES
 from oumi_mcp_server.errors import InvalidArgumentError
+from oumi_mcp_server.masking import shown
 from oumi_mcp_server.settings import RESTART_BACKOFF_S
 
 MAX_RESTARTS = 20
@@ -100,6 +101,11 @@ class Attempt:
     relaunched: bool = False
 
 
+def current_attempt(attempts: Sequence[Attempt], attempt: int) -> Attempt | None:
+    """The row of attempt number ``attempt`` (a record's current one), if kept."""
+    return next((row for row in attempts if row.attempt == attempt), None)
+
+
 def check_restart_arguments(max_restarts: int, restart_on: Sequence[str] | None) -> tuple[str, ...]:
     """The restart_on list to keep (the default when not given); errors say what is allowed."""
     if not 0 <= max_restarts <= MAX_RESTARTS:
@@ -118,7 +124,7 @@ def check_restart_arguments(max_restarts: int, restart_on: Sequence[str] | None)
         why = (
             f"{', '.join(never)} never restart (the same config fails the same way again)"
             if never
-            else f"{', '.join(repr(cause)[:40] for cause in unknown[:5])} is not a cause"
+            else f"{', '.join(shown(cause, 40) for cause in unknown[:5])} is not a cause"
         )
         raise InvalidArgumentError(
             "restart_on",

@@ -9,7 +9,12 @@ from dataclasses import replace
 from oumi_mcp_server.jobs.backend import Observation
 from oumi_mcp_server.jobs.kinds import kind_of
 from oumi_mcp_server.jobs.models import AttemptReport, RestartPolicyReport, RunJobResult
-from oumi_mcp_server.jobs.policies.restarts import Attempt, RestartPolicy, next_action
+from oumi_mcp_server.jobs.policies.restarts import (
+    Attempt,
+    RestartPolicy,
+    current_attempt,
+    next_action,
+)
 from oumi_mcp_server.jobs.records import JobRecord
 from oumi_mcp_server.jobs.status import JobState, is_terminal
 
@@ -61,7 +66,7 @@ def run_observation(
     """One job's observation as its run reads (see ``JobRestarts._as_runs``)."""
     if not is_terminal(observation.state):
         return observation
-    current = next((a for a in attempts if a.attempt == record.attempt), None)
+    current = current_attempt(attempts, record.attempt)
     attempt = f"attempt {record.attempt}"
     if stopped:
         if current is not None and current.decision == "restart":
@@ -110,3 +115,17 @@ def _iso(moment: float | None) -> str | None:
     if moment is None:
         return None
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(moment))
+
+
+def restart_report(
+    record: JobRecord, policy: RestartPolicy, stopped: bool, attempts: list[Attempt]
+) -> tuple[RestartPolicyReport, list[AttemptReport]]:
+    """get_job_status's restart policy with its next action, and every attempt."""
+    action = next_action(current_attempt(attempts, record.attempt), policy, time.time())
+    report = RestartPolicyReport(
+        max_restarts=policy.max_restarts,
+        restart_on=list(policy.restart_on),
+        restarts_used=record.attempt - 1,
+        next_action="stopped: cancelled (no more restarts)" if stopped else action,
+    )
+    return report, [attempt_report(attempt, policy, record) for attempt in attempts]
