@@ -13,6 +13,7 @@ from typing import Any
 
 import psutil
 from mcp import Client
+from mcp.client.stdio import StdioServerParameters
 
 BENCH_DIR = Path(__file__).resolve().parent
 COMPETITOR_VENV = BENCH_DIR / ".venv-oumi-mcp"
@@ -101,3 +102,17 @@ async def call(client: Client, tool: str, arguments: dict[str, Any]) -> dict[str
     except (ValueError, TypeError):
         return {"text": text}
     return dict(loaded) if isinstance(loaded, dict) else {"value": loaded}
+
+
+def fake_oumi_server(root: Path) -> tuple[StdioServerParameters, Path]:
+    """The real server over stdio (default settings) whose `oumi` is the tests' fake script
+    (FAKE_OUMI_* variables say what it does), and a project with configs/train.yaml."""
+    if str(BENCH_DIR.parent) not in sys.path:
+        sys.path.insert(0, str(BENCH_DIR.parent))
+    from tests.jobs_support import fake_oumi
+    from tests.project import make_project
+
+    project = make_project(root / "project")
+    env = base_env(root / "state", OUMI_MCP_OUMI_EXECUTABLE=str(fake_oumi(root / "bin")))
+    server = StdioServerParameters(command=sys.executable, args=["-m", "oumi_mcp_server"], env=env)
+    return server, project

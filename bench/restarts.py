@@ -17,33 +17,19 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 import anyio
 from mcp import Client
-from mcp.client.stdio import StdioServerParameters
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from common import Summary, base_env
-
-from tests.jobs_support import fake_oumi
-from tests.project import make_project
-
-
-async def _status(client: Client, job_id: str) -> dict[str, Any]:
-    result = await client.call_tool("get_job_status", {"job_id": job_id})
-    return dict(result.structured_content or {})
+from common import Summary, call, fake_oumi_server
 
 
 async def one_run(root: Path) -> float:
-    project = make_project(root / "project")
-    env = base_env(root / "state", OUMI_MCP_OUMI_EXECUTABLE=str(fake_oumi(root / "bin")))
-    parameters = StdioServerParameters(
-        command=sys.executable, args=["-m", "oumi_mcp_server"], env=env
-    )
+    parameters, project = fake_oumi_server(root)
     async with Client(parameters, mode="legacy", read_timeout_seconds=120) as client:
-        launched = await client.call_tool(
+        launched = await call(
+            client,
             "run_oumi_job",
             {
                 "config_path": "configs/train.yaml",
@@ -55,11 +41,11 @@ async def one_run(root: Path) -> float:
                 "restart_on": ["SIGTERM"],
             },
         )
-        job_id = str((launched.structured_content or {})["job_id"])
+        job_id = str(launched["job_id"])
         ended = None
         with anyio.fail_after(120):
             while True:
-                status = await _status(client, job_id)
+                status = await call(client, "get_job_status", {"job_id": job_id})
                 if ended is None and status["state"] == "queued":
                     ended = time.monotonic()
                 if ended is not None and len(status["attempts"]) >= 2:
