@@ -8,7 +8,6 @@ import asyncio
 import json
 import stat
 import time
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -19,7 +18,6 @@ from oumi_mcp_server.jobs.policies.guards import Guards, Progress, check, health
 from oumi_mcp_server.jobs.service import JobService
 from oumi_mcp_server.settings import Settings
 from tests.jobs_support import job_service_for, wait_for_state, with_fake_oumi
-from tests.project import make_project
 
 pytestmark = pytest.mark.anyio
 
@@ -63,20 +61,6 @@ def job_settings(settings: Settings, tmp_path: Path) -> Settings:
     script.write_text(NAN_OUMI)
     script.chmod(script.stat().st_mode | stat.S_IXUSR)
     return fake
-
-
-@pytest.fixture
-async def job_service(job_settings: Settings) -> AsyncIterator[JobService]:
-    jobs = await job_service_for(job_settings)
-    try:
-        yield jobs
-    finally:
-        await jobs.close()
-
-
-@pytest.fixture
-def project(tmp_path: Path) -> Path:
-    return make_project(tmp_path / "project")
 
 
 async def _running(job_service: JobService, project: Path, guards: Guards, **envs: str) -> str:

@@ -12,7 +12,7 @@ import asyncio
 import os
 import signal
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -30,8 +30,7 @@ from oumi_mcp_server.services import Services, build_job_service
 from oumi_mcp_server.settings import Settings
 from oumi_mcp_server.validation.documents import ConfigDocument
 from oumi_mcp_server.validation.service import ValidationReport, ValidationService
-from tests.jobs_support import wait_for_state, with_fake_oumi
-from tests.project import make_project
+from tests.jobs_support import wait_for_state
 
 pytestmark = pytest.mark.anyio
 
@@ -55,16 +54,6 @@ class ValidationThen(ValidationService):
         return report
 
 
-@pytest.fixture
-def job_settings(settings: Settings, tmp_path: Path) -> Settings:
-    return with_fake_oumi(settings, tmp_path)
-
-
-@pytest.fixture
-def project(tmp_path: Path) -> Path:
-    return make_project(tmp_path / "project")
-
-
 async def _service(settings: Settings, validation: ValidationService) -> JobService:
     services = Services.create(settings)
     return build_job_service(
@@ -73,15 +62,6 @@ async def _service(settings: Settings, validation: ValidationService) -> JobServ
         preflight=services.preflight,
         launcher=services.launcher,
     )
-
-
-@pytest.fixture
-async def job_service(job_settings: Settings) -> AsyncIterator[JobService]:
-    jobs = await Services.create(job_settings).job_service()
-    try:
-        yield jobs
-    finally:
-        await jobs.close()
 
 
 def _swap_for_link(config: Path, target: Path) -> Callable[[], None]:

@@ -14,7 +14,6 @@ import os
 import signal
 import threading
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -33,8 +32,7 @@ from oumi_mcp_server.jobs.registry import Registry
 from oumi_mcp_server.jobs.service import JobService
 from oumi_mcp_server.settings import Settings
 from tests.jobs.test_registry import record
-from tests.jobs_support import job_service_for, wait_for_state, with_fake_oumi
-from tests.project import make_project
+from tests.jobs_support import job_service_for, wait_for_state
 
 pytestmark = pytest.mark.anyio
 
@@ -134,25 +132,6 @@ def test_two_servers_never_both_claim_one_attempts_end(tmp_path: Path) -> None:
 
 
 # -- real process jobs ------------------------------------------------------------------
-
-
-@pytest.fixture
-def job_settings(settings: Settings, tmp_path: Path) -> Settings:
-    return with_fake_oumi(settings, tmp_path)
-
-
-@pytest.fixture
-async def job_service(job_settings: Settings) -> AsyncIterator[JobService]:
-    jobs = await job_service_for(job_settings)
-    try:
-        yield jobs
-    finally:
-        await jobs.close()
-
-
-@pytest.fixture
-def project(tmp_path: Path) -> Path:
-    return make_project(tmp_path / "project")
 
 
 def _checkpoint(output: Path, step: int, *, complete: bool) -> Path:

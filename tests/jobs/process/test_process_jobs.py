@@ -8,7 +8,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -22,32 +21,13 @@ from oumi_mcp_server.jobs.rundir import RunDir
 from oumi_mcp_server.jobs.service import JobService
 from oumi_mcp_server.settings import Settings
 from tests.jobs.test_registry import record
-from tests.jobs_support import job_service_for, open_fd_count, wait_for_state, with_fake_oumi
-from tests.project import make_project, training_config, write_yaml
+from tests.jobs_support import job_service_for, open_fd_count, wait_for_state
+from tests.project import training_config, write_yaml
 
 pytestmark = pytest.mark.anyio
 
 FINISHED = {"completed", "failed", "cancelled"}
 CONFIG = "configs/train.yaml"
-
-
-@pytest.fixture
-def job_settings(settings: Settings, tmp_path: Path) -> Settings:
-    return with_fake_oumi(settings, tmp_path)
-
-
-@pytest.fixture
-async def job_service(job_settings: Settings) -> AsyncIterator[JobService]:
-    jobs = await job_service_for(job_settings)
-    try:
-        yield jobs
-    finally:
-        await jobs.close()
-
-
-@pytest.fixture
-def project(tmp_path: Path) -> Path:
-    return make_project(tmp_path / "project")
 
 
 async def test_dry_run_shows_exactly_what_would_run_and_starts_nothing(
