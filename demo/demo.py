@@ -119,6 +119,19 @@ async def job_loop(client: Client, work: Path) -> None:
     show(f"checks: {dry['checks']['summary']}")
     show("(without job_name, the real launch gets a fresh id of the same form)")
     show(f"next: {dry['next_step']}")
+    guards = {"max_hours": 2, "stop_on_nan": True, "price_per_hour_usd": 1.5}
+    kept = structured(
+        await client.call_tool("run_oumi_job", {**arguments, "max_restarts": 2, "guards": guards})
+    )
+    restarts, cost = kept["restarts"], kept["cost"]
+    show(
+        f"with max_restarts=2: restarts on {', '.join(restarts['restart_on'])}, resuming "
+        f"from {restarts['checkpoints']}"
+    )
+    show(
+        f"with guards {guards}: ${cost['total_hourly_usd']:.2f}/h, at most "
+        f"${cost['estimated_total_usd']:.2f} for max_hours=2 ({cost['source'][:40]})"
+    )
 
     heading("12. run_oumi_job(dry_run=false): launch for real")
     started = time.perf_counter()
