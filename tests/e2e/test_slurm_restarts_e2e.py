@@ -21,6 +21,7 @@ import anyio
 import pytest
 from mcp import Client
 
+from oumi_mcp_server.diagnosis import newest_checkpoint
 from tests.conftest import stdio_parameters
 from tests.e2e.test_jobs_e2e import call
 from tests.e2e.test_slurm_e2e import FINISHED, in_squeue, slurm_env, ssh, wait_for
@@ -34,7 +35,8 @@ pytestmark = [pytest.mark.anyio, pytest.mark.slurm]
 # training) does a few hundred steps and the run needs several.
 MAX_STEPS = 1500
 SAVE_STEPS = 50
-TQDM_LAG_STEPS = 5  # the progress bar may not have shown the last step or two
+# The log's last lines can be lost when Slurm kills the job (they were still buffered),
+# so the last step it shows may lag the checkpoint that was saved.
 RESTART_WITHIN_S = 30.0  # the target: a restart submitted within 30 s of a server's start
 RUN_TIMEOUT_S = 900.0
 _CHECKPOINT_STEP = re.compile(r"checkpoint-(\d+)$")
@@ -79,6 +81,9 @@ async def _until_ended_on_the_cluster(cluster: str, slurm_id: str, timeout_s: fl
         await anyio.sleep(2.0)
 
 
+# Several one-minute attempts, each mostly Python start-up on a 2-core machine: more than
+# the suite's 5 minutes a test.
+@pytest.mark.timeout(RUN_TIMEOUT_S + 300)
 async def test_a_time_limited_training_completes_in_several_attempts_across_a_server_restart(
     tmp_path: Path, tiny_model: Path
 ) -> None:
@@ -135,8 +140,10 @@ async def test_a_time_limited_training_completes_in_several_attempts_across_a_se
         # it saved none): at most one checkpoint interval of steps was lost.
         folder = _work_dir(cluster, previous["engine_job_id"])
         assert resumed.startswith(folder) or resumed == previous["resumed_from"], attempts
+        if resumed.startswith(folder):  # the newest complete checkpoint there, exactly
+            assert resumed == str(newest_checkpoint(Path(folder) / "output" / "tiny")), attempts
         lost = _last_step_logged(previous["engine_job_id"]) - int(found.group(1))
-        assert -TQDM_LAG_STEPS <= lost <= SAVE_STEPS, (previous, attempt, lost)
+        assert lost <= SAVE_STEPS, (previous, attempt, lost)
     # The run's last checkpoint is the last step (in the last attempt's folder, or the one
     # it resumed from if the attempt before it had already saved it).
     output = Path(_work_dir(cluster, attempts[-1]["engine_job_id"])) / "output" / "tiny"
