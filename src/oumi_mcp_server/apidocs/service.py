@@ -168,6 +168,8 @@ class DocsService:
                 start_new_session=True,
             )
             self._child = child
+            if self._closed:  # close() ran while the child was being spawned
+                child.kill()
             timer = threading.Timer(self._build_timeout_s, child.kill)
             timer.start()
             try:
