@@ -91,6 +91,8 @@ def server_env(tmp_path: Path, **extra: str) -> dict[str, str]:
         OUMI_MCP_WARMUP="0",
         OUMI_MCP_DOCS_AUTOBUILD="0",
         OUMI_MCP_CLOUDS="local",  # tests that need SkyPilot clouds set "" explicitly
+        # Each test's state dir has its own engine worker: it leaves soon after its server.
+        OUMI_MCP_WORKER_IDLE_S="5",
     )
     env.update(extra)
     return env

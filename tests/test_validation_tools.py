@@ -59,7 +59,7 @@ async def test_relative_or_missing_client_cwd_is_a_clear_error(
         assert "Next step:" in text
 
 
-async def test_warm_up_loads_oumi_after_the_handshake_and_makes_validation_fast(
+async def test_warm_up_loads_oumi_in_the_worker_after_the_handshake_and_makes_validation_fast(
     tmp_path: Path,
 ) -> None:
     project = make_project(tmp_path / "project")
@@ -73,7 +73,9 @@ async def test_warm_up_loads_oumi_after_the_handshake_and_makes_validation_fast(
             await anyio.sleep(0.5)
             info = json.loads((await client.read_resource("server://info")).contents[0].text)  # type: ignore[union-attr]
         assert info["oumi_warmup"]["state"] == "done", info
-        assert "oumi" in info["heavy_modules_loaded"]
+        assert "oumi" not in info["heavy_modules_loaded"]  # the engine worker loaded it
+        assert info["engine_worker"]["running"], info["engine_worker"]
+        assert info["engine_worker"]["rss_mb"] > 300  # oumi and torch live there
         started = time.monotonic()
         result = await client.call_tool(
             "validate_config", {"config": "configs/train.yaml", "client_cwd": str(project)}

@@ -1,9 +1,11 @@
 """The composition root: the domain services one server process shares, on the real engines.
 
-Tests inject fakes here (a scripted oumi.launcher, a cloud checker, a
-registry), never by patching. The job control plane is built on first use, in
-a worker thread, so that its modules stay out of start-up; the server's
-lifespan builds it in the background a moment after start.
+The engines (oumi, oumi.launcher, SkyPilot) run in the shared engine worker
+(worker/) for a server started from the environment. Tests inject fakes here (a
+scripted oumi.launcher, a cloud checker, a registry, or a whole engine set for a
+worker served in the test's process), never by patching. The job control plane
+is built on first use, in a worker thread, so that its modules stay out of
+start-up; the server's lifespan builds it in the background a moment after start.
 """
 
 from __future__ import annotations
@@ -19,7 +21,6 @@ from typing import TYPE_CHECKING
 
 from oumi_mcp_server.apidocs.service import DocsService
 from oumi_mcp_server.blocking import run_blocking
-from oumi_mcp_server.engines import load
 from oumi_mcp_server.environment.clouds import CloudChecker, recorded_enabled_clouds
 from oumi_mcp_server.jobs.launcher.clusters import ClusterService
 from oumi_mcp_server.library.service import LibraryService
@@ -33,33 +34,27 @@ from oumi_mcp_server.settings import (
     LauncherLimits,
     Settings,
 )
-from oumi_mcp_server.validation.engine import warm_up_oumi
 from oumi_mcp_server.validation.service import ValidationService
 from oumi_mcp_server.warmup import Warmup, WarmupState
+from oumi_mcp_server.worker.access import (
+    EngineAccess,
+    in_process,
+    worker_in_this_process,
+    worker_process,
+)
 
 if TYPE_CHECKING:
     from oumi_mcp_server.jobs.launcher.engine import LauncherEngine
     from oumi_mcp_server.jobs.pricing import Pricer
     from oumi_mcp_server.jobs.registry import Registry
     from oumi_mcp_server.jobs.service import JobService
+    from oumi_mcp_server.preflight.paths_check import ExcludedFiles
+    from oumi_mcp_server.worker.engines import EngineSet
 
 logger = logging.getLogger(__name__)
 
 JOBS_LOAD_TIMEOUT_S = 60.0
 SKYPILOT_RECORD_TIMEOUT_S = 5.0  # a local SQLite read of SkyPilot's state file
-
-
-def warm_up_engines() -> None:
-    """Import oumi's config classes (validation), then oumi.launcher (list_jobs, clouds)."""
-    warm_up_oumi()
-    load("oumi.launcher")
-
-
-def real_launcher() -> LauncherEngine:
-    """oumi.launcher itself (its adapter module loads on the first launcher call)."""
-    from oumi_mcp_server.jobs.launcher.engine import OumiLauncherEngine
-
-    return OumiLauncherEngine()
 
 
 def config_roots(settings: Settings) -> tuple[Path, ...]:
@@ -78,6 +73,7 @@ def build_job_service(
     registry: Registry | None = None,
     launcher_limits: LauncherLimits | None = None,
     pricer: Pricer | None = None,
+    excluded_files: ExcludedFiles | None = None,
 ) -> JobService:
     """The job control plane: one registry and runtime table, one backend per engine."""
     from oumi_mcp_server.jobs.launcher.backend import LauncherBackend
@@ -86,6 +82,7 @@ def build_job_service(
     from oumi_mcp_server.jobs.registry import Registry
     from oumi_mcp_server.jobs.runtime import RuntimeTable
     from oumi_mcp_server.jobs.service import JobService
+    from oumi_mcp_server.preflight.paths_check import skypilot_excluded_files
 
     registry = registry or Registry(settings.state_dir)
     runtimes = RuntimeTable()
@@ -115,6 +112,7 @@ def build_job_service(
             readable_roots=roots,
             slurm_setup=settings.slurm_setup,
             skypilot_dir=settings.skypilot_dir,
+            excluded_files=excluded_files or skypilot_excluded_files,
         ),
         pricer=pricer if pricer is not None else SkyPilotPricer(),
     )
@@ -131,6 +129,7 @@ class Services:
     clusters: ClusterService
     launcher: Callable[[], LauncherEngine]
     docs: DocsService
+    engines: EngineAccess
     started_at: float = field(default_factory=time.time)
     _jobs: JobService | None = field(default=None, init=False)
     _jobs_lock: threading.Lock = field(default_factory=threading.Lock, init=False)
@@ -153,7 +152,17 @@ class Services:
         cloud_checker: CloudChecker | None = None,
         library: LibraryService | None = None,
         launcher: LauncherEngine | None = None,
+        worker_engines: EngineSet | None = None,
     ) -> Services:
+        """``launcher``: a fake oumi.launcher called in this process; ``worker_engines``:
+        a whole engine set served by a worker in this process (the real socket and wire).
+        Neither: the engine worker, or this process when settings.engine_worker is off."""
+        if worker_engines is not None:
+            engines = worker_in_this_process(settings, worker_engines)
+        elif launcher is not None or not settings.engine_worker:
+            engines = in_process(launcher)
+        else:
+            engines = worker_process(settings)
         # Pre-flight reads SkyPilot's record of its last `sky check` (nothing starts);
         # check_environment(check_clouds=true) runs one. Tests inject one checker for both.
         preflight_checker = cloud_checker or CloudChecker(
@@ -161,31 +170,39 @@ class Services:
             timeout_s=SKYPILOT_RECORD_TIMEOUT_S,
             cache_s=0.0,
         )
-        cloud_checker = cloud_checker or CloudChecker(
-            timeout_s=settings.cloud_check_timeout_s, cache_s=CLOUD_CHECK_CACHE_S
+        cloud_checker = cloud_checker or (
+            CloudChecker(
+                engines.enabled_clouds,
+                timeout_s=settings.cloud_check_timeout_s,
+                cache_s=CLOUD_CHECK_CACHE_S,
+            )
+            if engines.enabled_clouds is not None
+            else CloudChecker(timeout_s=settings.cloud_check_timeout_s, cache_s=CLOUD_CHECK_CACHE_S)
         )
         library = library or LibraryService(settings)
         roots = config_roots(settings)
-        engine: Callable[[], LauncherEngine] = (
-            (lambda: launcher) if launcher is not None else real_launcher
-        )
         return cls(
             settings=settings,
             cloud_checker=cloud_checker,
             library=library,
             validation=ValidationService(
-                timeout_s=settings.validation_timeout_s, extra_roots=roots
+                timeout_s=settings.validation_timeout_s,
+                extra_roots=roots,
+                validate=engines.validate,
             ),
             preflight=PreflightService(
                 settings,
                 cloud_checker=preflight_checker,
                 library=library,
                 extra_roots=roots,
+                excluded_files=engines.excluded_files,
+                validate=engines.validate,
             ),
-            warmup=Warmup(warm_up_engines, enabled=settings.warmup, delay_s=WARMUP_DELAY_S),
-            clusters=ClusterService(engine, timeout_s=settings.cluster_timeout_s),
-            launcher=engine,
+            warmup=Warmup(engines.warm_up, enabled=settings.warmup, delay_s=WARMUP_DELAY_S),
+            clusters=ClusterService(engines.launcher, timeout_s=settings.cluster_timeout_s),
+            launcher=engines.launcher,
             docs=DocsService(settings.cache_dir, autobuild=settings.docs_autobuild),
+            engines=engines,
         )
 
     async def job_service(self) -> JobService:
@@ -205,6 +222,8 @@ class Services:
                     validation=self.validation,
                     preflight=self.preflight,
                     launcher=self.launcher,
+                    pricer=self.engines.pricer,
+                    excluded_files=self.engines.excluded_files,
                 )
 
     def start_jobs(self) -> None:

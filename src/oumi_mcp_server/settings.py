@@ -66,6 +66,8 @@ CONFIG_READ_TIMEOUT_S = 15.0
 CLOUD_STATUS_TIMEOUT_S = 10.0
 LIST_CACHE_S = 5.0
 LAUNCHER_CANCEL_TIMEOUT_S = 60.0
+# The engine worker exits after this long with no server connected and nothing running.
+WORKER_IDLE_S = 600.0
 # Variables that silently override tool parameters; removed at server start.
 OVERRIDING_ENV_VARS = ("OUMI_USE_SPOT_VM", "OUMI_FORCE_EDITABLE_INSTALL")
 
@@ -130,6 +132,11 @@ class Settings:
     allowed_roots: tuple[Path, ...] = ()
     # OUMI_MCP_READ_ONLY=1 (or serve --read-only): no tool that starts, cancels or deletes.
     read_only: bool = False
+    # OUMI_MCP_ENGINE_WORKER=0 runs oumi, oumi.launcher and SkyPilot in the server process
+    # itself (the default of a server started from the environment is the engine worker;
+    # a Settings built in code, as in-memory tests do, runs them in-process).
+    engine_worker: bool = False
+    worker_idle_s: float = WORKER_IDLE_S  # OUMI_MCP_WORKER_IDLE_S: the worker's exit
 
     def launcher_limits(self) -> LauncherLimits:
         return LauncherLimits(
@@ -189,6 +196,8 @@ class Settings:
             allowed_roots=_path_list(env.get("OUMI_MCP_ALLOWED_ROOTS", "")),
             read_only=_flag(env.get("OUMI_MCP_READ_ONLY", "")),
             slurm_setup=env.get("OUMI_MCP_SLURM_SETUP", "").strip(),
+            engine_worker=env.get("OUMI_MCP_ENGINE_WORKER", "1").strip().lower() not in FALSE_WORDS,
+            worker_idle_s=_positive_float(env.get("OUMI_MCP_WORKER_IDLE_S"), WORKER_IDLE_S),
         )
 
 

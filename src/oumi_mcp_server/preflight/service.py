@@ -30,7 +30,7 @@ from oumi_mcp_server.preflight.paths_check import (
 from oumi_mcp_server.preflight.suggestions import model_family_for, task_type_for
 from oumi_mcp_server.settings import Settings
 from oumi_mcp_server.validation.documents import ConfigDocument, deadline_after
-from oumi_mcp_server.validation.engine import validate_document
+from oumi_mcp_server.validation.engine import ValidateDocument, validate_document
 
 if TYPE_CHECKING:  # the Slurm, GPU and hub checks load when a pre-flight first runs them
     from oumi_mcp_server.slurm.probe import Probe
@@ -60,6 +60,7 @@ class PreflightService:
         extra_roots: Sequence[Path] = (),
         environ: Mapping[str, str] | None = None,
         slurm_probe: SlurmProbe = _probe_over_ssh,
+        validate: ValidateDocument = validate_document,
     ) -> None:
         """``environ``: the server's environment as the checks see it (os.environ if None);
         ``slurm_probe``: how a Slurm cluster is probed (tests may inject a fake)."""
@@ -74,6 +75,7 @@ class PreflightService:
         self._cloud_checker = cloud_checker
         self._library = library
         self._excluded_files = excluded_files
+        self._validate = validate
 
     async def check(
         self,
@@ -145,7 +147,7 @@ class PreflightService:
 
         checks = {
             "config": blocking(
-                lambda: _config_check(ctx),
+                lambda: _config_check(ctx, self._validate),
                 "Validating with oumi",
                 self._settings.validation_timeout_s,
             ),
@@ -306,9 +308,9 @@ class PreflightService:
         return [SuggestedConfig(path=item.path, description=item.description) for item in found]
 
 
-def _config_check(ctx: PreflightContext) -> CheckResult:
+def _config_check(ctx: PreflightContext, validate: ValidateDocument) -> CheckResult:
     # Missing paths are judged by the paths check (local vs cloud), not repeated here.
-    problems, _ = validate_document(ctx.kind.kind, ctx.document, ctx.client_cwd)
+    problems, _ = validate(ctx.kind.kind, ctx.document, ctx.client_cwd)
     errors = [
         Finding(check="config", field=p.field, message=p.message, hint=p.hint) for p in problems
     ]

@@ -85,6 +85,7 @@ def _lifespan(
                 await services.close_jobs()
             services.library.close()
             services.docs.close()
+            services.engines.close()
             logger.info("Cleaned up: job runtimes released (jobs keep running)")
 
     return lifespan

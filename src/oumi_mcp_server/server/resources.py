@@ -12,6 +12,7 @@ from mcp.server.mcpserver.exceptions import ResourceNotFoundError
 from mcp.server.mcpserver.resources import FunctionResource
 
 from oumi_mcp_server import __version__
+from oumi_mcp_server.blocking import run_blocking
 from oumi_mcp_server.environment.versions import loaded_heavy_modules
 from oumi_mcp_server.errors import NotFoundError
 from oumi_mcp_server.guidance import TOPICS, read_guidance
@@ -55,16 +56,21 @@ def register(server: MCPServer, services: Services) -> None:
         "server://info",
         name="server-info",
         title="Server diagnostics",
-        description="Version, process id, uptime, state dirs and which heavy modules are loaded.",
+        description="Version, process id, uptime, state dirs, which heavy modules are loaded "
+        "in this process, and the engine worker (pid, RSS, clients, uptime, last restart).",
         mime_type="application/json",
     )
-    def server_info() -> str:
+    async def server_info() -> str:
+        worker = await run_blocking(
+            services.engines.describe_worker, timeout_s=10.0, what="Asking the engine worker"
+        )
         return json.dumps(
             {
                 "server_version": __version__,
                 "pid": os.getpid(),
                 "uptime_s": round(time.time() - services.started_at, 3),
                 "heavy_modules_loaded": loaded_heavy_modules(),
+                "engine_worker": worker,
                 "oumi_warmup": services.warmup.state.model_dump(exclude_none=True),
                 "listings_warmup": services.listings_warmup.model_dump(exclude_none=True),
                 "state_dir": str(services.settings.state_dir),

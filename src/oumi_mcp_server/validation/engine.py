@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,11 @@ CHECKED_PATH_FIELDS = frozenset({"dataset_path", "environment_config_path"})
 MAX_FINALIZE_ROUNDS = 20
 _INTERPOLATION = re.compile(r"(?<!\\)\$\{")
 _MISSING_PATH = re.compile(r"^(\w+) '(.+)' does not exist\.?$|^.*path does not exist: (.+)$")
+
+
+# How a config document is checked with Oumi's classes: validate_document itself, or
+# the same call run in the engine worker (the server process never imports oumi).
+ValidateDocument = Callable[[ConfigKind, ConfigDocument, Path], tuple[list[Problem], list[Problem]]]
 
 
 def warm_up_oumi() -> None:

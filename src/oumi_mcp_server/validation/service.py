@@ -14,7 +14,7 @@ from oumi_mcp_server.validation.documents import (
     deadline_after,
     read_project_config,
 )
-from oumi_mcp_server.validation.engine import validate_document
+from oumi_mcp_server.validation.engine import ValidateDocument, validate_document
 from oumi_mcp_server.validation.kinds import choose_kind
 from oumi_mcp_server.validation.problems import Problem
 
@@ -38,16 +38,22 @@ def validate_config_file(
     task_type: str,
     extra_roots: Sequence[Path] = (),
     deadline: float | None = None,
+    validate: ValidateDocument = validate_document,
 ) -> ValidationReport:
     """Blocking: resolve, read, classify and validate one config file."""
     cwd, document = read_project_config(config, client_cwd, extra_roots, deadline)
-    return validate_loaded(document, cwd, task_type)
+    return validate_loaded(document, cwd, task_type, validate)
 
 
-def validate_loaded(document: ConfigDocument, client_cwd: Path, task_type: str) -> ValidationReport:
+def validate_loaded(
+    document: ConfigDocument,
+    client_cwd: Path,
+    task_type: str,
+    validate: ValidateDocument = validate_document,
+) -> ValidationReport:
     """Blocking: classify and validate a config already read (``client_cwd`` resolved)."""
     choice = choose_kind(task_type, document.data, document.path.name)
-    errors, warnings = validate_document(choice.kind, document, client_cwd)
+    errors, warnings = validate(choice.kind, document, client_cwd)
     return _report(
         document.path,
         choice.kind.name,
@@ -91,23 +97,35 @@ def _report(
 
 
 class ValidationService:
-    def __init__(self, *, timeout_s: float, extra_roots: Sequence[Path] = ()) -> None:
+    def __init__(
+        self,
+        *,
+        timeout_s: float,
+        extra_roots: Sequence[Path] = (),
+        validate: ValidateDocument = validate_document,
+    ) -> None:
+        """``validate``: Oumi's own checks, here or in the engine worker."""
         self._timeout_s = timeout_s
         self._roots = tuple(extra_roots)  # besides the project: where configs may be read
+        self._validate = validate
 
     async def validate(
         self, config: str, client_cwd: str, task_type: str = "auto"
     ) -> ValidationReport:
         deadline = deadline_after(self._timeout_s)
         return await self._in_thread(
-            lambda: validate_config_file(config, client_cwd, task_type, self._roots, deadline)
+            lambda: validate_config_file(
+                config, client_cwd, task_type, self._roots, deadline, self._validate
+            )
         )
 
     async def validate_document(
         self, document: ConfigDocument, client_cwd: Path, task_type: str = "auto"
     ) -> ValidationReport:
         """Validate a config the caller has already read (it is not read again)."""
-        return await self._in_thread(lambda: validate_loaded(document, client_cwd, task_type))
+        return await self._in_thread(
+            lambda: validate_loaded(document, client_cwd, task_type, self._validate)
+        )
 
     async def _in_thread(self, validate: Callable[[], ValidationReport]) -> ValidationReport:
         return await run_blocking(

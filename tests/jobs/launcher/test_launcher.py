@@ -213,7 +213,10 @@ def test_the_cloud_names_we_accept_are_the_ones_oumi_launcher_registers() -> Non
 
 
 def test_the_sync_summary_follows_skypilot_outside_a_git_repository(tmp_path: Path) -> None:
-    from oumi_mcp_server.jobs.launcher.sync import excluded_by_skypilot, summarize_sync
+    from oumi_mcp_server.jobs.launcher.sync import summarize_sync
+    from oumi_mcp_server.preflight.paths_check import (
+        skypilot_excluded_files as excluded_by_skypilot,
+    )
 
     project = tmp_path / "project"
     (project / "data").mkdir(parents=True)

@@ -51,7 +51,7 @@ from oumi_mcp_server.jobs.launcher.slurm_checkpoints import newest_remote_checkp
 from oumi_mcp_server.jobs.launcher.slurm_clusters import slurm_clusters
 from oumi_mcp_server.jobs.launcher.status import LauncherStatus
 from oumi_mcp_server.jobs.launcher.survey import survey_records, warm_listings
-from oumi_mcp_server.jobs.launcher.sync import excluded_by_skypilot, summarize_sync
+from oumi_mcp_server.jobs.launcher.sync import summarize_sync
 from oumi_mcp_server.jobs.models import JobStatusReport
 from oumi_mcp_server.jobs.os_processes import process_start_time
 from oumi_mcp_server.jobs.records import LAUNCHER_BACKEND, JobRecord
@@ -60,6 +60,7 @@ from oumi_mcp_server.jobs.rundir import RunDir
 from oumi_mcp_server.jobs.runtime import JobRuntime, RuntimeTable
 from oumi_mcp_server.jobs.status import JobState, is_terminal
 from oumi_mcp_server.paths import require_inside
+from oumi_mcp_server.preflight.paths_check import ExcludedFiles, skypilot_excluded_files
 from oumi_mcp_server.settings import LauncherLimits
 
 logger = logging.getLogger(__name__)
@@ -86,8 +87,12 @@ class LauncherBackend:
         readable_roots: Sequence[Path] = (),
         slurm_setup: str = "",
         skypilot_dir: Path = SKY_DIR,
+        excluded_files: ExcludedFiles = skypilot_excluded_files,
     ) -> None:
+        """``excluded_files``: what SkyPilot leaves out of an upload, asked of SkyPilot
+        (here or in the engine worker)."""
         self._slurm_setup = slurm_setup
+        self._excluded_files = excluded_files
         self._engine = engine
         self._readable_roots = tuple(readable_roots)  # a working_dir may lie there too
         self._registry = registry
@@ -116,7 +121,7 @@ class LauncherBackend:
         if not kind_of(plan.cloud).syncs_working_dir:
             return plan  # oumi's local cloud runs in the working dir itself: nothing is copied
         sync = await run_blocking(
-            lambda: summarize_sync(working_dir, excluded_by_skypilot(working_dir)),
+            lambda: summarize_sync(working_dir, self._excluded_files(working_dir)),
             timeout_s=SYNC_SUMMARY_TIMEOUT_S,
             what="Listing the files to sync",
         )

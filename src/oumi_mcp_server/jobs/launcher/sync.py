@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from oumi_mcp_server.jobs.models import SyncSummary
-from oumi_mcp_server.preflight.paths_check import is_excluded, skypilot_excluded_files
+from oumi_mcp_server.preflight.paths_check import is_excluded
 
 MAX_FILES = 50_000
 SAMPLE_FILES = 20
@@ -38,11 +38,6 @@ def _walk(root: Path, excluded: Sequence[str]) -> tuple[list[str], bool]:
 
 def _in_git_repository(root: Path) -> bool:
     return any((directory / ".git").exists() for directory in (root, *root.parents))
-
-
-def excluded_by_skypilot(root: Path) -> list[str]:
-    """What SkyPilot leaves out of the upload, asked of SkyPilot itself."""
-    return skypilot_excluded_files(root)
 
 
 def summarize_sync(root: Path, excluded: Sequence[str]) -> SyncSummary:

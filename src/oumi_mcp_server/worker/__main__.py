@@ -1,0 +1,3 @@
+from oumi_mcp_server.worker.host import main
+
+main()
