@@ -101,7 +101,12 @@ def through(client: WorkerClient, settings: Settings) -> EngineAccess:
 
 def worker_process(settings: Settings) -> EngineAccess:
     """The shared worker of this user, state dir and engine environment."""
-    client = WorkerClient(WorkerPlace.of(settings.state_dir), idle_s=settings.worker_idle_s)
+    environ = dict(os.environ)
+    client = WorkerClient(
+        WorkerPlace.of(settings.state_dir, environ),
+        idle_s=settings.worker_idle_s,
+        environ=environ,
+    )
     return through(client, settings)
 
 

@@ -23,6 +23,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -91,10 +92,13 @@ class WorkerClient:
         idle_s: float,
         start_timeout_s: float = START_TIMEOUT_S,
         spawn: bool = True,
+        environ: Mapping[str, str] | None = None,
     ) -> None:
         """``spawn``: start the worker as a process when none answers (False: a worker
-        served in this process by a test)."""
+        served in this process by a test); ``environ``: the worker's environment (the one
+        its key was made of; this process's by default)."""
         self.place = place
+        self._environ = dict(os.environ if environ is None else environ)
         self._idle_s = idle_s
         self._start_timeout_s = start_timeout_s
         self._spawn = spawn
@@ -210,6 +214,7 @@ class WorkerClient:
                 cwd=place.root,
                 start_new_session=True,  # its own process group: killed as a whole
                 close_fds=True,
+                env=self._environ,
             )
         # Reap it when it ends (it outlives this server otherwise, adopted by init).
         threading.Thread(target=process.wait, name="engine-worker-reaper", daemon=True).start()
