@@ -20,8 +20,12 @@ from oumi_mcp_server.environment.versions import installed_version
 from oumi_mcp_server.jobs.records import LAUNCHER_BACKEND, JobRecord
 from oumi_mcp_server.jobs.registry import Registry
 from oumi_mcp_server.settings import Settings
+from oumi_mcp_server.worker.client import WorkerClient
+from oumi_mcp_server.worker.engines import ENGINES_ENV
+from oumi_mcp_server.worker.place import WorkerPlace
 from tests.conftest import LIBRARY_DIR
 from tests.skypilot_support import record_sky_check
+from tests.worker.fakes import REPO, SPEC
 
 SCRIPT = Path(sys.executable).parent / "oumi-mcp-server"
 SECTIONS = [
@@ -29,6 +33,7 @@ SECTIONS = [
     "config library",
     "docs index",
     "job registry",
+    "engine worker",
     "engines",
     "skypilot",
     "clouds",
@@ -51,9 +56,7 @@ CLEARED = (
 )
 
 
-def doctor(
-    tmp_path: Path, *args: str, **extra: str
-) -> tuple[subprocess.CompletedProcess[str], float]:
+def doctor_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     env = {key: value for key, value in os.environ.items() if key not in CLEARED}
     home = tmp_path / "home"
     home.mkdir(exist_ok=True)
@@ -65,6 +68,13 @@ def doctor(
         HF_HUB_OFFLINE="1",
     )
     env.update(extra)
+    return env
+
+
+def doctor(
+    tmp_path: Path, *args: str, **extra: str
+) -> tuple[subprocess.CompletedProcess[str], float]:
+    env = doctor_env(tmp_path, **extra)
     began = time.monotonic()
     done = subprocess.run(
         [str(SCRIPT), "doctor", *args],
@@ -276,3 +286,31 @@ def test_a_hanging_or_broken_check_cannot_hold_up_the_report(tmp_path: Path) -> 
     assert broke.status == "warn" and "RuntimeError: a bug" in broke.detail
     assert fine.status == "ok" and not report.blocked
     assert "Usable; 2 warning(s): hangs, breaks." in render_text(report)
+
+
+def test_doctor_shows_the_engine_worker_and_its_last_restart(tmp_path: Path) -> None:
+    report, _ = doctor_json(tmp_path)
+    assert section(report, "engine worker")["data"]["running"] is False
+    extra = {
+        ENGINES_ENV: SPEC,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
+    }
+    env = doctor_env(tmp_path, **extra)
+    client = WorkerClient(WorkerPlace.of(tmp_path / "state", env), idle_s=60.0, environ=env)
+    try:
+        client.call("launcher.clouds", deadline_s=10.0)
+        client.replace("a test replaced it")
+        client.call("launcher.clouds", deadline_s=10.0)
+        report, _ = doctor_json(tmp_path, **extra)
+        worker = section(report, "engine worker")
+        assert worker["status"] == "ok", worker
+        data = worker["data"]
+        assert data["running"] and data["pid"] == client.worker_pid() and data["clients"] == 1
+        assert data["rss_mb"] > 0 and data["uptime_s"] >= 0
+        assert data["last_restart"]["reason"] == "a test replaced it"
+        assert f"pid {data['pid']}" in worker["detail"] and "a test replaced it" in worker["detail"]
+    finally:
+        pid = client.worker_pid()
+        client.close()
+        if pid is not None:
+            os.kill(pid, 9)

@@ -39,10 +39,12 @@ def _hang_if_asked(operation: str) -> None:
         time.sleep(0.1)  # "forever": until the test lifts it or the worker is killed
 
 
-def fake_job(job_id: str, cloud: str, cluster: str, state: str = "running") -> LauncherJob:
+def fake_job(
+    job_id: str, cloud: str, cluster: str, state: str = "running", name: str = ""
+) -> LauncherJob:
     return LauncherJob(
         id=job_id,
-        name="fake",
+        name=name,  # '' (not known) matches any record's job
         cloud=cloud,
         cluster=cluster,
         status=state.upper(),
@@ -63,7 +65,8 @@ class SteadyLauncher:
     def up(self, job_config: Mapping[str, Any], cluster_name: str | None) -> LauncherJob:
         _hang_if_asked("up")
         cloud = str(job_config["resources"]["cloud"])
-        return fake_job("1", cloud, cluster_name or "fake-cluster")
+        name = str(job_config.get("name", ""))
+        return fake_job("1", cloud, cluster_name or "fake-cluster", name=name)
 
     def status(
         self, cloud: str, cluster: str | None = None, job_id: str | None = None

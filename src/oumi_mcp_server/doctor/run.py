@@ -29,6 +29,7 @@ from oumi_mcp_server.doctor.local import (
     check_versions,
 )
 from oumi_mcp_server.doctor.models import DoctorReport, Section
+from oumi_mcp_server.doctor.worker import check_worker
 from oumi_mcp_server.environment.versions import installed_version
 from oumi_mcp_server.settings import Settings
 
@@ -44,6 +45,7 @@ def checks(settings: Settings) -> list[tuple[str, Callable[[], Section]]]:
         ("config library", lambda: check_library(settings, oumi)),
         ("docs index", lambda: check_docs_index(settings, oumi)),
         ("job registry", lambda: check_registry(settings)),
+        ("engine worker", lambda: check_worker(settings)),
         ("engines", lambda: check_engines(settings.skypilot_dir)),
         ("skypilot", check_skypilot),
         ("clouds", lambda: check_clouds(settings.skypilot_dir)),
