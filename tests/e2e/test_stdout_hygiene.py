@@ -71,4 +71,8 @@ def test_skypilot_prints_do_not_corrupt_the_stream(tmp_path: Path, skypilot_api:
     for line in stdout_lines:
         message = json.loads(line)  # every line on fd 1 parses as JSON-RPC
         assert message.get("jsonrpc") == "2.0"
-    assert "Checking credentials" in stderr or "infra" in stderr, "SkyPilot printed nothing?"
+    # SkyPilot ran in the engine worker: what it printed went to the worker's log.
+    printed = stderr + "".join(
+        log.read_text() for log in (tmp_path / "state" / "worker").glob("*/worker.log")
+    )
+    assert "Checking credentials" in printed or "infra" in printed, "SkyPilot printed nothing?"

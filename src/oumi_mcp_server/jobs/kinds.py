@@ -38,7 +38,8 @@ class CloudKind:
     syncs_working_dir: bool  # the working dir is copied to where the job runs
     logs: LogSource
     failure_tails: bool  # a failed job's status shows its output tails (read within limits)
-    jobs_live_in_server: bool  # the cloud's job table lives in the server process's memory
+    # Its job table lives in the memory of the process that runs oumi.launcher (the worker).
+    jobs_live_in_server: bool
     clusters_from_connections: bool  # clusters are configured connections, built per cluster
     sbatch_script: bool  # the job config becomes an sbatch script (#SBATCH lines, time limit)
     accounting_lags: bool  # a job just submitted may be missing from the listing for a moment

@@ -98,5 +98,5 @@ class LauncherStatus:
             JobState.UNKNOWN,
             f"oumi.launcher no longer knows job {record.launcher_job_id} on "
             f"{record.cloud}/{record.cluster_name} (the cluster was deleted, or oumi's local "
-            "cloud forgot it when its server process exited).",
+            "cloud forgot it when the engine worker that ran it exited).",
         )
