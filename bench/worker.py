@@ -28,6 +28,7 @@ import statistics
 import sys
 import tempfile
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -53,9 +54,12 @@ def ours(state: Path, **extra: str) -> StdioServerParameters:
 
 
 def local_job(project: Path, run: str) -> str:
-    config = {"name": "bench", "resources": {"cloud": "local"}, "run": run}
-    write_yaml(project / "configs" / "job.yaml", config)
-    return "configs/job.yaml"
+    """A job config of its own (servers of one run write theirs at once)."""
+    name = f"job-{uuid.uuid4().hex[:8]}.yaml"
+    write_yaml(
+        project / "configs" / name, {"name": "bench", "resources": {"cloud": "local"}, "run": run}
+    )
+    return f"configs/{name}"
 
 
 async def info(client: Client) -> dict[str, Any]:
@@ -140,17 +144,26 @@ async def memory_competitor(script: Path, root: Path, servers: int, settle_s: fl
     async def one() -> None:
         async with Client(parameters, mode="legacy", read_timeout_seconds=300) as client:
             connected = time.monotonic()
-            tools = {tool.name: tool for tool in (await client.list_tools()).tools}
-            if "validate_config" in tools:
-                schema = tools["validate_config"].input_schema.get("properties", {})
-                arguments: dict[str, Any] = {"config": str(project / "configs" / "train.yaml")}
-                if "task_type" in schema:
-                    arguments["task_type"] = "training"
-                if "client_cwd" in schema:
-                    arguments["client_cwd"] = str(project)
-                await client.call_tool("validate_config", arguments)
-            if "list_jobs" in tools:
-                await client.call_tool("list_jobs", {})
+            await client.list_tools()
+            # The same session as ours, through its tools of the same names (answers unchecked).
+            await client.call_tool(
+                "validate_config",
+                {
+                    "config": "configs/train.yaml",
+                    "task_type": "training",
+                    "client_cwd": str(project),
+                },
+            )
+            await client.call_tool(
+                "run_oumi_job",
+                {
+                    "config_path": local_job(project, "echo bench"),
+                    "command": "train",
+                    "client_cwd": str(project),
+                    "dry_run": False,
+                },
+            )
+            await client.call_tool("list_jobs", {})
             await anyio.sleep(max(0.0, settle_s - (time.monotonic() - connected)))
             pid = [p for p in psutil.Process().children() if str(script) in " ".join(p.cmdline())]
             measured.append(sum(p.memory_info().rss for p in pid[-1:]) / MB)
@@ -235,6 +248,7 @@ async def hang(root: Path) -> None:
         job_id = await session(client, project)
         await call(client, "get_job_status", {"job_id": job_id})
         pid = (await info(client))["pid"]
+        await anyio.sleep(3.0)  # the server's own background start is over
         threads = psutil.Process(pid).num_threads()
         hang_file.write_text("status\n")
         started = time.perf_counter()
@@ -244,7 +258,9 @@ async def hang(root: Path) -> None:
         started = time.perf_counter()
         await call(client, "get_job_status", {"job_id": job_id})
         after = time.perf_counter() - started
-        await anyio.sleep(1.0)
+        deadline = time.monotonic() + 5.0  # the timed-out call's thread ends with its deadline
+        while psutil.Process(pid).num_threads() > threads and time.monotonic() < deadline:
+            await anyio.sleep(0.2)
         grown = psutil.Process(pid).num_threads() - threads
     print(
         f"hanging status (deadline 2 s): answered in {hung:.2f} s; next call {after:.2f} s "

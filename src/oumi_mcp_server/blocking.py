@@ -42,12 +42,20 @@ def start_in_thread(fn: Callable[[], T], *, name: str) -> Future[T]:
 
 
 async def _await_within(future: Future[T], timeout_s: float, what: str, next_step: str) -> T:
+    waited = asyncio.wrap_future(future)
     try:
-        return await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(future)), timeout_s)
+        return await asyncio.wait_for(asyncio.shield(waited), timeout_s)
     except TimeoutError:
+        # Nobody waits for it any more: its late error is dropped, not logged as unretrieved.
+        waited.add_done_callback(_drop_outcome)
         raise EngineTimeoutError(
             f"{what} did not answer within {timeout_s:g} s.", next_step=next_step
         ) from None
+
+
+def _drop_outcome(waited: asyncio.Future[T]) -> None:
+    if not waited.cancelled():
+        waited.exception()
 
 
 async def run_blocking(
