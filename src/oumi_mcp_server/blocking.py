@@ -9,6 +9,7 @@ to finish on its own (a thread cannot be killed; its result is dropped).
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import threading
 from collections.abc import Callable, Hashable
 from concurrent.futures import Future
@@ -32,7 +33,10 @@ def _start_thread(fn: Callable[[], T], name: str) -> Future[T]:
         except BaseException as exc:  # handed to the awaiting caller
             future.set_exception(exc)
 
-    threading.Thread(target=target, name=name, daemon=True).start()
+    # In the caller's context: what the call is doing (call_progress) and the warnings it
+    # logs reach the call's client from this thread too.
+    context = contextvars.copy_context()
+    threading.Thread(target=context.run, args=(target,), name=name, daemon=True).start()
     return future
 
 

@@ -95,7 +95,13 @@ async def test_a_hanging_launcher_call_costs_one_deadline_and_a_killed_worker_no
     job = local_job_config(project, "echo never-run: the engines are fakes")
     hang_file = tmp_path / "hang"
     parameters = stdio_parameters(tmp_path, **fake_engine_env(hang_file))
-    async with Client(parameters, mode="legacy") as client:
+    heard: list[str] = []
+
+    async def on_message(message: Any) -> None:
+        if getattr(message, "method", "") == "notifications/message":
+            heard.append(str(message.params.data))
+
+    async with Client(parameters, mode="legacy", message_handler=on_message) as client:
         launched = await call(
             client,
             "run_oumi_job",
@@ -132,7 +138,10 @@ async def test_a_hanging_launcher_call_costs_one_deadline_and_a_killed_worker_no
         assert await thread_count_settles_to(server, threads) <= threads
 
         os.kill(info["engine_worker"]["pid"], signal.SIGKILL)
+        heard.clear()
         status = await call(client, "get_job_status", {"job_id": job_id})
         assert status["state"] == "running", status
+        # The session says what happened, beside the answer.
+        assert any("ended unexpectedly" in said for said in heard), heard
         listed = await call(client, "list_jobs", {})
         assert job_id in [row["job_id"] for row in listed["jobs"]]

@@ -34,6 +34,7 @@ from oumi_mcp_server.worker.place import WorkerPlace
 
 logger = logging.getLogger(__name__)
 
+DIED = "killed, out of memory or crashed"
 START_TIMEOUT_S = 60.0
 START_POLL_S = 0.02
 WORKER_MODULE = "oumi_mcp_server.worker"
@@ -144,11 +145,9 @@ class WorkerClient:
                 next_step="Try again; if it keeps timing out, doctor shows the worker and "
                 f"its log ({self.place.log}).",
             ) from None
-        except (EOFError, ConnectionError) as exc:
-            self._record_restart(f"it stopped during {op} ({exc})", self._identity_pid())
-            raise WorkerDiedError(
-                "the worker process ended (killed, out of memory or crashed)"
-            ) from None
+        except (EOFError, ConnectionError):
+            self._record_restart(f"it stopped during {op} ({DIED})", self._identity_pid())
+            raise WorkerDiedError(f"the worker process ended ({DIED})") from None
         finally:
             sock.close()
         if status == "error":
@@ -192,6 +191,9 @@ class WorkerClient:
 
     def _spawn_worker(self) -> socket.socket:
         place = self.place
+        gone = self._identity_pid()
+        if gone is not None:  # a worker that exits on its own removes its identity first
+            self._record_restart(f"it had ended unexpectedly ({DIED})", gone)
         with contextlib.suppress(FileNotFoundError):
             place.socket.unlink()
         command = [
@@ -289,11 +291,16 @@ class WorkerClient:
         self._drop_presence()
 
     def _record_restart(self, reason: str, pid: int | None) -> None:
-        logger.warning("Engine worker %s replaced: %s", pid, reason)
+        """Say why the worker ``pid`` is replaced (the log, the call's client, doctor), and
+        forget its identity so that the next start does not report it again."""
+        logger.warning("The engine worker (pid %s) is replaced: %s.", pid, reason)
         note = {"at": time.time(), "reason": reason, "pid": pid, "by_server": os.getpid()}
         with contextlib.suppress(OSError):
             self.place.root.mkdir(parents=True, exist_ok=True, mode=0o700)
             self.place.last_restart_file.write_text(json.dumps(note))
+        if pid is not None and self._identity_pid() == pid:  # not a newer worker's
+            with contextlib.suppress(FileNotFoundError):
+                self.place.identity_file.unlink()
 
     def _drop_presence(self) -> None:
         presence, self._presence = self._presence, None
