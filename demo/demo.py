@@ -6,6 +6,7 @@ Run with ``make demo``. Each step prints what a person would want to see.
 from __future__ import annotations
 
 import base64
+import json
 import os
 import sys
 import tempfile
@@ -216,6 +217,17 @@ async def launcher_loop(client: Client, project: Path) -> None:
         await client.call_tool("get_job_metrics", {"job_id": job_id, "chart": False})
     )
     show(f"get_job_metrics: {metrics.get('summary', {}).get('note') or metrics.get('note')}")
+
+    heading("19. The engine worker: oumi, torch and SkyPilot ran outside the server")
+    info = json.loads((await client.read_resource("server://info")).contents[0].text)  # type: ignore[union-attr]
+    worker = info["engine_worker"]
+    heavy = [name for name in info["heavy_modules_loaded"] if name != "huggingface_hub"]
+    show(f"server pid {info['pid']}: engine modules loaded {heavy or 'none'}")
+    if worker.get("running"):
+        show(
+            f"engine worker pid {worker['pid']}: {worker['rss_mb']:.0f} MB, "
+            f"{worker['clients']} client(s), {worker['calls']} calls, up {worker['uptime_s']:.0f} s"
+        )
 
 
 async def main() -> None:

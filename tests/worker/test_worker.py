@@ -17,7 +17,12 @@ import pytest
 
 from oumi_mcp_server.errors import EngineTimeoutError, InvalidArgumentError, OumiMcpError
 from oumi_mcp_server.worker import wire
-from oumi_mcp_server.worker.client import EngineCallError, WorkerClient, WorkerDiedError
+from oumi_mcp_server.worker.client import (
+    LOG_ROTATE_BYTES,
+    EngineCallError,
+    WorkerClient,
+    WorkerDiedError,
+)
 from oumi_mcp_server.worker.engines import ENGINES_ENV, EngineSet
 from oumi_mcp_server.worker.host import WorkerHost, serve_in_thread
 from oumi_mcp_server.worker.place import WorkerPlace
@@ -81,14 +86,18 @@ def test_servers_with_one_key_share_one_worker_and_another_environment_gets_its_
     assert other.place.key != first.place.key
 
 
-def test_the_socket_and_the_folder_are_the_users_alone(
+def test_the_socket_and_the_folder_are_the_users_alone_and_a_big_log_is_rotated(
     tmp_path: Path, hang_file: Path, clients: list[WorkerClient]
 ) -> None:
     client = client_for(tmp_path, worker_env(hang_file))
     clients.append(client)
+    client.place.make()
+    client.place.log.write_bytes(b"x" * (LOG_ROTATE_BYTES + 1))
     client.call("launcher.clouds", deadline_s=CALL_S)
     assert stat.S_IMODE(client.place.socket.stat().st_mode) == 0o600
     assert stat.S_IMODE(client.place.root.stat().st_mode) == 0o700
+    assert client.place.log.with_name("worker.log.1").stat().st_size > LOG_ROTATE_BYTES
+    assert client.place.log.stat().st_size < 10_000
 
 
 def test_a_call_that_hangs_errors_at_its_deadline_and_the_next_gets_a_new_worker(

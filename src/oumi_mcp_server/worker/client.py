@@ -37,6 +37,7 @@ logger = logging.getLogger(__name__)
 DIED = "killed, out of memory or crashed"
 START_TIMEOUT_S = 60.0
 START_POLL_S = 0.02
+LOG_ROTATE_BYTES = 5 * 1024 * 1024
 WORKER_MODULE = "oumi_mcp_server.worker"
 
 
@@ -207,6 +208,7 @@ class WorkerClient:
             "--idle-s",
             str(self._idle_s),
         ]
+        _rotate(place.log)
         with place.log.open("ab") as log:
             process = subprocess.Popen(
                 command,
@@ -337,6 +339,13 @@ class WorkerClient:
         """This server is done: its presence ends (the worker may then idle out)."""
         self._closed = True
         self._drop_presence()
+
+
+def _rotate(log: Path) -> None:
+    """Keep one earlier log once a log is over LOG_ROTATE_BYTES (a worker appends to it)."""
+    with contextlib.suppress(OSError):
+        if log.stat().st_size > LOG_ROTATE_BYTES:
+            log.replace(log.with_name(log.name + ".1"))
 
 
 def _tail(path: Path, lines: int = 5) -> str:
