@@ -214,6 +214,7 @@ async def test_list_jobs_shows_hand_submitted_jobs_and_an_unreachable_cluster_as
     try:
         unreachable = "nobody@127.0.0.2"
         env = slurm_env(cluster, connections=f"{cluster},{unreachable}")
+        env["OUMI_MCP_WORKER_IDLE_S"] = "1"
         async with Client(stdio_parameters(tmp_path, **env), mode="legacy") as client:
             listed = await call(client, "list_jobs", {"status": "all", "limit": 1000})
             rows = [row for row in listed["jobs"] if row["launcher_job_id"] == submitted]
@@ -222,13 +223,19 @@ async def test_list_jobs_shows_hand_submitted_jobs_and_an_unreachable_cluster_as
             warnings = [w for w in listed["warnings"] if w["cluster_name"] == unreachable]
             assert len(warnings) == 1 and warnings[0]["cloud"] == "slurm", listed["warnings"]
             assert "ssh" in warnings[0]["next_step"]
-        # The server closed the ssh master oumi opened (it would outlive it by hours).
-        check = subprocess.run(
-            ["ssh", "-o", "ControlPath=~/.ssh/control-%h-%p-%r", "-O", "check", cluster],
-            capture_output=True,
-            timeout=10,
-            check=False,
-        )
+        # The engine worker, leaving a second after its last server, closed the ssh master
+        # oumi opened in it (it would outlive it by hours).
+        deadline = time.monotonic() + 20
+        while True:
+            check = subprocess.run(
+                ["ssh", "-o", "ControlPath=~/.ssh/control-%h-%p-%r", "-O", "check", cluster],
+                capture_output=True,
+                timeout=10,
+                check=False,
+            )
+            if check.returncode != 0 or time.monotonic() > deadline:
+                break
+            await anyio.sleep(0.5)
         assert check.returncode != 0, check.stderr
     finally:
         ssh(cluster, f"scancel {submitted} || true")

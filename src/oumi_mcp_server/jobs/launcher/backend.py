@@ -182,7 +182,8 @@ class LauncherBackend:
         return stop_leftovers(record.job_id, self.limits.survivor_grace_s)
 
     async def close(self) -> None:
-        """End the ssh masters oumi opened to Slurm clusters (they outlive us by hours)."""
+        """End the ssh masters oumi opened to Slurm clusters in this process (they outlive
+        it by hours); the engine worker ends its own when it leaves."""
         closed = await run_blocking(
             slurm_clusters().close, timeout_s=30.0, what="Closing the Slurm ssh masters"
         )
