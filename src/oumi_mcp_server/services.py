@@ -170,14 +170,10 @@ class Services:
             timeout_s=SKYPILOT_RECORD_TIMEOUT_S,
             cache_s=0.0,
         )
-        cloud_checker = cloud_checker or (
-            CloudChecker(
-                engines.enabled_clouds,
-                timeout_s=settings.cloud_check_timeout_s,
-                cache_s=CLOUD_CHECK_CACHE_S,
-            )
-            if engines.enabled_clouds is not None
-            else CloudChecker(timeout_s=settings.cloud_check_timeout_s, cache_s=CLOUD_CHECK_CACHE_S)
+        cloud_checker = cloud_checker or CloudChecker(
+            engines.enabled_clouds,
+            timeout_s=settings.cloud_check_timeout_s,
+            cache_s=CLOUD_CHECK_CACHE_S,
         )
         library = library or LibraryService(settings)
         roots = config_roots(settings)

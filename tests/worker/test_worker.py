@@ -184,9 +184,9 @@ def in_process(tmp_path: Path) -> Iterator[Callable[[EngineSet], WorkerClient]]:
     hosts: list[WorkerHost] = []
 
     def serve(engines: EngineSet) -> WorkerClient:
-        socket_path = tmp_path / "w.sock"
-        hosts.append(serve_in_thread(engines, socket_path))
-        place = WorkerPlace(root=tmp_path / "worker", key="test", socket_path=socket_path)
+        place = WorkerPlace(root=tmp_path / "worker", key="test")
+        place.make()
+        hosts.append(serve_in_thread(engines, place.socket))
         return WorkerClient(place, idle_s=60.0, spawn=False)
 
     yield serve

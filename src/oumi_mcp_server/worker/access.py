@@ -9,11 +9,9 @@ a Pricer, the validator, the cloud check, SkyPilot's upload rule and the warm-up
 
 from __future__ import annotations
 
-import contextlib
 import os
-import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -33,9 +31,9 @@ if TYPE_CHECKING:
 @dataclass
 class EngineAccess:
     launcher: Callable[[], LauncherEngine]
-    pricer: Pricer | None  # None: SkyPilot's catalogs in this process
+    pricer: Pricer
     validate: ValidateDocument
-    enabled_clouds: Callable[[], list[str]] | None  # None: `sky check` in this process
+    enabled_clouds: Callable[[], list[str]]
     excluded_files: Callable[[Path], list[str]]
     warm_up: Callable[[], None]
     worker: WorkerClient | None = None
@@ -54,31 +52,19 @@ class EngineAccess:
 
 
 def in_process(launcher: LauncherEngine | None = None) -> EngineAccess:
-    """The engines in this process (oumi is imported here on first use)."""
-    from oumi_mcp_server.preflight.paths_check import skypilot_excluded_files
-    from oumi_mcp_server.validation.engine import validate_document
+    """The engines in this process (oumi is imported here on first use); ``launcher``
+    replaces oumi.launcher (a test's fake)."""
+    from oumi_mcp_server.worker.engines import real_engine_set
 
-    def engine() -> LauncherEngine:
-        if launcher is not None:
-            return launcher
-        from oumi_mcp_server.jobs.launcher.engine import OumiLauncherEngine
-
-        return OumiLauncherEngine()
-
-    def warm_up() -> None:
-        from oumi_mcp_server.engines import load
-        from oumi_mcp_server.validation.engine import warm_up_oumi
-
-        warm_up_oumi()
-        load("oumi.launcher")
-
+    engines = real_engine_set()
+    chosen = launcher or engines.launcher
     return EngineAccess(
-        launcher=engine,
-        pricer=None,
-        validate=validate_document,
-        enabled_clouds=None,
-        excluded_files=skypilot_excluded_files,
-        warm_up=warm_up,
+        launcher=lambda: chosen,
+        pricer=engines.pricer,
+        validate=engines.validate,
+        enabled_clouds=engines.enabled_clouds,
+        excluded_files=engines.excluded_files,
+        warm_up=engines.warm_up,
     )
 
 
@@ -111,17 +97,13 @@ def worker_process(settings: Settings) -> EngineAccess:
 
 
 def worker_in_this_process(settings: Settings, engines: EngineSet) -> EngineAccess:
-    """A worker served by a thread of this process, on ``engines`` (tests)."""
+    """A worker served by a thread of this process, on ``engines`` (tests), at the socket
+    a process worker of this state dir would have."""
     from oumi_mcp_server.worker.host import serve_in_thread
 
     place = WorkerPlace.of(settings.state_dir)
     place.make()
-    socket_dir = Path(tempfile.mkdtemp(prefix="oumi-mcp-worker-"))
-    socket_path = socket_dir / "socket"
-    host = serve_in_thread(engines, socket_path)
-    client = WorkerClient(replace(place, socket_path=socket_path), idle_s=float("inf"), spawn=False)
-    access = through(client, settings)
+    host = serve_in_thread(engines, place.socket)
+    access = through(WorkerClient(place, idle_s=float("inf"), spawn=False), settings)
     access.host = host
-    with contextlib.suppress(OSError):
-        os.chmod(socket_dir, 0o700)
     return access

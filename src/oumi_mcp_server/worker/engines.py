@@ -10,21 +10,16 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from oumi_mcp_server.jobs.launcher.engine import LauncherEngine
     from oumi_mcp_server.jobs.pricing import Pricer
-    from oumi_mcp_server.validation.documents import ConfigDocument
-    from oumi_mcp_server.validation.kinds import ConfigKind
-    from oumi_mcp_server.validation.problems import Problem
+    from oumi_mcp_server.validation.engine import ValidateDocument
 
 ENGINES_ENV = "OUMI_MCP_WORKER_ENGINES"
-ValidateDocument = Callable[
-    ["ConfigKind", "ConfigDocument", Path], "tuple[list[Problem], list[Problem]]"
-]
 
 
 def _no_live_jobs() -> int:
@@ -46,7 +41,6 @@ class EngineSet:
     # Jobs that live in this process (oumi's local cloud): the worker stays while any run.
     live_jobs: Callable[[], int] = _no_live_jobs
     close: Callable[[], None] = _nothing
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def operation(self, name: str) -> Callable[..., Any]:
         part, _, method = name.partition(".")

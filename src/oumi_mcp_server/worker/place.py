@@ -84,7 +84,6 @@ class WorkerPlace:
 
     root: Path
     key: str
-    socket_path: Path | None = None  # an in-process worker's, elsewhere
 
     @classmethod
     def of(cls, state_dir: Path, environ: Mapping[str, str] | None = None) -> WorkerPlace:
@@ -96,8 +95,6 @@ class WorkerPlace:
     def socket(self) -> Path:
         """In the worker's folder; in a private folder of the temp dir when that path is
         too long for a unix socket."""
-        if self.socket_path is not None:
-            return self.socket_path
         near = self.root / "socket"
         if len(str(near)) <= MAX_SOCKET_PATH:
             return near
