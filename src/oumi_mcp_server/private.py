@@ -33,6 +33,12 @@ def open_private(path: Path, flags: int) -> int:
     return descriptor
 
 
+def write_private_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` (replacing it), the file 0600."""
+    with os.fdopen(open_private(path, os.O_WRONLY | os.O_TRUNC), "w", encoding="utf-8") as out:
+        out.write(text)
+
+
 def make_private(path: Path) -> None:
     """Make an existing file 0600 (best effort: a missing file is left alone)."""
     with contextlib.suppress(FileNotFoundError, PermissionError):

@@ -96,6 +96,8 @@ def test_the_socket_and_the_folder_are_the_users_alone_and_a_big_log_is_rotated(
     client.call("launcher.clouds", deadline_s=CALL_S)
     assert stat.S_IMODE(client.place.socket.stat().st_mode) == 0o600
     assert stat.S_IMODE(client.place.root.stat().st_mode) == 0o700
+    for written in (client.place.log, client.place.identity_file):
+        assert stat.S_IMODE(written.stat().st_mode) == 0o600, written
     assert client.place.log.with_name("worker.log.1").stat().st_size > LOG_ROTATE_BYTES
     assert client.place.log.stat().st_size < 10_000
 

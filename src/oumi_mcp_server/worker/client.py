@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from oumi_mcp_server.errors import EngineTimeoutError, EngineUnavailableError, OumiMcpError
+from oumi_mcp_server.private import open_private, private_dir, write_private_text
 from oumi_mcp_server.worker import wire
 from oumi_mcp_server.worker.operations import READS, WRITE_CHECKS
 from oumi_mcp_server.worker.place import WorkerPlace
@@ -209,7 +210,7 @@ class WorkerClient:
             str(self._idle_s),
         ]
         _rotate(place.log)
-        with place.log.open("ab") as log:
+        with os.fdopen(open_private(place.log, os.O_WRONLY | os.O_APPEND), "ab") as log:
             process = subprocess.Popen(
                 command,
                 stdin=subprocess.DEVNULL,
@@ -298,8 +299,8 @@ class WorkerClient:
         logger.warning("The engine worker (pid %s) is replaced: %s.", pid, reason)
         note = {"at": time.time(), "reason": reason, "pid": pid, "by_server": os.getpid()}
         with contextlib.suppress(OSError):
-            self.place.root.mkdir(parents=True, exist_ok=True, mode=0o700)
-            self.place.last_restart_file.write_text(json.dumps(note))
+            private_dir(self.place.root)
+            write_private_text(self.place.last_restart_file, json.dumps(note))
         if pid is not None and self._identity_pid() == pid:  # not a newer worker's
             with contextlib.suppress(FileNotFoundError):
                 self.place.identity_file.unlink()

@@ -21,6 +21,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from oumi_mcp_server.masking import MaskSecretsInLogs
+from oumi_mcp_server.private import write_private_text
 from oumi_mcp_server.worker import wire
 from oumi_mcp_server.worker.engines import ENGINES_ENV, EngineSet, engine_set_from_spec
 from oumi_mcp_server.worker.operations import OPERATIONS
@@ -207,14 +209,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--identity", required=True, type=Path)
     parser.add_argument("--idle-s", type=float, default=600.0)
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s"
-    )
+    handler = logging.StreamHandler(sys.stderr)  # the worker's log file
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(MaskSecretsInLogs())
+    logging.basicConfig(level=logging.INFO, handlers=[handler])
     engines = engine_set_from_spec(os.environ.get(ENGINES_ENV, ""))
     host = WorkerHost(engines, args.socket, idle_s=args.idle_s)
     host.bind()
     identity = {"pid": os.getpid(), "started_at": time.time(), "socket": str(args.socket)}
-    args.identity.write_text(json.dumps(identity))
+    write_private_text(args.identity, json.dumps(identity))
     signal.signal(signal.SIGTERM, lambda *_: host.stop())
     logger.info("Engine worker %d serving on %s", os.getpid(), args.socket)
     try:

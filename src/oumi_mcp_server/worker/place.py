@@ -17,6 +17,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from oumi_mcp_server.private import private_dir
+
 ENGINE_ENV_PREFIXES = (
     "OUMI_",
     "SKY",
@@ -119,7 +121,5 @@ class WorkerPlace:
     def make(self) -> None:
         """Create the worker's folders, private to this user."""
         for folder in {self.root, self.socket.parent}:
-            folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-            if folder.stat().st_uid != os.getuid():
+            if private_dir(folder).stat().st_uid != os.getuid():  # the temp dir's, say
                 raise PermissionError(f"{folder} belongs to another user")
-            folder.chmod(0o700)
