@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import statistics
 import subprocess
 import sys
+import tempfile
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -102,6 +105,20 @@ async def call(client: Client, tool: str, arguments: dict[str, Any]) -> dict[str
     except (ValueError, TypeError):
         return {"text": text}
     return dict(loaded) if isinstance(loaded, dict) else {"value": loaded}
+
+
+async def runs_in_fresh_folders(
+    one_run: Callable[[Path], Awaitable[float]], label: str, default_runs: int = 5
+) -> None:
+    """``--runs`` times ``one_run`` in a fresh folder each; print the median."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=default_runs)
+    args = parser.parse_args()
+    samples = []
+    for _ in range(args.runs):
+        with tempfile.TemporaryDirectory() as folder:
+            samples.append(await one_run(Path(folder)))
+    print(Summary(label, samples).line())
 
 
 def fake_oumi_server(root: Path) -> tuple[StdioServerParameters, Path]:

@@ -11,9 +11,7 @@ The target is two polling intervals.
 
 from __future__ import annotations
 
-import argparse
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -21,7 +19,7 @@ import anyio
 from mcp import Client
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import Summary, call, fake_oumi_server
+from common import call, fake_oumi_server, runs_in_fresh_folders
 
 MAX_HOURS = 0.001
 
@@ -54,16 +52,5 @@ async def one_run(root: Path) -> float:
                 await anyio.sleep(0.1)
 
 
-async def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--runs", type=int, default=5)
-    args = parser.parse_args()
-    samples = []
-    for _ in range(args.runs):
-        with tempfile.TemporaryDirectory() as folder:
-            samples.append(await one_run(Path(folder)))
-    print(Summary("condition met -> stopped_by shown", samples).line())
-
-
 if __name__ == "__main__":
-    anyio.run(main)
+    anyio.run(runs_in_fresh_folders, one_run, "condition met -> stopped_by shown")

@@ -44,6 +44,17 @@ def local_job_config(project: Path, run: str, name: str = "job.yaml") -> Path:
     )
 
 
+async def launch_job_config(client: Client, project: Path, job: Path) -> str:
+    """run_oumi_job(dry_run=false) on a job config of ``project``; the job id."""
+    arguments = {
+        "config_path": str(job.relative_to(project)),
+        "command": "train",
+        "client_cwd": str(project),
+        "dry_run": False,
+    }
+    return str((await call(client, "run_oumi_job", arguments))["job_id"])
+
+
 async def states_until(
     client: Client, job_id: str, wanted: set[str], timeout_s: float = REAL_JOB_TIMEOUT_S
 ) -> tuple[list[str], dict[str, Any]]:

@@ -18,7 +18,7 @@ from mcp import Client
 
 from tests.conftest import stdio_parameters
 from tests.e2e.test_jobs_e2e import call
-from tests.e2e.test_launcher_e2e import local_job_config, states_until
+from tests.e2e.test_launcher_e2e import launch_job_config, local_job_config, states_until
 from tests.project import make_project
 from tests.worker.fakes import HANG_FILE_ENV, REPO, SPEC
 
@@ -43,17 +43,7 @@ async def test_a_session_that_validates_launches_lists_and_reads_logs_keeps_oumi
             client, "validate_config", {"config": "configs/train.yaml", "client_cwd": str(project)}
         )
         assert checked["valid"], checked
-        launched = await call(
-            client,
-            "run_oumi_job",
-            {
-                "config_path": str(job.relative_to(project)),
-                "command": "train",
-                "client_cwd": str(project),
-                "dry_run": False,
-            },
-        )
-        job_id = launched["job_id"]
+        job_id = await launch_job_config(client, project, job)
         seen, status = await states_until(client, job_id, {"completed", "failed"}, 120)
         assert status["state"] == "completed", (seen, status)
         listed = await call(client, "list_jobs", {})
@@ -102,17 +92,7 @@ async def test_a_hanging_launcher_call_costs_one_deadline_and_a_killed_worker_no
             heard.append(str(message.params.data))
 
     async with Client(parameters, mode="legacy", message_handler=on_message) as client:
-        launched = await call(
-            client,
-            "run_oumi_job",
-            {
-                "config_path": str(job.relative_to(project)),
-                "command": "train",
-                "client_cwd": str(project),
-                "dry_run": False,
-            },
-        )
-        job_id = launched["job_id"]
+        job_id = await launch_job_config(client, project, job)
         _, status = await states_until(client, job_id, {"running"}, 30)
         assert status["state"] == "running", status
         info = await server_info(client)

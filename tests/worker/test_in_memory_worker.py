@@ -12,7 +12,7 @@ from oumi_mcp_server.server.app import build_server
 from oumi_mcp_server.services import Services
 from oumi_mcp_server.settings import Settings
 from tests.e2e.test_jobs_e2e import call
-from tests.e2e.test_launcher_e2e import local_job_config
+from tests.e2e.test_launcher_e2e import launch_job_config, local_job_config
 from tests.project import make_project
 from tests.worker.fakes import steady
 
@@ -31,17 +31,7 @@ async def test_launch_status_and_cancel_go_through_a_worker_in_this_process(
             client, "validate_config", {"config": "configs/train.yaml", "client_cwd": str(project)}
         )
         assert checked["valid"] and checked["errors"] == []
-        launched = await call(
-            client,
-            "run_oumi_job",
-            {
-                "config_path": str(job.relative_to(project)),
-                "command": "train",
-                "client_cwd": str(project),
-                "dry_run": False,
-            },
-        )
-        job_id = launched["job_id"]
+        job_id = await launch_job_config(client, project, job)
         status = await call(client, "get_job_status", {"job_id": job_id})
         assert status["state"] in ("launching", "running"), status
         cancelled = await call(client, "cancel_job", {"job_id": job_id})
