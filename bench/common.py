@@ -107,6 +107,18 @@ async def call(client: Client, tool: str, arguments: dict[str, Any]) -> dict[str
     return dict(loaded) if isinstance(loaded, dict) else {"value": loaded}
 
 
+async def launch_train(client: Client, project: Path, **extra: object) -> str:
+    """run_oumi_job(dry_run=false) of the project's configs/train.yaml; the job id."""
+    arguments = {
+        "config_path": "configs/train.yaml",
+        "command": "train",
+        "client_cwd": str(project),
+        "dry_run": False,
+        **extra,
+    }
+    return str((await call(client, "run_oumi_job", arguments))["job_id"])
+
+
 async def runs_in_fresh_folders(
     one_run: Callable[[Path], Awaitable[float]], label: str, default_runs: int = 5
 ) -> None:

@@ -19,7 +19,7 @@ import anyio
 from mcp import Client
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import call, fake_oumi_server, runs_in_fresh_folders
+from common import call, fake_oumi_server, launch_train, runs_in_fresh_folders
 
 MAX_HOURS = 0.001
 
@@ -27,19 +27,9 @@ MAX_HOURS = 0.001
 async def one_run(root: Path) -> float:
     parameters, project = fake_oumi_server(root)
     async with Client(parameters, mode="legacy", read_timeout_seconds=120) as client:
-        launched = await call(
-            client,
-            "run_oumi_job",
-            {
-                "config_path": "configs/train.yaml",
-                "command": "train",
-                "client_cwd": str(project),
-                "dry_run": False,
-                "envs": {"FAKE_OUMI_SLEEP": "120"},
-                "guards": {"max_hours": MAX_HOURS},
-            },
+        job_id = await launch_train(
+            client, project, envs={"FAKE_OUMI_SLEEP": "120"}, guards={"max_hours": MAX_HOURS}
         )
-        job_id = str(launched["job_id"])
         started = None
         with anyio.fail_after(120):
             while True:

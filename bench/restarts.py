@@ -20,26 +20,19 @@ import anyio
 from mcp import Client
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import call, fake_oumi_server, runs_in_fresh_folders
+from common import call, fake_oumi_server, launch_train, runs_in_fresh_folders
 
 
 async def one_run(root: Path) -> float:
     parameters, project = fake_oumi_server(root)
     async with Client(parameters, mode="legacy", read_timeout_seconds=120) as client:
-        launched = await call(
+        job_id = await launch_train(
             client,
-            "run_oumi_job",
-            {
-                "config_path": "configs/train.yaml",
-                "command": "train",
-                "client_cwd": str(project),
-                "dry_run": False,
-                "envs": {"FAKE_OUMI_SLEEP": "2", "FAKE_OUMI_EXIT": "143"},
-                "max_restarts": 1,
-                "restart_on": ["SIGTERM"],
-            },
+            project,
+            envs={"FAKE_OUMI_SLEEP": "2", "FAKE_OUMI_EXIT": "143"},
+            max_restarts=1,
+            restart_on=["SIGTERM"],
         )
-        job_id = str(launched["job_id"])
         ended = None
         with anyio.fail_after(120):
             while True:
