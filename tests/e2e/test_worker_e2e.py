@@ -48,6 +48,11 @@ async def test_a_session_that_validates_launches_lists_and_reads_logs_keeps_oumi
         assert status["state"] == "completed", (seen, status)
         listed = await call(client, "list_jobs", {})
         assert job_id in [row["job_id"] for row in listed["jobs"]]
+        clusters = await call(client, "list_clusters", {})
+        (local,) = [row for row in clusters["clusters"] if job_id in row["our_job_ids"]]
+        assert local["cloud"] == "local" and local["cluster_name"] == status["cluster_name"]
+        assert local["jobs_running"] == 0 and local["idle_minutes"] is not None
+        assert not local["bills_until_stopped"] and not local["warning"], local
         logs = await call(client, "get_job_logs", {"job_id": job_id, "stream": "stdout"})
         assert "hello-from-the-local-cloud" in json.dumps(logs)
         info = await server_info(client)

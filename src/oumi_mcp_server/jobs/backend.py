@@ -19,6 +19,7 @@ from typing import Literal, Protocol, TypeVar
 
 from oumi_mcp_server.jobs.arguments import CheckedArgs
 from oumi_mcp_server.jobs.checks import ConfigSource, NestedConfig
+from oumi_mcp_server.jobs.cluster_list import ClusterSurvey
 from oumi_mcp_server.jobs.logs import LogPage
 from oumi_mcp_server.jobs.models import (
     CheckSummary,
@@ -191,6 +192,12 @@ class LauncherJobs(JobBackend[PlanT], Protocol[PlanT]):
         self, launcher_job_id: str, cloud: str, cluster_name: str
     ) -> JobRecord | JobStatusReport:
         """Our record if we launched that job, else the cloud's status report of it."""
+
+    async def clusters(
+        self, records: Sequence[JobRecord], clouds: Sequence[str] = ()
+    ) -> ClusterSurvey:
+        """The clusters the asked clouds list (``records``: ours, whose clouds and clusters
+        are asked too; ``clouds``: named by the call)."""
 
     async def warm(self, timeout_s: float) -> list[str]:
         """List the clouds list_jobs will ask, each within ``timeout_s``; the sources that

@@ -26,6 +26,7 @@ from oumi_mcp_server.jobs.backend import (
     Observation,
 )
 from oumi_mcp_server.jobs.checks import LaunchChecks
+from oumi_mcp_server.jobs.cluster_list import IdleClock
 from oumi_mcp_server.jobs.diagnosis import DiagnosisMemory
 from oumi_mcp_server.jobs.naming import check_job_id
 from oumi_mcp_server.jobs.pending import PendingLaunches
@@ -79,6 +80,7 @@ class JobServiceBase:
         self._sweeper: asyncio.Task[None] | None = None
         self._pricer = pricer  # prices for quotes and spend (jobs/pricing.py)
         self._quiet: dict[str, tuple[str, float]] = {}  # guards: output seen, since when
+        self._idle = IdleClock()  # clusters: since when each had nothing to run
 
     # -- finding a job and its engine -----------------------------------------------------
 

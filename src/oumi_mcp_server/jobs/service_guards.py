@@ -27,7 +27,7 @@ from oumi_mcp_server.jobs import registry_runs
 from oumi_mcp_server.jobs.backend import Observation
 from oumi_mcp_server.jobs.checks import read_config
 from oumi_mcp_server.jobs.kinds import kind_of
-from oumi_mcp_server.jobs.models import CloudWarning, RunJobResult
+from oumi_mcp_server.jobs.models import RunJobResult
 from oumi_mcp_server.jobs.policies.guards import (
     Guards,
     Progress,
@@ -39,12 +39,11 @@ from oumi_mcp_server.jobs.policies.guards import (
 from oumi_mcp_server.jobs.pricing import Quote
 from oumi_mcp_server.jobs.records import JobRecord
 from oumi_mcp_server.jobs.service_restarts import JobRestarts
-from oumi_mcp_server.jobs.status import JobState, is_terminal
+from oumi_mcp_server.jobs.status import JobState
 from oumi_mcp_server.preflight.models import CostQuote
 
 logger = logging.getLogger(__name__)
 
-IDLE_CLUSTER_MINUTES = 30.0
 PRICE_TIMEOUT_S = 60.0  # the first quote imports sky
 HEALTH_LOG_LINES = 200
 
@@ -115,46 +114,6 @@ class JobGuards(JobRestarts):
     async def keep_own_cluster(self, record: JobRecord) -> None:
         job_id = record.job_id
         await registry_ops.call(lambda: registry_runs.mark_own_cluster(self.registry, job_id))
-
-    async def idle_clusters(
-        self,
-        records: Sequence[JobRecord],
-        observed: dict[str, Observation],
-        now: float | None = None,
-    ) -> list[CloudWarning]:
-        """list_jobs: clusters this server launched (on clouds that bill until stopped)
-        whose jobs all ended at least IDLE_CLUSTER_MINUTES ago; a cluster whose jobs its
-        cloud no longer knows (deleted) is not flagged."""
-        own = await registry_ops.call(lambda: registry_runs.own_clusters(self.registry))
-        groups: dict[tuple[str, str], list[JobRecord]] = {}
-        for record in records:
-            if record.job_id in own and record.cluster_name:
-                groups.setdefault((record.cloud, record.cluster_name), []).append(record)
-        warnings = []
-        now = time.time() if now is None else now
-        for (cloud, cluster), members in groups.items():
-            seen = [observed[record.job_id] for record in members]
-            if not all(is_terminal(observation.state) for observation in seen):
-                continue  # a job runs there, or its cloud no longer knows it
-            last = max(
-                observation.ended_at or record.submitted_at
-                for record, observation in zip(members, seen, strict=True)
-            )
-            idle = (now - last) / 60
-            if idle < IDLE_CLUSTER_MINUTES:
-                continue
-            warnings.append(
-                CloudWarning(
-                    cloud=cloud,
-                    cluster_name=cluster,
-                    error=f"cluster {cluster}, launched by this server, has had no running "
-                    f"job for {idle:.0f} min and still bills.",
-                    next_step=f"Copy outputs out, then stop_cluster(cloud='{cloud}', "
-                    f"cluster_name='{cluster}') or down_cluster.",
-                    kind="idle_cluster",
-                )
-            )
-        return warnings
 
     # -- the loop ------------------------------------------------------------------------
 

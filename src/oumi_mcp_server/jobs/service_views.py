@@ -39,13 +39,13 @@ from oumi_mcp_server.jobs.reports import (
     summary,
 )
 from oumi_mcp_server.jobs.service_base import by_job_id
-from oumi_mcp_server.jobs.service_guards import JobGuards
+from oumi_mcp_server.jobs.service_clusters import JobClusters
 from oumi_mcp_server.jobs.status import JobState
 
 METRICS_TIMEOUT_S = 30.0  # reading (at most 8 MB a file) and drawing
 
 
-class JobViews(JobGuards):
+class JobViews(JobClusters):
     async def exists(self, job_id: str) -> bool:
         """True when ``job_id`` (a valid id, else InvalidArgumentError) names a job of ours."""
         checked = check_job_id(job_id)

@@ -1,4 +1,4 @@
-"""stop_cluster and down_cluster: stop paying for cloud clusters."""
+"""list_clusters, stop_cluster and down_cluster: see what clusters cost, stop paying."""
 
 from typing import Annotated, Any
 
@@ -7,8 +7,9 @@ from mcp.server.mcpserver import Context, MCPServer
 from pydantic import Field
 
 from oumi_mcp_server.answer_model import AnswerModel
+from oumi_mcp_server.jobs.cluster_list import ClusterList
 from oumi_mcp_server.jobs.launcher.clusters import DOWN_EFFECT, ClusterActionResult
-from oumi_mcp_server.server.annotations import mutating
+from oumi_mcp_server.server.annotations import mutating, read_only
 from oumi_mcp_server.server.errors import reported_as_tool_errors
 from oumi_mcp_server.services import Services
 
@@ -34,6 +35,31 @@ async def confirmed_by_user(ctx: Context[Any], cloud: str, cluster_name: str) ->
 
 
 def register(server: MCPServer, services: Services) -> None:
+    @server.tool(
+        annotations=read_only("List clusters", open_world=True),
+        description=(
+            "The clusters oumi.launcher's clouds list (SkyPilot clouds: clusters that are up; "
+            "Slurm: the configured clusters; oumi's local cloud), each with its jobs running, "
+            "its price per hour (the cloud's own, else this server's quote at launch), how long "
+            "it has had no running job and what that idle time cost, and whether this server "
+            "launched it. A cluster that bills until stopped and has idled 30 min is flagged "
+            "first, with the stop_cluster call to end it. Asks the same clouds as list_jobs "
+            "(from the same short cache); a cloud that does not answer is a warning."
+        ),
+    )
+    async def list_clusters(
+        cloud: Annotated[
+            str,
+            Field(
+                description="Only this oumi.launcher cloud (asked even before `sky check` "
+                "enabled it); '' for every cloud list_jobs asks."
+            ),
+        ] = "",
+    ) -> ClusterList:
+        with reported_as_tool_errors("list_clusters"):
+            jobs = await services.job_service()
+            return await jobs.list_clusters(cloud)
+
     @server.tool(
         annotations=mutating("Stop cluster", destructive=False, idempotent=True, open_world=True),
         description=(

@@ -37,6 +37,7 @@ from oumi_mcp_server.jobs.backend import (
     already_finished,
 )
 from oumi_mcp_server.jobs.checks import ConfigSource
+from oumi_mcp_server.jobs.cluster_list import ClusterSurvey
 from oumi_mcp_server.jobs.kinds import kind_of
 from oumi_mcp_server.jobs.launcher.engine import LauncherEngine
 from oumi_mcp_server.jobs.launcher.identity import launched_as, launched_identity, observation_of
@@ -50,7 +51,7 @@ from oumi_mcp_server.jobs.launcher.plan import LauncherPlan, make_plan
 from oumi_mcp_server.jobs.launcher.slurm_checkpoints import newest_remote_checkpoint
 from oumi_mcp_server.jobs.launcher.slurm_clusters import slurm_clusters
 from oumi_mcp_server.jobs.launcher.status import LauncherStatus
-from oumi_mcp_server.jobs.launcher.survey import survey_records, warm_listings
+from oumi_mcp_server.jobs.launcher.survey import survey_clusters, survey_records, warm_listings
 from oumi_mcp_server.jobs.launcher.sync import summarize_sync
 from oumi_mcp_server.jobs.models import JobStatusReport
 from oumi_mcp_server.jobs.os_processes import process_start_time
@@ -211,6 +212,12 @@ class LauncherBackend:
             observe=self.observe,
             clouds=clouds,
         )
+
+    async def clusters(
+        self, records: Sequence[JobRecord], clouds: Sequence[str] = ()
+    ) -> ClusterSurvey:
+        """The clusters the asked clouds list (from the same cached listings): survey.py."""
+        return await survey_clusters(records, listings=self.listings, clouds=clouds)
 
     async def warm(self, timeout_s: float) -> list[str]:
         """Fill the listing cache before the first list_jobs: survey.py."""

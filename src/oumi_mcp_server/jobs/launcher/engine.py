@@ -35,8 +35,10 @@ class LauncherJob:
     state: str  # canonical: queued, launching, running, completed, failed, cancelled
     done: bool
     metadata: str = ""
-    cost_per_hour: float | None = None
+    cost_per_hour: float | None = None  # the cluster's, all nodes (SkyPilot's price)
     exit_code: int | None = None  # where the engine reports one (Slurm)
+    started_at: float | None = None  # epoch seconds, where the engine reports them
+    ended_at: float | None = None
 
 
 class LauncherEngine(Protocol):
@@ -97,9 +99,18 @@ def to_launcher_job(cloud: str, status: Any) -> LauncherJob:
         state=canonical_state(state, str(status.status), bool(status.done)),
         done=bool(status.done),
         metadata=metadata,
-        cost_per_hour=getattr(status, "cost_per_hour", None),
+        cost_per_hour=_number(getattr(status, "cost_per_hour", None)),
         exit_code=exit_code,
+        started_at=_number(getattr(status, "start_at", None)) or None,  # 0: not given
+        ended_at=_number(getattr(status, "end_at", None)) or None,
     )
+
+
+def _number(value: object) -> float | None:
+    """A price or a time the engine gave (a number, not negative), else None."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        return None
+    return float(value)
 
 
 def _job_config(job_config: Mapping[str, Any]) -> Any:

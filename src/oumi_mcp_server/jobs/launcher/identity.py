@@ -79,6 +79,8 @@ def observation_of(job: LauncherJob) -> Observation:
         JobState(job.state),
         f"{where} job {job.id}: {job.status}.{detail}",
         exit_code=job.exit_code,
+        started_at=job.started_at,
+        ended_at=job.ended_at,
         launcher_job_id=job.id,
         cluster_name=job.cluster,
     )

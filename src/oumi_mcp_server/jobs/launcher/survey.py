@@ -15,10 +15,17 @@ import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 
 from oumi_mcp_server.jobs.backend import Observation, Survey
+from oumi_mcp_server.jobs.cluster_list import ClusterSurvey, SeenCluster
 from oumi_mcp_server.jobs.kinds import kind_of
+from oumi_mcp_server.jobs.launcher.engine import LauncherJob
 from oumi_mcp_server.jobs.launcher.foreign import foreign_summary
 from oumi_mcp_server.jobs.launcher.leftovers import Leftovers
-from oumi_mcp_server.jobs.launcher.listing import ALL_CLOUDS, CloudListing, CloudListings
+from oumi_mcp_server.jobs.launcher.listing import (
+    ALL_CLOUDS,
+    CloudListing,
+    CloudListings,
+    Listed,
+)
 from oumi_mcp_server.jobs.launcher.status import LauncherStatus
 from oumi_mcp_server.jobs.models import CloudWarning
 from oumi_mcp_server.jobs.records import JobRecord
@@ -77,18 +84,65 @@ async def survey_records(
             for job in listing.jobs
             if (job.cloud, job.cluster, job.id) not in claimed
         ],
-        warnings=[
-            CloudWarning(
-                cloud=listing.cloud,
-                cluster_name=listing.cluster,
-                error=listing.error,
-                next_step=listing.next_step,
-            )
-            for listing in found
-            if not listing.ok
-        ],
+        warnings=unanswered(found),
         listed=sorted(listing.source for listing in found if listing.ok),
         notes=[listed.note] if listed.note else [],
+    )
+
+
+def unanswered(listings: Sequence[CloudListing]) -> list[CloudWarning]:
+    return [
+        CloudWarning(
+            cloud=listing.cloud,
+            cluster_name=listing.cluster,
+            error=listing.error,
+            next_step=listing.next_step,
+        )
+        for listing in listings
+        if not listing.ok
+    ]
+
+
+async def survey_clusters(
+    records: Sequence[JobRecord], *, listings: CloudListings, clouds: Sequence[str] = ()
+) -> ClusterSurvey:
+    """list_clusters: the clusters every asked cloud lists (those of our jobs too), each
+    with its jobs counted, its cloud's price and the end of its last job."""
+    named = {(record.cloud, record.cluster_name) for record in records if record.cluster_name}
+    ours = sorted({record.cloud for record in records})
+    listed = await listings.list_all(sorted(named), ours=ours, named=clouds)
+    return cluster_survey(listed)
+
+
+def cluster_survey(listed: Listed) -> ClusterSurvey:
+    by_cluster: dict[tuple[str, str], list[LauncherJob]] = {}
+    for listing in listed.listings:
+        if listing.ok and listing.cluster:  # listed cluster by cluster: shown with no job too
+            by_cluster.setdefault((listing.cloud, listing.cluster), [])
+        for job in listing.jobs:
+            by_cluster.setdefault((job.cloud, job.cluster), []).append(job)
+    return ClusterSurvey(
+        [
+            seen_cluster(cloud, cluster, jobs)
+            for (cloud, cluster), jobs in sorted(by_cluster.items())
+        ],
+        warnings=unanswered(listed.listings),
+        listed=sorted(listing.source for listing in listed.listings if listing.ok),
+        notes=[listed.note] if listed.note else [],
+    )
+
+
+def seen_cluster(cloud: str, cluster: str, jobs: Sequence[LauncherJob]) -> SeenCluster:
+    ends = [job.ended_at for job in jobs if job.done]
+    known_ends = [end for end in ends if end is not None]
+    prices = [job.cost_per_hour for job in jobs if job.cost_per_hour is not None]
+    return SeenCluster(
+        cloud=cloud,
+        cluster=cluster,
+        running=sum(1 for job in jobs if not job.done),
+        known=len(jobs),
+        price=prices[0] if prices else None,
+        last_end=max(known_ends) if known_ends and len(known_ends) == len(ends) else None,
     )
 
 

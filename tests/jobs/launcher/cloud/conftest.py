@@ -10,7 +10,11 @@ import pytest
 
 from oumi_mcp_server.jobs.service import JobService
 from oumi_mcp_server.settings import Settings
-from tests.jobs.launcher.cloud.support import RecordingLauncher, job_service_for_engine
+from tests.jobs.launcher.cloud.support import (
+    FixedPricer,
+    RecordingLauncher,
+    job_service_for_engine,
+)
 from tests.launcher_support import FakeLauncher
 from tests.project import make_project
 from tests.skypilot_support import record_sky_check
@@ -49,6 +53,16 @@ async def job_service(settings: Settings, engine: FakeLauncher) -> AsyncIterator
     finally:
         if engine.up_gate is not None:
             engine.up_gate.set()  # never leave a launch thread waiting
+        await jobs.close()
+
+
+@pytest.fixture
+async def priced(settings: Settings, engine: RecordingLauncher) -> AsyncIterator[JobService]:
+    """A job_service whose pricer asks $10 an hour for any accelerator."""
+    jobs = job_service_for_engine(settings, engine, pricer=FixedPricer(10.0))
+    try:
+        yield jobs
+    finally:
         await jobs.close()
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -15,26 +14,14 @@ from oumi_mcp_server.errors import InvalidArgumentError
 from oumi_mcp_server.jobs.arguments import CloudResources
 from oumi_mcp_server.jobs.policies.guards import Guards
 from oumi_mcp_server.jobs.service import JobService
-from oumi_mcp_server.settings import Settings
 from tests.jobs.launcher.cloud.support import (
     CONFIG,
-    FixedPricer,
     RecordingLauncher,
-    job_service_for_engine,
     launch_on_gcp,
 )
 
 pytestmark = pytest.mark.anyio
 A100 = CloudResources(accelerators="A100:1")
-
-
-@pytest.fixture
-async def priced(settings: Settings, engine: RecordingLauncher) -> AsyncIterator[JobService]:
-    jobs = job_service_for_engine(settings, engine, pricer=FixedPricer(10.0))
-    try:
-        yield jobs
-    finally:
-        await jobs.close()
 
 
 async def test_the_dry_run_quotes_the_price_and_the_bound(
