@@ -2,9 +2,10 @@
 
     .venv/bin/python bench/dry_run.py [--runs 20] [--before-src DIR]
 
-Two requests on a small project, each validated with the real oumi (imported
-once, before timing): a training config run here (our process backend), and a
-job config on oumi.launcher's local cloud (the launcher path, no SkyPilot).
+Three requests on a small project, each validated with the real oumi (imported
+once, before timing): a training config run here (our process backend), a job
+config on oumi.launcher's local cloud (the launcher path, no SkyPilot), and the
+training config with guards (its price and the estimate of its length).
 With --before-src DIR, a server importing another checkout's src/ (for example
 the previous commit, from `git worktree add /tmp/before HEAD~1`) answers the
 same requests, call for call alternating with this one.
@@ -47,6 +48,11 @@ def requests(project: Path) -> dict[str, dict[str, Any]]:
     return {
         "training config, run here": {**common, "config_path": "configs/train.yaml"},
         "job config, launcher local cloud": {**common, "config_path": "jobs/local_job.yaml"},
+        "training config with guards (price and estimate)": {
+            **common,
+            "config_path": "configs/train.yaml",
+            "guards": {"max_hours": 2},
+        },
     }
 
 

@@ -131,7 +131,7 @@ async def job_loop(client: Client, work: Path) -> None:
     )
     show(
         f"with guards {guards}: ${cost['total_hourly_usd']:.2f}/h, at most "
-        f"${cost['estimated_total_usd']:.2f} for max_hours=2 ({cost['source'][:40]})"
+        f"${cost['max_total_usd']:.2f} for max_hours=2 ({cost['source'][:40]})"
     )
 
     heading("12. run_oumi_job(dry_run=false): launch for real")

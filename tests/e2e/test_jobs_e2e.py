@@ -258,7 +258,16 @@ async def test_a_subscribed_client_hears_the_real_training_finish_and_reads_its_
         assert status["state"] == "completed", status
         result = await client.call_tool("get_job_metrics", {"job_id": job_id})
         assert not result.is_error, result.content
+        # The speed just read estimates a longer run of the same config here.
+        longer = launch_arguments(
+            config, project, dry_run=True, overrides=["training.max_steps=360000"]
+        )
+        cost = (await call(client, "run_oumi_job", {**longer, "guards": {"max_hours": 1}}))["cost"]
     answer = dict(result.structured_content or {})
+    rate = answer["summary"]["steps_per_second"]
+    assert rate and cost["estimated_hours"] == pytest.approx(360000 / rate / 3600, rel=0.01)
+    assert job_id in cost["estimate_basis"] and "this machine" in cost["estimate_basis"]
+    assert cost["estimated_total_usd"] == 0.0  # this machine costs 0 unless priced
     written = (project / "output" / "tiny" / "metrics_rank0000.jsonl").read_text()
     records = [
         json.loads(line)

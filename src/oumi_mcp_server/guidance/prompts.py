@@ -59,7 +59,7 @@ def move_to_cloud(config_path: str, cloud: str = "slurm", cluster_name: str = ""
 
 1. Read guidance with get_guidance topic=cloud-launch.
 2. pre_flight_check the config for cloud={cloud or "slurm"}: which paths sync with my project, which are not reachable there, credentials, and what the cloud needs.
-3. run_oumi_job with cloud={cloud or "slurm"}{f", cluster_name={cluster_name}" if cluster_name else ""} as a dry run: show me the job config, the files that would be synced, resources, the price quote (cost: per hour, nodes, and the total for guards.max_hours) and the teardown reminder.{slurm}
+3. run_oumi_job with cloud={cloud or "slurm"}{f", cluster_name={cluster_name}" if cluster_name else ""} as a dry run: show me the job config, the files that would be synced, resources, the price quote (cost: per hour, nodes, the most for guards.max_hours, and estimated_hours/estimated_total_usd when a short run there measured the speed) and the teardown reminder.{slurm}
 4. Propose guards (max_hours, max_cost_usd, stall_minutes, stop_on_nan, on_trip) and, for long runs, max_restarts; launch with dry_run=false only after I agree; then follow it with get_job_status (spend so far, health) and get_job_logs.
 5. When it ends: copy the outputs out, show me list_clusters (what each cluster costs per hour and how long it has idled), then offer stop_cluster or down_cluster (never without my confirmation)."""
 

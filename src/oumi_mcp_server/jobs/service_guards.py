@@ -24,10 +24,11 @@ from oumi_mcp_server.blocking import run_blocking
 from oumi_mcp_server.errors import InvalidArgumentError, OumiMcpError
 from oumi_mcp_server.jobs import registry as registry_ops
 from oumi_mcp_server.jobs import registry_runs
+from oumi_mcp_server.jobs.acceptance import Request
 from oumi_mcp_server.jobs.backend import Observation
 from oumi_mcp_server.jobs.checks import read_config
 from oumi_mcp_server.jobs.kinds import kind_of
-from oumi_mcp_server.jobs.models import RunJobResult
+from oumi_mcp_server.jobs.models import JobMetricsReport, RunJobResult
 from oumi_mcp_server.jobs.policies.guards import (
     Guards,
     Progress,
@@ -38,14 +39,27 @@ from oumi_mcp_server.jobs.policies.guards import (
 )
 from oumi_mcp_server.jobs.pricing import Quote
 from oumi_mcp_server.jobs.records import JobRecord
+from oumi_mcp_server.jobs.rundir import RunDir
 from oumi_mcp_server.jobs.service_restarts import JobRestarts
 from oumi_mcp_server.jobs.status import JobState
+from oumi_mcp_server.jobs.throughput import (
+    HARDWARE_FILE,
+    THROUGHPUT_FILE,
+    TRAIN_COMMAND,
+    Estimate,
+    Hardware,
+    Measured,
+    estimate,
+    hardware_of,
+    planned_steps,
+)
 from oumi_mcp_server.preflight.models import CostQuote
 
 logger = logging.getLogger(__name__)
 
 PRICE_TIMEOUT_S = 60.0  # the first quote imports sky
 HEALTH_LOG_LINES = 200
+MEASURED_JOBS_LOOKED_AT = 20  # the newest runs of the same config looked at for a speed
 
 
 class JobGuards(JobRestarts):
@@ -54,9 +68,65 @@ class JobGuards(JobRestarts):
 
     # -- quotes ------------------------------------------------------------------------
 
-    async def quote(self, result: RunJobResult, guards: Guards | None) -> CostQuote | None:
-        """The dry run's (and the launch's) price: from the job config the launch runs."""
-        return await self._quote(result.job_config or {}, result.cloud, guards)
+    async def quote(
+        self, result: RunJobResult, guards: Guards | None, request: Request
+    ) -> CostQuote | None:
+        """The dry run's (and the launch's) price: from the job config the launch runs;
+        for a training, how long it will take where a throughput was measured."""
+        cost = await self._quote(result.job_config or {}, result.cloud, guards)
+        if cost is None or request.args.command != TRAIN_COMMAND:
+            return cost
+        source = await read_config(request.config_path, request.client_cwd, self._config_roots)
+        if source.is_job_config:
+            return cost  # its run block says what runs
+        hardware = hardware_of(result.cloud, result.job_config)
+        steps = planned_steps(source.document.data, request.args.overrides)
+        measured = await self._measured(result, hardware) if steps else None
+        return with_estimate(cost, estimate(steps, measured, hardware))
+
+    async def _measured(self, result: RunJobResult, hardware: Hardware) -> Measured | None:
+        """The newest throughput measured by a job of the same config and command on the
+        same hardware (throughput.py)."""
+        records = await registry_ops.call(self.registry.all)
+        same = [
+            record
+            for record in records
+            if record.config_path == result.config_path and record.command == result.command
+        ][:MEASURED_JOBS_LOOKED_AT]
+
+        def newest() -> Measured | None:
+            for record in same:
+                run_dir = RunDir.of(record)
+                if Hardware.from_dict(run_dir.read(HARDWARE_FILE)) != hardware:
+                    continue
+                measured = Measured.from_dict(run_dir.read(THROUGHPUT_FILE), record.job_id)
+                if measured is not None:
+                    return measured
+            return None
+
+        return await run_blocking(newest, timeout_s=10.0, what="Reading measured throughputs")
+
+    async def keep_hardware(self, record: JobRecord, result: RunJobResult) -> None:
+        """A launch keeps the hardware it asked for, for later estimates (throughput.py);
+        a failure costs only the estimate, never the launch."""
+        await self._keep(record, HARDWARE_FILE, hardware_of(result.cloud, result.job_config))
+
+    async def keep_throughput(self, record: JobRecord, report: JobMetricsReport) -> None:
+        """get_job_metrics keeps the speed the metrics show, for later estimates."""
+        summary = report.summary
+        if summary is not None and summary.steps_per_second:
+            measured = Measured(summary.steps_per_second, summary.steps_per_second_source)
+            await self._keep(record, THROUGHPUT_FILE, measured)
+
+    async def _keep(self, record: JobRecord, name: str, data: Hardware | Measured) -> None:
+        try:
+            await run_blocking(
+                lambda: RunDir.of(record).write(name, data.as_dict()),
+                timeout_s=10.0,
+                what="Writing the job's run dir",
+            )
+        except (OSError, OumiMcpError) as exc:
+            logger.warning("Job %s: %s not kept: %s", record.job_id, name, exc)
 
     async def _quote(
         self, job: Mapping[str, Any], cloud: str, guards: Guards | None
@@ -92,11 +162,11 @@ class JobGuards(JobRestarts):
     def refuse_over_budget(self, guards: Guards | None, cost: CostQuote | None) -> None:
         if guards is None or cost is None:
             return
-        why = launch_refusal(guards, cost.total_hourly_usd)
+        why = launch_refusal(guards, cost.total_hourly_usd, cost.estimated_total_usd)
         if why:
             raise InvalidArgumentError(
                 "guards",
-                f"{why}: the launch would overspend before max_hours.",
+                f"{why}: the launch would overspend.",
                 next_step="Raise max_cost_usd, lower max_hours, or ask for fewer/cheaper "
                 "accelerators (the dry run shows the quote).",
             )
@@ -266,15 +336,25 @@ def cost_quote(quote: Quote, guards: Guards | None) -> CostQuote:
         total_hourly_usd=total,
         gpu_hours_per_hour=quote.gpus * quote.nodes if quote.gpus else None,
         max_hours=bound,
-        estimated_total_usd=round(total * bound, 2) if total is not None and bound else None,
+        max_total_usd=round(total * bound, 2) if total is not None and bound else None,
         source=quote.source,
         note=quote.note
-        or (
-            "No estimate of the run's length (no throughput is known before it runs): "
-            "guards.max_hours bounds it."
-            if not bound
-            else f"At most {bound:g} h (guards.max_hours)."
-        ),
+        or (f"At most {bound:g} h (guards.max_hours)." if bound else "No guards.max_hours set."),
+    )
+
+
+def with_estimate(cost: CostQuote, found: Estimate) -> CostQuote:
+    """The quote with the run's estimated length and total (throughput.py)."""
+    total = cost.total_hourly_usd
+    hours = found.hours
+    return cost.model_copy(
+        update={
+            "estimated_hours": hours,
+            "estimated_total_usd": round(total * hours, 2)
+            if hours is not None and total is not None
+            else None,
+            "estimate_basis": found.basis,
+        }
     )
 
 

@@ -123,7 +123,8 @@ class JobLaunches(JobGuards):
         else:
             result = await self._dry_run(request)
             if guards is not None or result.job_config:
-                result = result.model_copy(update={"cost": await self.quote(result, guards)})
+                cost = await self.quote(result, guards, request)
+                result = result.model_copy(update={"cost": cost})
         if policy is None:
             return result
         return result.model_copy(update={"restarts": restart_policy_report(policy, result)})
@@ -183,8 +184,9 @@ class JobLaunches(JobGuards):
                 await self._withdraw(pending)
                 return plan.result(checks, None, dry_run=False)
             cost = None
+            planned = plan.result(checks, None, dry_run=True)
             if guards is not None:  # priced before anything starts: over budget is refused
-                cost = await self.quote(plan.result(checks, None, dry_run=True), guards)
+                cost = await self.quote(planned, guards, request)
                 self.refuse_over_budget(guards, cost)
             started = await registry_ops.call(
                 lambda: hand_over(self.registry, pending, plan.record(), source.document)
@@ -194,6 +196,7 @@ class JobLaunches(JobGuards):
             raise
         if started is None:
             return cancelled_before_start(plan.result(checks, None, dry_run=False))
+        await self.keep_hardware(started, planned)
         if policy is not None:
             await self.keep_run_policy(started, policy, args.envs)
         own = not args.cluster_name and kind_of(started.cloud).bills_until_stopped

@@ -161,11 +161,13 @@ class JobViews(JobClusters):
             reads = await self._holder(record).logs(
                 record, ("stdout", "stderr"), lines=MAX_LOG_LINES, offset=None
             )
-        return await run_blocking(
+        report, png = await run_blocking(
             lambda: job_metrics(record, status, reads, names, last_n=last_n, chart=chart),
             timeout_s=METRICS_TIMEOUT_S,
             what="Reading the run's metrics and drawing its chart",
         )
+        await self.keep_throughput(record, report)
+        return report, png
 
     async def logs(
         self, job_id: str, lines: int = 200, stream: str = "both", offset: int | None = None

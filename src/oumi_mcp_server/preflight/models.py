@@ -96,8 +96,20 @@ class CostQuote(AnswerModel):
         default=None, description="GPUs x nodes: the GPU-hours one hour of the job uses."
     )
     max_hours: float | None = Field(default=None, description="guards.max_hours, if set.")
+    max_total_usd: float | None = Field(
+        default=None, description="total_hourly_usd x max_hours: the most the run can cost."
+    )
+    estimated_hours: float | None = Field(
+        default=None,
+        description="A training's length: training.max_steps at the steps/s a run of the "
+        "same config on the same hardware measured (estimate_basis says which); None "
+        "when nothing was measured.",
+    )
     estimated_total_usd: float | None = Field(
-        default=None, description="total_hourly_usd x max_hours, when both are known."
+        default=None, description="total_hourly_usd x estimated_hours, when both are known."
+    )
+    estimate_basis: str = Field(
+        default="", description="How the estimate was made, or what would give one."
     )
     source: str = Field(default="", description="Which catalog (and its date), or your price.")
     note: str = ""

@@ -155,7 +155,8 @@ def register(server: MCPServer, services: Services) -> None:
             Guards | None,
             Field(
                 description="Stop the job on its own: max_hours, max_cost_usd (a launch whose "
-                "quote for max_hours exceeds it is refused), stall_minutes (no new step or "
+                "quote for max_hours, or whose estimated total, exceeds it is refused), "
+                "stall_minutes (no new step or "
                 "log output), stop_on_nan; on_trip: cancel (default), stop_cluster or "
                 "down_cluster (only a cluster this server launched for the job); "
                 "price_per_hour_usd for Slurm or this machine. get_job_status shows "

@@ -136,15 +136,23 @@ def nan_since(lines: Iterable[str]) -> str | None:
     return None
 
 
-def launch_refusal(guards: Guards, hourly_usd: float | None) -> str:
-    """Why a launch is refused up front ('' if it is not): the quote for max_hours is over
-    max_cost_usd."""
-    if guards.max_cost_usd is None or guards.max_hours is None or hourly_usd is None:
+def launch_refusal(
+    guards: Guards, hourly_usd: float | None, estimated_total_usd: float | None = None
+) -> str:
+    """Why a launch is refused up front ('' if it is not): the quote for max_hours, or the
+    estimate of the whole run, is over max_cost_usd."""
+    budget = guards.max_cost_usd
+    if budget is None or hourly_usd is None:
         return ""
-    cost = hourly_usd * guards.max_hours
-    if cost <= guards.max_cost_usd:
-        return ""
-    return (
-        f"max_hours={guards.max_hours:g} at ${hourly_usd:.2f}/h costs ${cost:.2f}, over "
-        f"max_cost_usd={guards.max_cost_usd:g}"
-    )
+    if guards.max_hours is not None and hourly_usd * guards.max_hours > budget:
+        cost = hourly_usd * guards.max_hours
+        return (
+            f"max_hours={guards.max_hours:g} at ${hourly_usd:.2f}/h costs ${cost:.2f}, over "
+            f"max_cost_usd={budget:g}"
+        )
+    if estimated_total_usd is not None and estimated_total_usd > budget:
+        return (
+            f"the run is estimated at ${estimated_total_usd:.2f} at ${hourly_usd:.2f}/h (its "
+            f"measured speed), over max_cost_usd={budget:g}"
+        )
+    return ""

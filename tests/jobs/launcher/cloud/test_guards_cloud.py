@@ -32,10 +32,10 @@ async def test_the_dry_run_quotes_the_price_and_the_bound(
     )
     assert dry.cost is not None
     assert dry.cost.hourly_usd == 10.0 and dry.cost.total_hourly_usd == 10.0
-    assert dry.cost.max_hours == 3 and dry.cost.estimated_total_usd == 30.0
+    assert dry.cost.max_hours == 3 and dry.cost.max_total_usd == 30.0
     plain = await priced.run(CONFIG, "train", str(project), cloud="gcp", resources=A100)
-    assert plain.cost is not None and plain.cost.estimated_total_usd is None
-    assert "max_hours bounds it" in plain.cost.note
+    assert plain.cost is not None and plain.cost.max_total_usd is None
+    assert plain.cost.estimated_hours is None and "max_hours bounds it" in plain.cost.estimate_basis
 
 
 async def test_a_launch_whose_quote_exceeds_the_budget_is_refused_and_starts_nothing(
