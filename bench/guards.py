@@ -2,7 +2,7 @@
 
 .venv/bin/python bench/guards.py [--runs 5]
 
-Each run starts the real server (default settings: the policy loop every 5 s), launches
+Each run starts the real server (default settings: the guard loop every 1 s), launches
 a process job (a fake `oumi` that sleeps) with guards.max_hours = 0.001 (3.6 s), and
 polls get_job_status every 0.1 s: from the moment the job has run 3.6 s (its start is
 the first answer that says running) to the first answer with stopped_by=max_hours.

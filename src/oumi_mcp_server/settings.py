@@ -113,6 +113,8 @@ class Settings:
     # OUMI_MCP_WATCH_INTERVAL_S: how often subscribed jobs are polled (only while watched)
     watch_interval_s: float = JOB_WATCH_INTERVAL_S
     restart_poll_s: float = RESTART_POLL_S
+    # OUMI_MCP_GUARD_POLL_S: how often running guarded jobs are checked (the watcher's pace)
+    guard_poll_s: float = JOB_WATCH_INTERVAL_S
     restart_backoff_s: tuple[float, ...] = RESTART_BACKOFF_S
     job_cancel_grace_s: float = JOB_CANCEL_GRACE_S  # OUMI_MCP_JOB_CANCEL_GRACE_S
     oumi_executable: Path | None = None  # OUMI_MCP_OUMI_EXECUTABLE; default: next to python
@@ -180,6 +182,7 @@ class Settings:
                 env.get("OUMI_MCP_WATCH_INTERVAL_S"), JOB_WATCH_INTERVAL_S
             ),
             restart_poll_s=_positive_float(env.get("OUMI_MCP_RESTART_POLL_S"), RESTART_POLL_S),
+            guard_poll_s=_positive_float(env.get("OUMI_MCP_GUARD_POLL_S"), JOB_WATCH_INTERVAL_S),
             restart_backoff_s=_backoff(env.get("OUMI_MCP_RESTART_BACKOFF_S")),
             job_cancel_grace_s=_positive_float(
                 env.get("OUMI_MCP_JOB_CANCEL_GRACE_S"), JOB_CANCEL_GRACE_S

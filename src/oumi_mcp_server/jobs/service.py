@@ -35,10 +35,10 @@ class JobService(JobLaunches, JobViews):
         """Reconcile, then sweep runtimes and prune records periodically (background task)."""
         if self._sweeper is None or self._sweeper.done():
             self._sweeper = asyncio.get_running_loop().create_task(self._sweep_forever())
-        self.start_restarts()
+        self.start_policy_loops()
 
     async def close(self) -> None:
-        await self.stop_restarts()
+        await self.stop_policy_loops()
         if self._sweeper is not None:
             self._sweeper.cancel()
             await asyncio.gather(self._sweeper, return_exceptions=True)

@@ -80,6 +80,7 @@ class JobServiceBase:
         self._sweeper: asyncio.Task[None] | None = None
         self._pricer = pricer  # prices for quotes and spend (jobs/pricing.py)
         self._quiet: dict[str, tuple[str, float]] = {}  # guards: output seen, since when
+        self._guard_log_reads: dict[str, float] = {}  # guards: a cluster log's last read
         self._idle = IdleClock()  # clusters: since when each had nothing to run
 
     # -- finding a job and its engine -----------------------------------------------------

@@ -1,13 +1,12 @@
-"""JobService's guards and health: price quotes, spend so far, and stopping a job whose
-guard trips (jobs/policies/guards.py).
+"""JobService's guards and health: spend so far, and stopping a job whose guard trips
+(jobs/policies/guards.py).
 
-The price of a launch comes from the pricer (jobs/pricing.py: SkyPilot's offline
-catalogs, or the person's price) and is kept with the guards in the registry, so the
-spend so far is that price times the hours the job has run. The policy loop
-(service_restarts.py) looks at every guarded job that runs: hours, spend, how long its
-output has been quiet, whether its loss went NaN. A trip is recorded once (whichever
-server sees it first), stops restarts, cancels the job and, when asked, stops or
-deletes a cluster the server launched for it.
+A launch's price (service_quotes.py) is kept with its guards in the registry, so the
+spend so far is that price times the hours the job has run. The guard loop (at the
+watcher's pace, beside the restart loop of service_restarts.py) looks at every guarded
+job that runs: hours, spend, how long its output has been quiet, whether its loss went
+NaN. A trip is recorded once (whichever server sees it first), stops restarts, cancels
+the job and, when asked, stops or deletes a cluster the server launched for it.
 """
 
 from __future__ import annotations
@@ -16,160 +15,38 @@ import hashlib
 import logging
 import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from functools import partial
 from typing import Any, Literal
 
 from oumi_mcp_server.blocking import run_blocking
-from oumi_mcp_server.errors import InvalidArgumentError, OumiMcpError
+from oumi_mcp_server.errors import OumiMcpError
 from oumi_mcp_server.jobs import registry as registry_ops
 from oumi_mcp_server.jobs import registry_runs
-from oumi_mcp_server.jobs.acceptance import Request
 from oumi_mcp_server.jobs.backend import Observation
-from oumi_mcp_server.jobs.checks import read_config
 from oumi_mcp_server.jobs.kinds import kind_of
-from oumi_mcp_server.jobs.models import JobMetricsReport, RunJobResult
 from oumi_mcp_server.jobs.policies.guards import (
     Guards,
     Progress,
     check,
     health,
-    launch_refusal,
     nan_since,
 )
-from oumi_mcp_server.jobs.pricing import Quote
 from oumi_mcp_server.jobs.records import JobRecord
-from oumi_mcp_server.jobs.rundir import RunDir
-from oumi_mcp_server.jobs.service_restarts import JobRestarts
+from oumi_mcp_server.jobs.service_quotes import JobQuotes
+from oumi_mcp_server.jobs.service_restarts import PolicyLoop
 from oumi_mcp_server.jobs.status import JobState
-from oumi_mcp_server.jobs.throughput import (
-    HARDWARE_FILE,
-    THROUGHPUT_FILE,
-    TRAIN_COMMAND,
-    Estimate,
-    Hardware,
-    Measured,
-    estimate,
-    hardware_of,
-    planned_steps,
-)
 from oumi_mcp_server.preflight.models import CostQuote
 
 logger = logging.getLogger(__name__)
 
-PRICE_TIMEOUT_S = 60.0  # the first quote imports sky
 HEALTH_LOG_LINES = 200
-MEASURED_JOBS_LOOKED_AT = 20  # the newest runs of the same config looked at for a speed
+GUARD_REMOTE_LOG_EVERY_S = 5.0  # a cluster job's log is read this often for stall/NaN
 
 
-class JobGuards(JobRestarts):
+class JobGuards(JobQuotes):
     # self._quiet, per job: a fingerprint of its output and since when it has not changed
     # (this server's own look; a new server starts counting afresh).
-
-    # -- quotes ------------------------------------------------------------------------
-
-    async def quote(
-        self, result: RunJobResult, guards: Guards | None, request: Request
-    ) -> CostQuote | None:
-        """The dry run's (and the launch's) price: from the job config the launch runs;
-        for a training, how long it will take where a throughput was measured."""
-        cost = await self._quote(result.job_config or {}, result.cloud, guards)
-        if cost is None or request.args.command != TRAIN_COMMAND:
-            return cost
-        source = await read_config(request.config_path, request.client_cwd, self._config_roots)
-        if source.is_job_config:
-            return cost  # its run block says what runs
-        hardware = hardware_of(result.cloud, result.job_config)
-        steps = planned_steps(source.document.data, request.args.overrides)
-        measured = await self._measured(result, hardware) if steps else None
-        return with_estimate(cost, estimate(steps, measured, hardware))
-
-    async def _measured(self, result: RunJobResult, hardware: Hardware) -> Measured | None:
-        """The newest throughput measured by a job of the same config and command on the
-        same hardware (throughput.py)."""
-        records = await registry_ops.call(self.registry.all)
-        same = [
-            record
-            for record in records
-            if record.config_path == result.config_path and record.command == result.command
-        ][:MEASURED_JOBS_LOOKED_AT]
-
-        def newest() -> Measured | None:
-            for record in same:
-                run_dir = RunDir.of(record)
-                if Hardware.from_dict(run_dir.read(HARDWARE_FILE)) != hardware:
-                    continue
-                measured = Measured.from_dict(run_dir.read(THROUGHPUT_FILE), record.job_id)
-                if measured is not None:
-                    return measured
-            return None
-
-        return await run_blocking(newest, timeout_s=10.0, what="Reading measured throughputs")
-
-    async def keep_hardware(self, record: JobRecord, result: RunJobResult) -> None:
-        """A launch keeps the hardware it asked for, for later estimates (throughput.py);
-        a failure costs only the estimate, never the launch."""
-        await self._keep(record, HARDWARE_FILE, hardware_of(result.cloud, result.job_config))
-
-    async def keep_throughput(self, record: JobRecord, report: JobMetricsReport) -> None:
-        """get_job_metrics keeps the speed the metrics show, for later estimates."""
-        summary = report.summary
-        if summary is not None and summary.steps_per_second:
-            measured = Measured(summary.steps_per_second, summary.steps_per_second_source)
-            await self._keep(record, THROUGHPUT_FILE, measured)
-
-    async def _keep(self, record: JobRecord, name: str, data: Hardware | Measured) -> None:
-        try:
-            await run_blocking(
-                lambda: RunDir.of(record).write(name, data.as_dict()),
-                timeout_s=10.0,
-                what="Writing the job's run dir",
-            )
-        except (OSError, OumiMcpError) as exc:
-            logger.warning("Job %s: %s not kept: %s", record.job_id, name, exc)
-
-    async def _quote(
-        self, job: Mapping[str, Any], cloud: str, guards: Guards | None
-    ) -> CostQuote | None:
-        if self._pricer is None:
-            return None
-        given = job.get("resources")
-        resources: Mapping[str, Any] = given if isinstance(given, Mapping) else {}
-        cloud = str(resources.get("cloud") or cloud or "")
-        cloud = "" if cloud == "local" and not job else cloud
-        accelerators = str(resources.get("accelerators") or "")
-        nodes = int(job.get("num_nodes") or 1)
-        use_spot = bool(resources.get("use_spot"))
-        price = guards.price_per_hour_usd if guards is not None else None
-        pricer = self._pricer
-        quote = await run_blocking(
-            lambda: pricer.quote(cloud, accelerators, use_spot=use_spot, nodes=nodes, price=price),
-            timeout_s=PRICE_TIMEOUT_S,
-            what="Looking up the price",
-        )
-        return cost_quote(quote, guards)
-
-    async def quote_config(self, config_path: str, client_cwd: str, cloud: str) -> CostQuote | None:
-        """pre_flight_check: the price of a job config's resources (None for a command's
-        config: its accelerators are run_oumi_job's arguments)."""
-        if self._pricer is None:
-            return None
-        source = await read_config(config_path, client_cwd, self._config_roots)
-        if not source.is_job_config:
-            return None
-        return await self._quote(source.document.data, cloud, None)
-
-    def refuse_over_budget(self, guards: Guards | None, cost: CostQuote | None) -> None:
-        if guards is None or cost is None:
-            return
-        why = launch_refusal(guards, cost.total_hourly_usd, cost.estimated_total_usd)
-        if why:
-            raise InvalidArgumentError(
-                "guards",
-                f"{why}: the launch would overspend.",
-                next_step="Raise max_cost_usd, lower max_hours, or ask for fewer/cheaper "
-                "accelerators (the dry run shows the quote).",
-            )
 
     async def keep_guards(
         self, record: JobRecord, guards: Guards, cost: CostQuote | None, own_cluster: bool
@@ -187,9 +64,13 @@ class JobGuards(JobRestarts):
 
     # -- the loop ------------------------------------------------------------------------
 
-    async def _policy_pass(self) -> None:
-        await super()._policy_pass()
-        await self.drive_guards()
+    def _policy_loops(self) -> list[PolicyLoop]:
+        """Guards are checked at the watcher's pace (OUMI_MCP_GUARD_POLL_S), apart from
+        the restarts: a trip waits for no restart pass."""
+        return [
+            *super()._policy_loops(),
+            ("Guards", self._settings.guard_poll_s, self.drive_guards),
+        ]
 
     async def drive_guards(self, now: float | None = None) -> list[str]:
         """One pass over the guarded jobs that run: the job ids a guard stopped."""
@@ -205,7 +86,8 @@ class JobGuards(JobRestarts):
             observation = (await self._holder(record).observe([record]))[0]
             if observation.state is not JobState.RUNNING:
                 continue
-            progress = await self._progress(record, observation, row.hourly_usd, now)
+            reads_logs = self._log_read_due(record, guards)
+            progress = await self._progress(record, observation, row.hourly_usd, now, reads_logs)
             trip = check(guards, progress)
             if trip is None:
                 continue
@@ -242,18 +124,35 @@ class JobGuards(JobRestarts):
 
     # -- what a look at a running job finds --------------------------------------------
 
+    def _log_read_due(self, record: JobRecord, guards: Guards) -> bool:
+        """Whether this pass reads the job's log: only for stall_minutes or stop_on_nan; a
+        process job's files each pass, a cluster's log (a remote read) at most every
+        GUARD_REMOTE_LOG_EVERY_S."""
+        if guards.stall_minutes is None and not guards.stop_on_nan:
+            return False
+        if record.is_process:
+            return True
+        last = self._guard_log_reads.get(record.attempt_key)
+        if last is not None and time.monotonic() - last < GUARD_REMOTE_LOG_EVERY_S:
+            return False
+        self._guard_log_reads[record.attempt_key] = time.monotonic()
+        return True
+
     async def _progress(
         self,
         record: JobRecord,
         observation: Observation,
         hourly_usd: float | None,
         now: float | None = None,
+        reads_logs: bool = True,
     ) -> Progress:
         moment = time.time() if now is None else now
         started = observation.started_at or record.submitted_at
         ended = observation.ended_at or moment
         hours = max(0.0, ended - started) / 3600
         spend = hourly_usd * hours if hourly_usd is not None else None
+        if not reads_logs:
+            return Progress(hours, spend, None, None)  # stall and NaN: not looked at now
         lines: list[str] = []
         try:
             reads = await self._holder(record).logs(
@@ -322,40 +221,6 @@ class JobGuards(JobRestarts):
             hours = max(0.0, (seen.ended_at or now) - started) / 3600
             spend[record.job_id] = round(row.hourly_usd * hours, 4)
         return spend
-
-
-def cost_quote(quote: Quote, guards: Guards | None) -> CostQuote:
-    total = quote.total_hourly_usd
-    bound = guards.max_hours if guards is not None else None
-    return CostQuote(
-        hourly_usd=quote.hourly_usd,
-        spot_hourly_usd=quote.spot_hourly_usd,
-        instance_type=quote.instance_type,
-        region=quote.region,
-        nodes=quote.nodes,
-        total_hourly_usd=total,
-        gpu_hours_per_hour=quote.gpus * quote.nodes if quote.gpus else None,
-        max_hours=bound,
-        max_total_usd=round(total * bound, 2) if total is not None and bound else None,
-        source=quote.source,
-        note=quote.note
-        or (f"At most {bound:g} h (guards.max_hours)." if bound else "No guards.max_hours set."),
-    )
-
-
-def with_estimate(cost: CostQuote, found: Estimate) -> CostQuote:
-    """The quote with the run's estimated length and total (throughput.py)."""
-    total = cost.total_hourly_usd
-    hours = found.hours
-    return cost.model_copy(
-        update={
-            "estimated_hours": hours,
-            "estimated_total_usd": round(total * hours, 2)
-            if hours is not None and total is not None
-            else None,
-            "estimate_basis": found.basis,
-        }
-    )
 
 
 def _newest_mtime(paths: Sequence[str]) -> float | None:

@@ -16,7 +16,7 @@ import asyncio
 import logging
 import signal
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
@@ -57,38 +57,48 @@ from oumi_mcp_server.validation.documents import ConfigDocument, load_config_doc
 logger = logging.getLogger(__name__)
 
 Run = tuple[RestartPolicy, bool, list[Attempt]]  # policy, stopped by a cancel, attempts
+# A loop of what the server does on its own: its name, its interval, one pass.
+PolicyLoop = tuple[str, float, Callable[[], Awaitable[object]]]
 RESTART_ENVS_FILE = "restart_envs.json"  # in the first attempt's run dir (0700), 0600
 
 
 class JobRestarts(JobDiagnoses):
-    _restart_loop: asyncio.Task[None] | None = None
+    _policy_tasks: tuple[asyncio.Task[None], ...] = ()
 
-    # -- the loop ---------------------------------------------------------------------
+    # -- the loops ----------------------------------------------------------------------
 
-    def start_restarts(self) -> None:
-        if self._restart_loop is None or self._restart_loop.done():
-            self._restart_loop = asyncio.get_running_loop().create_task(self._restart_forever())
+    def start_policy_loops(self) -> None:
+        """Start what the server does on its own for jobs, each loop at its own pace."""
+        if any(not task.done() for task in self._policy_tasks):
+            return
+        loop = asyncio.get_running_loop()
+        self._policy_tasks = tuple(
+            loop.create_task(self._every(interval_s, one_pass, what))
+            for what, interval_s, one_pass in self._policy_loops()
+        )
 
-    async def stop_restarts(self) -> None:
-        task, self._restart_loop = self._restart_loop, None
-        if task is not None:
+    def _policy_loops(self) -> list[PolicyLoop]:
+        """The loops (service_guards.py adds the guards'): restarts at their own pace."""
+        return [("Restarts", self._settings.restart_poll_s, self.drive_restarts)]
+
+    async def stop_policy_loops(self) -> None:
+        tasks, self._policy_tasks = self._policy_tasks, ()
+        for task in tasks:
             task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
 
-    async def _restart_forever(self) -> None:
+    async def _every(
+        self, interval_s: float, one_pass: Callable[[], Awaitable[object]], what: str
+    ) -> None:
         while True:
             try:
                 await self.ensure_reconciled()
-                await self._policy_pass()
+                await one_pass()
             except OumiMcpError as exc:
-                logger.warning("Restarts: %s", exc.message)
+                logger.warning("%s: %s", what, exc.message)
             except Exception:  # the loop must outlive any single failure
-                logger.exception("Restart loop failed")
-            await asyncio.sleep(self._settings.restart_poll_s)
-
-    async def _policy_pass(self) -> None:
-        """What the loop does each time (service_guards.py adds the guards)."""
-        await self.drive_restarts()
+                logger.exception("%s loop failed", what)
+            await asyncio.sleep(interval_s)
 
     async def drive_restarts(self, now: float | None = None) -> list[str]:
         """One pass: decide each ended attempt of a run with restarts, and launch the

@@ -15,8 +15,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from oumi_mcp_server.jobs.catalog import LOCAL_CLOUD
 from oumi_mcp_server.jobs.commands import Override
+from oumi_mcp_server.jobs.kinds import kind_of
 
 HARDWARE_FILE = "hardware.json"
 THROUGHPUT_FILE = "throughput.json"
@@ -33,7 +33,7 @@ class Hardware:
     nodes: int = 1
 
     def describe(self) -> str:
-        where = self.cloud if self.cloud not in ("", LOCAL_CLOUD) else "this machine"
+        where = "this machine" if not self.cloud or kind_of(self.cloud).runs_here else self.cloud
         what = self.accelerators or "no accelerator asked"
         return f"{where}, {what}, {self.nodes} node(s)"
 

@@ -1,0 +1,55 @@
+"""Guards in the real server over stdio, with default intervals: a running job is stopped
+by its guard's own loop (nobody calls anything but get_job_status), and the guard's
+reason, the cancel and the audit line are there."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import anyio
+import pytest
+from mcp import Client
+
+from tests.conftest import stdio_parameters
+from tests.e2e.test_jobs_e2e import call
+from tests.jobs_support import fake_oumi
+from tests.project import make_project
+
+pytestmark = pytest.mark.anyio
+MAX_HOURS = 0.0005  # 1.8 s
+
+
+async def test_a_guard_stops_a_running_job_on_its_own(tmp_path: Path) -> None:
+    project = make_project(tmp_path / "project")
+    parameters = stdio_parameters(
+        tmp_path, OUMI_MCP_OUMI_EXECUTABLE=str(fake_oumi(tmp_path / "bin"))
+    )
+    async with Client(parameters, mode="legacy") as client:
+        launched = await call(
+            client,
+            "run_oumi_job",
+            {
+                "config_path": "configs/train.yaml",
+                "command": "train",
+                "client_cwd": str(project),
+                "dry_run": False,
+                "envs": {"FAKE_OUMI_SLEEP": "120"},
+                "guards": {"max_hours": MAX_HOURS},
+            },
+        )
+        job_id = launched["job_id"]
+        with anyio.fail_after(60):
+            while True:
+                status = await call(client, "get_job_status", {"job_id": job_id})
+                if status.get("stopped_by"):
+                    break
+                await anyio.sleep(0.2)
+        with anyio.fail_after(30):
+            while status["state"] != "cancelled":
+                await anyio.sleep(0.2)
+                status = await call(client, "get_job_status", {"job_id": job_id})
+    assert status["stopped_by"] == "max_hours" and "limit is 0.0005 h" in status["stop_reason"]
+    audit = [json.loads(line) for line in (tmp_path / "state" / "audit.jsonl").open()]
+    (trip,) = [entry for entry in audit if entry["tool"] == "guard"]
+    assert "guard max_hours tripped" in trip["answer"] and "cancel: cancelled" in trip["answer"]
