@@ -181,6 +181,10 @@ async def job_loop(client: Client, work: Path) -> None:
         show(f"{output}: {', '.join(names)}")
     listing = structured(await client.call_tool("list_jobs", {}))
     show(f"list_jobs: {listing['counts']}")
+    longer = {**arguments, "overrides": ["training.max_steps=20000"], "guards": {"max_hours": 1}}
+    cost = structured(await client.call_tool("run_oumi_job", longer))["cost"]
+    show(f"a 20,000-step run here, estimated: {cost['estimated_hours']} h", wrap=False)
+    show(f"({cost['estimate_basis']})")
     await launcher_loop(client, project)
 
 
@@ -217,6 +221,12 @@ async def launcher_loop(client: Client, project: Path) -> None:
         await client.call_tool("get_job_metrics", {"job_id": job_id, "chart": False})
     )
     show(f"get_job_metrics: {metrics.get('summary', {}).get('note') or metrics.get('note')}")
+    for row in structured(await client.call_tool("list_clusters", {}))["clusters"]:
+        show(
+            f"list_clusters: {row['cloud']}/{row['cluster_name']}: {row['jobs_running']} "
+            f"running, idle {row['idle_minutes']} min, bills until stopped: "
+            f"{row['bills_until_stopped']}"
+        )
 
     heading("19. The engine worker: oumi, torch and SkyPilot ran outside the server")
     info = json.loads((await client.read_resource("server://info")).contents[0].text)  # type: ignore[union-attr]

@@ -125,6 +125,6 @@ def estimate(steps: int | None, measured: Measured | None, hardware: Hardware) -
     return Estimate(
         round(hours, 3),
         f"{steps} steps (training.max_steps) at {measured.steps_per_second:.3g} steps/s, "
-        f"measured by job {measured.job_id} on {hardware.describe()} ({measured.source}); "
-        "provisioning and setup are not included.",
+        f"measured by job {measured.job_id} on {hardware.describe()}; speed "
+        f"{measured.source}. Provisioning and setup are not included.",
     )
