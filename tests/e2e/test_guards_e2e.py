@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import anyio
 import pytest
@@ -18,6 +19,11 @@ from tests.project import make_project
 
 pytestmark = pytest.mark.anyio
 MAX_HOURS = 0.0005  # 1.8 s
+
+
+def guard_lines(audit: Path) -> list[dict[str, Any]]:
+    lines = audit.read_text().splitlines() if audit.exists() else []
+    return [entry for entry in map(json.loads, lines) if entry["tool"] == "guard"]
 
 
 async def test_a_guard_stops_a_running_job_on_its_own(tmp_path: Path) -> None:
@@ -49,7 +55,9 @@ async def test_a_guard_stops_a_running_job_on_its_own(tmp_path: Path) -> None:
             while status["state"] != "cancelled":
                 await anyio.sleep(0.2)
                 status = await call(client, "get_job_status", {"job_id": job_id})
+        with anyio.fail_after(30):  # written once the cancel returned
+            while not (trips := guard_lines(tmp_path / "state" / "audit.jsonl")):
+                await anyio.sleep(0.2)
     assert status["stopped_by"] == "max_hours" and "limit is 0.0005 h" in status["stop_reason"]
-    audit = [json.loads(line) for line in (tmp_path / "state" / "audit.jsonl").open()]
-    (trip,) = [entry for entry in audit if entry["tool"] == "guard"]
+    (trip,) = trips
     assert "guard max_hours tripped" in trip["answer"] and "cancel: cancelled" in trip["answer"]

@@ -13,7 +13,7 @@ import pytest
 
 from oumi_mcp_server.errors import NotFoundError
 from oumi_mcp_server.jobs.records import JobRecord
-from oumi_mcp_server.jobs.registry import DB_NAME, JobIdTakenError, Registry
+from oumi_mcp_server.jobs.registry import DB_NAME, FIND_MANY_CHUNK, JobIdTakenError, Registry
 from oumi_mcp_server.jobs.registry_damage import RegistryDamagedError
 from oumi_mcp_server.jobs.registry_schema import MIGRATIONS, SCHEMA_VERSION
 
@@ -83,6 +83,17 @@ def test_age_queries_and_delete(tmp_path: Path) -> None:
     assert [r.job_id for r in registry.older_than(2.5)] == ["j0", "j1", "j2"]
     assert registry.delete(["j0", "j1", "nope"]) == 2
     assert registry.count() == 3
+
+
+def test_find_many_reads_the_ids_that_exist_past_one_querys_limit(tmp_path: Path) -> None:
+    registry = Registry(tmp_path)
+    count = FIND_MANY_CHUNK * 2 + 7  # three queries
+    for index in range(count):
+        registry.add(record(f"j{index}", float(index)))
+    asked = [f"j{index}" for index in range(0, count, 2)] + ["nope"]
+    found = registry.find_many(asked)
+    assert [r.job_id for r in found] == sorted(asked[:-1], key=lambda i: -int(i[1:]))
+    assert registry.find_many([]) == []
 
 
 def test_threads_writing_at_once_lose_nothing(tmp_path: Path) -> None:

@@ -15,7 +15,7 @@ import json
 import os
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import TypeVar
@@ -33,6 +33,7 @@ T = TypeVar("T")
 
 DB_NAME = "jobs.db"
 BUSY_TIMEOUT_S = 10.0
+FIND_MANY_CHUNK = 500  # ids per query (SQLite limits the variables of one statement)
 
 _COLUMNS = (
     "job_id",
@@ -210,6 +211,19 @@ class Registry:
         with self._connect() as connection:
             row = connection.execute(f"{_SELECT} WHERE job_id = ?", (job_id,)).fetchone()
         return _record(row) if row else None
+
+    def find_many(self, job_ids: Collection[str]) -> list[JobRecord]:
+        """The records of those ids that exist (a query per 500 ids), newest first."""
+        ids = list(job_ids)
+        rows = []
+        with self._connect() as connection:
+            for start in range(0, len(ids), FIND_MANY_CHUNK):
+                chunk = ids[start : start + FIND_MANY_CHUNK]
+                marks = ", ".join("?" * len(chunk))
+                query = f"{_SELECT} WHERE job_id IN ({marks})"
+                rows += connection.execute(query, chunk).fetchall()
+        records = [_record(row) for row in rows]
+        return sorted(records, key=lambda record: record.submitted_at, reverse=True)
 
     def all(self, *, backend: str | None = None) -> list[JobRecord]:
         """Every record (of one backend, if given), newest first."""

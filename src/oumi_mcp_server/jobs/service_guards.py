@@ -75,17 +75,16 @@ class JobGuards(JobQuotes):
     async def drive_guards(self, now: float | None = None) -> list[str]:
         """One pass over the guarded jobs that run: the job ids a guard stopped."""
         rows = await registry_ops.call(lambda: registry_runs.guarded(self.registry))
+        armed = [job_id for job_id, row in rows.items() if not row.stopped_by]
+        found = await registry_ops.call(partial(self.registry.find_many, armed))
+        records = [record for record in found if not record.is_pending]
+        observed = await self._observe(records)  # an ended attempt: from memory, no engine call
         tripped = []
-        for job_id, row in rows.items():
-            if row.stopped_by:
-                continue
-            record = await registry_ops.call(partial(self.registry.find, job_id))
-            if record is None or record.is_pending:
-                continue
-            guards = Guards.model_validate_json(row.guards)
-            observation = (await self._holder(record).observe([record]))[0]
+        for record, observation in zip(records, observed, strict=True):
             if observation.state is not JobState.RUNNING:
                 continue
+            job_id, row = record.job_id, rows[record.job_id]
+            guards = Guards.model_validate_json(row.guards)
             reads_logs = self._log_read_due(record, guards)
             progress = await self._progress(record, observation, row.hourly_usd, now, reads_logs)
             trip = check(guards, progress)
