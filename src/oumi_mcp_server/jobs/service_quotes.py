@@ -68,11 +68,14 @@ class JobQuotes(JobRestarts):
             for record in records
             if record.config_path == result.config_path and record.command == result.command
         ][:MEASURED_JOBS_LOOKED_AT]
+        state_dir = self._settings.state_dir
 
         def newest() -> Measured | None:
             for record in same:
                 run_dir = RunDir.of(record)
-                if Hardware.from_dict(run_dir.read(HARDWARE_FILE)) != hardware:
+                first = RunDir.for_job(state_dir, record.job_id)  # a restart's first attempt
+                asked = run_dir.read(HARDWARE_FILE) or first.read(HARDWARE_FILE)
+                if Hardware.from_dict(asked) != hardware:
                     continue
                 measured = Measured.from_dict(run_dir.read(THROUGHPUT_FILE), record.job_id)
                 if measured is not None:

@@ -5,6 +5,7 @@ never an assumed one; a budget the estimate already exceeds is refused."""
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,7 @@ from oumi_mcp_server.jobs.policies.guards import Guards
 from oumi_mcp_server.jobs.rundir import RunDir
 from oumi_mcp_server.jobs.service import JobService
 from oumi_mcp_server.jobs.throughput import HARDWARE_FILE, THROUGHPUT_FILE
-from tests.jobs.launcher.cloud.support import CONFIG, RecordingLauncher, launch_on_gcp
+from tests.jobs.launcher.cloud.support import CONFIG, RecordingLauncher, launch_on_gcp, until
 
 pytestmark = pytest.mark.anyio
 A100 = CloudResources(accelerators="A100:1")
@@ -104,3 +105,21 @@ async def test_a_launch_whose_estimate_exceeds_max_cost_usd_is_refused(
         )
     assert "estimated at $100.00" in refused.value.message
     assert len(engine.calls_named("up")) == ups  # nothing started
+
+
+async def test_a_restarted_runs_later_attempt_measures_on_its_first_attempts_hardware(
+    priced: JobService, project: Path, engine: RecordingLauncher
+) -> None:
+    record = await launch_on_gcp(priced, project, resources=A100, max_restarts=1)
+    engine.set_status("gcp", record.launcher_job_id, "PREEMPTED", "failed", True)
+    await priced.drive_restarts(now=time.time())  # decided
+    assert await priced.drive_restarts(now=time.time() + 1000) == [record.job_id]
+    assert await until(lambda: not priced.runtimes), "the relaunch never settled"
+    second = priced.registry.get(record.job_id)
+    assert second.attempt == 2 and not (RunDir.of(second).path / HARDWARE_FILE).exists()
+    engine.logs_text = SHORT_RUN_LOG
+    await priced.metrics(record.job_id, ["loss"], chart=False)
+
+    dry = await priced.run(CONFIG, "train", str(project), cloud="gcp", resources=A100)
+    assert dry.cost is not None and dry.cost.estimated_hours is not None
+    assert record.job_id in dry.cost.estimate_basis
