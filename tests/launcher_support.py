@@ -58,11 +58,17 @@ class FakeLauncher:
             self.clouds_by_name[cloud].jobs.append(job)
 
     def set_status(self, cloud: str, job_id: str, status: str, state: str, done: bool) -> None:
+        self.update_jobs(cloud, job_id=job_id, status=status, state=state, done=done)
+
+    def update_jobs(
+        self, cloud: str, *, job_id: str = "", cluster: str = "", **changes: Any
+    ) -> None:
+        """Change what the cloud says of its jobs (those of ``job_id`` or ``cluster``)."""
         with self.lock:
             jobs = self.clouds_by_name[cloud].jobs
             for index, job in enumerate(jobs):
-                if job.id == job_id:
-                    jobs[index] = replace(job, status=status, state=state, done=done)
+                if (not job_id or job.id == job_id) and (not cluster or job.cluster == cluster):
+                    jobs[index] = replace(job, **changes)
 
     def calls_named(self, name: str) -> list[tuple[str, ...]]:
         with self.lock:

@@ -13,7 +13,7 @@ import pytest
 from mcp import Client
 
 from tests.conftest import stdio_parameters
-from tests.e2e.test_jobs_e2e import call
+from tests.e2e.test_jobs_e2e import call, launch_arguments
 from tests.jobs_support import fake_oumi
 from tests.project import make_project
 
@@ -32,18 +32,13 @@ async def test_a_guard_stops_a_running_job_on_its_own(tmp_path: Path) -> None:
         tmp_path, OUMI_MCP_OUMI_EXECUTABLE=str(fake_oumi(tmp_path / "bin"))
     )
     async with Client(parameters, mode="legacy") as client:
-        launched = await call(
-            client,
-            "run_oumi_job",
-            {
-                "config_path": "configs/train.yaml",
-                "command": "train",
-                "client_cwd": str(project),
-                "dry_run": False,
-                "envs": {"FAKE_OUMI_SLEEP": "120"},
-                "guards": {"max_hours": MAX_HOURS},
-            },
+        arguments = launch_arguments(
+            project / "configs" / "train.yaml",
+            project,
+            envs={"FAKE_OUMI_SLEEP": "120"},
+            guards={"max_hours": MAX_HOURS},
         )
+        launched = await call(client, "run_oumi_job", arguments)
         job_id = launched["job_id"]
         with anyio.fail_after(60):
             while True:

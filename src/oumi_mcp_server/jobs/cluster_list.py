@@ -55,6 +55,12 @@ class OurCluster:
     quoted_hourly_usd: float | None = None  # the quote kept at launch
 
 
+def last_end_of(ends: Sequence[float | None]) -> float | None:
+    """When the last of these finished jobs ended, if every end is known."""
+    known = [end for end in ends if end is not None]
+    return max(known) if known and len(known) == len(ends) else None
+
+
 @dataclass(frozen=True)
 class Idle:
     since: float

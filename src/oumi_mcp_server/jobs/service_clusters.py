@@ -18,8 +18,8 @@ from oumi_mcp_server.jobs.cluster_list import (
     OurCluster,
     cluster_list,
     cluster_rows,
+    last_end_of,
 )
-from oumi_mcp_server.jobs.kinds import kind_of
 from oumi_mcp_server.jobs.models import CloudWarning
 from oumi_mcp_server.jobs.records import LAUNCHER_BACKEND, JobRecord
 from oumi_mcp_server.jobs.service_guards import JobGuards
@@ -75,15 +75,11 @@ class JobClusters(JobGuards):
         moment = time.time() if now is None else now
         for (cloud, cluster), members in groups.items():
             seen = [observed[record.job_id] for record in members]
-            if not kind_of(cloud).bills_until_stopped:
-                continue
             if not all(is_terminal(observation.state) for observation in seen):
                 self._idle.idle((cloud, cluster), busy=True, last_end=None, now=moment)
                 continue  # a job runs there, or its cloud no longer knows it
-            ends = [observation.ended_at for observation in seen]
-            known = [end for end in ends if end is not None]
-            last_end = max(known) if len(known) == len(ends) else None
-            idle = self._idle.idle((cloud, cluster), busy=False, last_end=last_end, now=moment)
+            ended = last_end_of([observation.ended_at for observation in seen])
+            idle = self._idle.idle((cloud, cluster), busy=False, last_end=ended, now=moment)
             minutes = (moment - idle.since) / 60 if idle is not None else 0.0
             if minutes < IDLE_CLUSTER_MINUTES:
                 continue

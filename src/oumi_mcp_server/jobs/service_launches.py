@@ -121,17 +121,18 @@ class JobLaunches(JobGuards):
                 if self._accepting.get(args.job_id) is accepted:
                     del self._accepting[args.job_id]
         else:
-            result = await self._dry_run(request)
+            source = await read_config(config_path, client_cwd, self._config_roots)
+            result = await self._dry_run(request, source)
             if guards is not None or result.job_config:
-                cost = await self.quote(result, guards, request)
+                cost = await self.quote(result, guards, args, source)
                 result = result.model_copy(update={"cost": cost})
         if policy is None:
             return result
         return result.model_copy(update={"restarts": restart_policy_report(policy, result)})
 
     async def _dry_run(self, request: Request, source: ConfigSource | None = None) -> RunJobResult:
-        """What the request would run, checked; ``source``: its config already read (a
-        relaunch's patched config, not written yet)."""
+        """What the request would run, checked; ``source``: its config already read (for
+        a relaunch: the patched config, not written yet)."""
         args = request.args
         # A dry run tells the truth about a taken name too (and works without the registry).
         damaged: RegistryDamagedError | None = None
@@ -186,7 +187,7 @@ class JobLaunches(JobGuards):
             cost = None
             planned = plan.result(checks, None, dry_run=True)
             if guards is not None:  # priced before anything starts: over budget is refused
-                cost = await self.quote(planned, guards, request)
+                cost = await self.quote(planned, guards, args, source)
                 self.refuse_over_budget(guards, cost)
             started = await registry_ops.call(
                 lambda: hand_over(self.registry, pending, plan.record(), source.document)

@@ -15,8 +15,8 @@ from typing import Any
 from oumi_mcp_server.blocking import run_blocking
 from oumi_mcp_server.errors import InvalidArgumentError, OumiMcpError
 from oumi_mcp_server.jobs import registry as registry_ops
-from oumi_mcp_server.jobs.acceptance import Request
-from oumi_mcp_server.jobs.checks import read_config
+from oumi_mcp_server.jobs.arguments import CheckedArgs
+from oumi_mcp_server.jobs.checks import ConfigSource, read_config
 from oumi_mcp_server.jobs.models import JobMetricsReport, RunJobResult
 from oumi_mcp_server.jobs.policies.guards import Guards, launch_refusal
 from oumi_mcp_server.jobs.pricing import Quote
@@ -44,18 +44,20 @@ MEASURED_JOBS_LOOKED_AT = 20  # the newest runs of the same config looked at for
 
 class JobQuotes(JobRestarts):
     async def quote(
-        self, result: RunJobResult, guards: Guards | None, request: Request
+        self,
+        result: RunJobResult,
+        guards: Guards | None,
+        args: CheckedArgs,
+        source: ConfigSource,
     ) -> CostQuote | None:
         """The dry run's (and the launch's) price: from the job config the launch runs;
-        for a training, how long it will take where a throughput was measured."""
+        for a training (``source``: its config as read for the run), how long it will take
+        where a throughput was measured."""
         cost = await self._quote(result.job_config or {}, result.cloud, guards)
-        if cost is None or request.args.command != TRAIN_COMMAND:
-            return cost
-        source = await read_config(request.config_path, request.client_cwd, self._config_roots)
-        if source.is_job_config:
-            return cost  # its run block says what runs
+        if cost is None or args.command != TRAIN_COMMAND or source.is_job_config:
+            return cost  # a job config's run block says what runs
         hardware = hardware_of(result.cloud, result.job_config)
-        steps = planned_steps(source.document.data, request.args.overrides)
+        steps = planned_steps(source.document.data, args.overrides)
         measured = await self._measured(result, hardware) if steps else None
         return with_estimate(cost, estimate(steps, measured, hardware))
 
@@ -111,17 +113,16 @@ class JobQuotes(JobRestarts):
     ) -> CostQuote | None:
         if self._pricer is None:
             return None
-        given = job.get("resources")
-        resources: Mapping[str, Any] = given if isinstance(given, Mapping) else {}
-        cloud = str(resources.get("cloud") or cloud or "")
-        cloud = "" if cloud == "local" and not job else cloud
-        accelerators = str(resources.get("accelerators") or "")
-        nodes = int(job.get("num_nodes") or 1)
-        use_spot = bool(resources.get("use_spot"))
+        asked = hardware_of(cloud, job)
+        where = "" if asked.cloud == "local" and not job else asked.cloud
+        resources = job.get("resources")
+        use_spot = isinstance(resources, Mapping) and bool(resources.get("use_spot"))
         price = guards.price_per_hour_usd if guards is not None else None
         pricer = self._pricer
         quote = await run_blocking(
-            lambda: pricer.quote(cloud, accelerators, use_spot=use_spot, nodes=nodes, price=price),
+            lambda: pricer.quote(
+                where, asked.accelerators, use_spot=use_spot, nodes=asked.nodes, price=price
+            ),
             timeout_s=PRICE_TIMEOUT_S,
             what="Looking up the price",
         )

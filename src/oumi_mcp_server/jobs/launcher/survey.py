@@ -15,7 +15,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 
 from oumi_mcp_server.jobs.backend import Observation, Survey
-from oumi_mcp_server.jobs.cluster_list import ClusterSurvey, SeenCluster
+from oumi_mcp_server.jobs.cluster_list import ClusterSurvey, SeenCluster, last_end_of
 from oumi_mcp_server.jobs.kinds import kind_of
 from oumi_mcp_server.jobs.launcher.engine import LauncherJob
 from oumi_mcp_server.jobs.launcher.foreign import foreign_summary
@@ -45,10 +45,8 @@ async def survey_records(
     ones the call names, asked too); launched records take their state from it, the
     others from their launch; the jobs no record claims are foreign."""
     waiting = [record for record in records if not record.is_launched]
-    named = {(record.cloud, record.cluster_name) for record in records if record.cluster_name}
-    ours = sorted({record.cloud for record in records})
     listed, seen = await asyncio.gather(
-        listings.list_all(sorted(named), ours=ours, named=clouds), observe(waiting)
+        list_for(records, listings, clouds=clouds), observe(waiting)
     )
     found = listed.listings
     before = dict(zip((record.job_id for record in waiting), seen, strict=True))
@@ -90,6 +88,25 @@ async def survey_records(
     )
 
 
+def list_for(
+    records: Sequence[JobRecord],
+    listings: CloudListings,
+    *,
+    clouds: Sequence[str] = (),
+    timeout_s: float | None = None,
+) -> Awaitable[Listed]:
+    """Every asked cloud's listing, the clouds and (Slurm) clusters of ``records`` asked
+    too; ``clouds``: named by the call."""
+    named = {(record.cloud, record.cluster_name) for record in records if record.cluster_name}
+    return listings.list_all(
+        sorted(named), ours=_clouds_of(records), named=clouds, timeout_s=timeout_s
+    )
+
+
+def _clouds_of(records: Sequence[JobRecord]) -> list[str]:
+    return sorted({record.cloud for record in records})
+
+
 def unanswered(listings: Sequence[CloudListing]) -> list[CloudWarning]:
     return [
         CloudWarning(
@@ -108,10 +125,7 @@ async def survey_clusters(
 ) -> ClusterSurvey:
     """list_clusters: the clusters every asked cloud lists (those of our jobs too), each
     with its jobs counted, its cloud's price and the end of its last job."""
-    named = {(record.cloud, record.cluster_name) for record in records if record.cluster_name}
-    ours = sorted({record.cloud for record in records})
-    listed = await listings.list_all(sorted(named), ours=ours, named=clouds)
-    return cluster_survey(listed)
+    return cluster_survey(await list_for(records, listings, clouds=clouds))
 
 
 def cluster_survey(listed: Listed) -> ClusterSurvey:
@@ -133,8 +147,6 @@ def cluster_survey(listed: Listed) -> ClusterSurvey:
 
 
 def seen_cluster(cloud: str, cluster: str, jobs: Sequence[LauncherJob]) -> SeenCluster:
-    ends = [job.ended_at for job in jobs if job.done]
-    known_ends = [end for end in ends if end is not None]
     prices = [job.cost_per_hour for job in jobs if job.cost_per_hour is not None]
     return SeenCluster(
         cloud=cloud,
@@ -142,7 +154,7 @@ def seen_cluster(cloud: str, cluster: str, jobs: Sequence[LauncherJob]) -> SeenC
         running=sum(1 for job in jobs if not job.done),
         known=len(jobs),
         price=prices[0] if prices else None,
-        last_end=max(known_ends) if known_ends and len(known_ends) == len(ends) else None,
+        last_end=last_end_of([job.ended_at for job in jobs if job.done]),
     )
 
 
@@ -153,10 +165,8 @@ async def warm_listings(
     cloud's first call may start its API server), so that the first list_jobs is answered
     from the cache. Nothing to do when only oumi's local cloud is asked. Returns the
     sources that answered."""
-    ours = sorted({record.cloud for record in records})
-    asked = await listings.to_ask(ours)
+    asked = await listings.to_ask(_clouds_of(records))
     if all(kind_of(cloud).jobs_live_in_server for cloud in asked.clouds):
         return []  # nothing to warm: the local cloud's table is in this process
-    named = {(record.cloud, record.cluster_name) for record in records if record.cluster_name}
-    listed = await listings.list_all(sorted(named), ours=ours, timeout_s=timeout_s)
+    listed = await list_for(records, listings, timeout_s=timeout_s)
     return sorted(listing.source for listing in listed.listings if listing.ok)

@@ -16,6 +16,7 @@ from oumi_mcp_server.jobs.policies.guards import Guards
 from oumi_mcp_server.jobs.rundir import RunDir
 from oumi_mcp_server.jobs.service import JobService
 from oumi_mcp_server.jobs.throughput import HARDWARE_FILE, THROUGHPUT_FILE
+from oumi_mcp_server.preflight.models import CostQuote
 from tests.jobs.launcher.cloud.support import CONFIG, RecordingLauncher, launch_on_gcp, until
 
 pytestmark = pytest.mark.anyio
@@ -39,6 +40,17 @@ async def measured_short_run(priced: JobService, project: Path, engine: Recordin
     return record.job_id
 
 
+async def gcp_quote(
+    priced: JobService, project: Path, resources: CloudResources, *overrides: str
+) -> CostQuote:
+    """The cost in the dry run of the training on gcp."""
+    dry = await priced.run(
+        CONFIG, "train", str(project), cloud="gcp", resources=resources, overrides=list(overrides)
+    )
+    assert dry.cost is not None, dry.message
+    return dry.cost
+
+
 async def test_the_dry_run_estimates_hours_and_total_from_a_measured_run(
     priced: JobService, project: Path, engine: RecordingLauncher
 ) -> None:
@@ -47,15 +59,7 @@ async def test_the_dry_run_estimates_hours_and_total_from_a_measured_run(
     assert json.loads((kept.path / HARDWARE_FILE).read_text())["accelerators"] == "A100:1"
     assert json.loads((kept.path / THROUGHPUT_FILE).read_text())["steps_per_second"] == 2.5
 
-    dry = await priced.run(
-        CONFIG,
-        "train",
-        str(project),
-        cloud="gcp",
-        resources=A100,
-        overrides=["training.max_steps=9000"],
-    )
-    cost = dry.cost
+    cost = await gcp_quote(priced, project, A100, "training.max_steps=9000")
     assert cost is not None and cost.estimated_hours == 1.0  # 9000 / 2.5 / 3600
     assert cost.estimated_total_usd == 10.0  # 1 h at $10
     assert short in cost.estimate_basis and "9000 steps" in cost.estimate_basis
@@ -66,25 +70,12 @@ async def test_other_hardware_or_no_max_steps_gives_no_estimate_and_says_why(
     priced: JobService, project: Path, engine: RecordingLauncher
 ) -> None:
     await measured_short_run(priced, project, engine)
-    eight = await priced.run(
-        CONFIG, "train", str(project), cloud="gcp", resources=CloudResources("A100:8")
-    )
-    assert eight.cost is not None and eight.cost.estimated_hours is None
-    assert eight.cost.estimated_total_usd is None
-    assert (
-        "gcp, A100:8" in eight.cost.estimate_basis
-        and "get_job_metrics" in eight.cost.estimate_basis
-    )
-    epochs = await priced.run(
-        CONFIG,
-        "train",
-        str(project),
-        cloud="gcp",
-        resources=A100,
-        overrides=["training.max_steps=-1"],
-    )
-    assert epochs.cost is not None and epochs.cost.estimated_hours is None
-    assert "no training.max_steps" in epochs.cost.estimate_basis
+    eight = await gcp_quote(priced, project, CloudResources("A100:8"))
+    assert eight.estimated_hours is None and eight.estimated_total_usd is None
+    assert "gcp, A100:8" in eight.estimate_basis and "get_job_metrics" in eight.estimate_basis
+    epochs = await gcp_quote(priced, project, A100, "training.max_steps=-1")
+    assert epochs.estimated_hours is None
+    assert "no training.max_steps" in epochs.estimate_basis
 
 
 async def test_a_launch_whose_estimate_exceeds_max_cost_usd_is_refused(
@@ -120,6 +111,6 @@ async def test_a_restarted_runs_later_attempt_measures_on_its_first_attempts_har
     engine.logs_text = SHORT_RUN_LOG
     await priced.metrics(record.job_id, ["loss"], chart=False)
 
-    dry = await priced.run(CONFIG, "train", str(project), cloud="gcp", resources=A100)
-    assert dry.cost is not None and dry.cost.estimated_hours is not None
-    assert record.job_id in dry.cost.estimate_basis
+    cost = await gcp_quote(priced, project, A100)
+    assert cost.estimated_hours is not None
+    assert record.job_id in cost.estimate_basis

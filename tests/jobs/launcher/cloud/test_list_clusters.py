@@ -6,7 +6,6 @@ from the end of the last job, not from its launch."""
 from __future__ import annotations
 
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -23,13 +22,9 @@ A100 = CloudResources(accelerators="A100:1")
 
 def end_jobs(engine: RecordingLauncher, cloud: str, cluster: str, ended_at: float) -> None:
     """The cloud reports every job of the cluster finished at ``ended_at``."""
-    with engine.lock:
-        jobs = engine.clouds_by_name[cloud].jobs
-        for index, job in enumerate(jobs):
-            if job.cluster == cluster:
-                jobs[index] = replace(
-                    job, status="SUCCEEDED", state="completed", done=True, ended_at=ended_at
-                )
+    engine.update_jobs(
+        cloud, cluster=cluster, status="SUCCEEDED", state="completed", done=True, ended_at=ended_at
+    )
 
 
 async def test_each_cluster_shows_its_price_jobs_and_who_launched_it(
@@ -38,9 +33,8 @@ async def test_each_cluster_shows_its_price_jobs_and_who_launched_it(
     ours = await launch_on_gcp(priced, project, resources=A100, guards=Guards(max_hours=2))
     theirs = await launch_on_gcp(priced, project, resources=A100, cluster_name="their-cluster")
     engine.add_job("aws", "sky-abc", "7", "someone-else", "RUNNING")
-    with engine.lock:  # SkyPilot's price of that cluster, as oumi.launcher reports it
-        jobs = engine.clouds_by_name["aws"].jobs
-        jobs[-1] = replace(jobs[-1], cost_per_hour=32.77)
+    # SkyPilot's price of that cluster, as oumi.launcher reports it
+    engine.update_jobs("aws", cluster="sky-abc", cost_per_hour=32.77)
 
     listed = await priced.list_clusters()
 
@@ -110,9 +104,8 @@ async def test_list_jobs_counts_idle_from_the_last_jobs_end_not_its_launch(
     assert "45 min" in warnings[0].error
 
     long_run = await launch_on_gcp(priced, project, resources=A100)
-    with engine.lock:  # submitted long ago, ended a minute ago: not idle yet
-        jobs = engine.clouds_by_name["gcp"].jobs
-        jobs[-1] = replace(jobs[-1], state="completed", done=True, ended_at=time.time() - 60)
+    ended = {"state": "completed", "done": True, "ended_at": time.time() - 60}
+    engine.update_jobs("gcp", cluster=long_run.cluster_name, **ended)  # ended a minute ago
     priced._launcher.listings.invalidate("gcp")  # type: ignore[attr-defined]
     warnings = [w for w in (await priced.list_jobs()).warnings if w.kind == "idle_cluster"]
     assert long_run.cluster_name not in [w.cluster_name for w in warnings]
