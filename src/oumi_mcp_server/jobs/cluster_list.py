@@ -174,9 +174,7 @@ def _row(cluster: SeenCluster, our: OurCluster | None, clock: IdleClock, now: fl
     if not bills or minutes is None or minutes < IDLE_CLUSTER_MINUTES:
         return row
     price = f" at ${hourly:.2f}/h (${idle_cost or 0:.2f} while idle)" if hourly is not None else ""
-    release = (
-        f"stop_cluster(cloud='{cluster.cloud}', cluster_name='{cluster.cluster}') or down_cluster"
-    )
+    release = release_call(cluster.cloud, cluster.cluster)
     return row.model_copy(
         update={
             "warning": f"No running job for {minutes:.0f} min; it still bills{price}.",
@@ -185,6 +183,11 @@ def _row(cluster: SeenCluster, our: OurCluster | None, clock: IdleClock, now: fl
             else f"Started outside this server: ask its owner, then {release}.",
         }
     )
+
+
+def release_call(cloud: str, cluster: str) -> str:
+    """The calls that end a cluster's billing, as a next step says them."""
+    return f"stop_cluster(cloud='{cloud}', cluster_name='{cluster}') or down_cluster"
 
 
 def _price(cluster: SeenCluster, our: OurCluster, bills: bool) -> tuple[float | None, str]:

@@ -19,6 +19,7 @@ from oumi_mcp_server.jobs.cluster_list import (
     cluster_list,
     cluster_rows,
     last_end_of,
+    release_call,
 )
 from oumi_mcp_server.jobs.models import CloudWarning
 from oumi_mcp_server.jobs.records import LAUNCHER_BACKEND, JobRecord
@@ -89,8 +90,7 @@ class JobClusters(JobGuards):
                     cluster_name=cluster,
                     error=f"cluster {cluster}, launched by this server, has had no running "
                     f"job for {minutes:.0f} min and still bills.",
-                    next_step=f"Copy outputs out, then stop_cluster(cloud='{cloud}', "
-                    f"cluster_name='{cluster}') or down_cluster.",
+                    next_step=f"Copy outputs out, then {release_call(cloud, cluster)}.",
                     kind="idle_cluster",
                 )
             )
